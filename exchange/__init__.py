@@ -1,0 +1,1 @@
+"""A spot crypto exchange in one asyncio process, wire-compatible with Backpack Exchange."""
