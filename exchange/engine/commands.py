@@ -1,0 +1,100 @@
+"""Commands: what callers ask the engine to do, in the engine's integer units.
+
+Every command carries its timestamp `ts` (microseconds since the epoch), so the engine
+never reads a clock and replaying the same commands gives the same events. Amounts are
+already converted (prices in ticks, quantities in steps, balances in atoms) by
+`exchange.engine.numbers`; a command that reaches the engine is well-formed, and what
+is left to decide (funds, the book, policies) is decided by the engine, which answers
+with events, a rejection among them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from exchange.engine.numbers import Asset, Market
+from exchange.engine.orders import OrderType, SelfTradePrevention, Side, TimeInForce
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AddAsset:
+    asset: Asset
+    ts: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AddMarket:
+    market: Market
+    ts: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SetMarketHalted:
+    """Halt (no new orders; cancels still work) or resume a market."""
+
+    symbol: str
+    halted: bool
+    ts: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Deposit:
+    """Credit `amount` atoms; idempotent by `transfer_id` (a repeat is rejected, credits nothing)."""
+
+    account_id: int
+    asset: str
+    amount: int
+    transfer_id: str
+    ts: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Withdraw:
+    """Debit `amount` atoms from available; idempotent by `transfer_id`."""
+
+    account_id: int
+    asset: str
+    amount: int
+    transfer_id: str
+    ts: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlaceOrder:
+    """Place a limit or market order; see `OrderSpec` for the units of each field."""
+
+    account_id: int
+    symbol: str
+    side: Side
+    order_type: OrderType
+    quantity: int | None = None
+    quote_quantity: int | None = None
+    price: int | None = None
+    time_in_force: TimeInForce = TimeInForce.GTC
+    post_only: bool = False
+    self_trade_prevention: SelfTradePrevention = SelfTradePrevention.REJECT_TAKER
+    client_id: int | None = None
+    ts: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CancelOrder:
+    """Cancel one of the account's open orders, by `order_id` or by `client_id`."""
+
+    account_id: int
+    symbol: str
+    order_id: int | None = None
+    client_id: int | None = None
+    ts: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CancelAllOrders:
+    """Cancel every open order of the account in one market."""
+
+    account_id: int
+    symbol: str
+    ts: int
+
+
+Command = AddAsset | AddMarket | SetMarketHalted | Deposit | Withdraw | PlaceOrder | CancelOrder | CancelAllOrders

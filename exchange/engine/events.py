@@ -1,0 +1,199 @@
+"""Events: what happened, in the order it happened, with everything a consumer needs.
+
+The writer persists them, the bus fans them out, the API answers callers from them;
+none of those needs to ask the engine anything afterwards. Amounts are in the engine's
+units (ticks, steps, atoms). Within the events of one command:
+
+- `Rejected` stands alone: a rejected command changed nothing.
+- `BalanceChanged` comes once per touched (account, asset), after the other events of
+  the command, with the absolute new values (so applying it twice is harmless).
+- `DepthChanged` comes at most once per market per command, with the new total of
+  each price level touched (0 for a level that is gone) and the market's new depth
+  sequence, which grows by exactly one per event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from exchange.engine.commands import Command
+from exchange.engine.numbers import Asset, Market
+from exchange.engine.orders import OrderSpec, OrderStatus, Side
+
+
+class RejectReason(StrEnum):
+    UNKNOWN_ASSET = "UNKNOWN_ASSET"
+    UNKNOWN_MARKET = "UNKNOWN_MARKET"
+    DUPLICATE_ASSET = "DUPLICATE_ASSET"
+    DUPLICATE_MARKET = "DUPLICATE_MARKET"
+    MARKET_HALTED = "MARKET_HALTED"
+    INVALID_ORDER = "INVALID_ORDER"
+    INVALID_AMOUNT = "INVALID_AMOUNT"
+    QUANTITY_BELOW_MINIMUM = "QUANTITY_BELOW_MINIMUM"
+    INSUFFICIENT_FUNDS = "INSUFFICIENT_FUNDS"
+    POST_ONLY_WOULD_TAKE = "POST_ONLY_WOULD_TAKE"
+    FOK_NOT_FILLABLE = "FOK_NOT_FILLABLE"
+    DUPLICATE_CLIENT_ID = "DUPLICATE_CLIENT_ID"
+    ORDER_NOT_FOUND = "ORDER_NOT_FOUND"
+    DUPLICATE_TRANSFER = "DUPLICATE_TRANSFER"
+
+
+class CloseReason(StrEnum):
+    """Why an order left the book or never rested."""
+
+    USER_CANCEL = "UserCancel"
+    IMMEDIATE_OR_CANCEL = "ImmediateOrCancel"
+    SELF_TRADE_PREVENTION = "SelfTradePrevention"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rejected:
+    command: Command
+    reason: RejectReason
+    message: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AssetAdded:
+    asset: Asset
+    ts: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MarketAdded:
+    market: Market
+    ts: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MarketHaltChanged:
+    symbol: str
+    halted: bool
+    ts: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Deposited:
+    account_id: int
+    asset: str
+    amount: int
+    transfer_id: str
+    ts: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Withdrawn:
+    account_id: int
+    asset: str
+    amount: int
+    transfer_id: str
+    ts: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BalanceChanged:
+    account_id: int
+    asset: str
+    available: int
+    locked: int
+    ts: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrderAccepted:
+    order: OrderSpec
+    ts: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TradeExecuted:
+    """One fill between a resting maker and an incoming taker, at the maker's price.
+
+    `maker_fee` and `taker_fee` are atoms of what each side receives: the buyer's fee in
+    base, the seller's in quote. `quote_quantity` is the notional in quote atoms.
+    """
+
+    id: int
+    symbol: str
+    price: int
+    quantity: int
+    quote_quantity: int
+    taker_side: Side
+    maker_order_id: int
+    taker_order_id: int
+    maker_account_id: int
+    taker_account_id: int
+    maker_fee: int
+    taker_fee: int
+    ts: int
+
+    @property
+    def is_buyer_maker(self) -> bool:
+        """True when the resting order was the bid (the taker sold)."""
+        return self.taker_side is Side.ASK
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrderFilled:
+    """One side's view of a trade, with the order's totals after it."""
+
+    order: OrderSpec
+    trade_id: int
+    price: int
+    quantity: int
+    executed: int
+    executed_quote: int
+    status: OrderStatus
+    is_maker: bool
+    fee: int
+    fee_asset: str
+    ts: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrderCancelled:
+    order: OrderSpec
+    executed: int
+    executed_quote: int
+    reason: CloseReason
+    ts: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrderExpired:
+    """The unfilled rest of an order that may not rest (IOC, FOK, market) or hit STP."""
+
+    order: OrderSpec
+    executed: int
+    executed_quote: int
+    reason: CloseReason
+    ts: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DepthChanged:
+    """The new total quantity (steps) of each level touched, `(price, quantity)` pairs."""
+
+    symbol: str
+    sequence: int
+    bids: tuple[tuple[int, int], ...]
+    asks: tuple[tuple[int, int], ...]
+    ts: int
+
+
+Event = (
+    Rejected
+    | AssetAdded
+    | MarketAdded
+    | MarketHaltChanged
+    | Deposited
+    | Withdrawn
+    | BalanceChanged
+    | OrderAccepted
+    | TradeExecuted
+    | OrderFilled
+    | OrderCancelled
+    | OrderExpired
+    | DepthChanged
+)

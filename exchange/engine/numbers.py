@@ -1,0 +1,146 @@
+"""The number rules: assets, markets and every conversion between decimals and integers.
+
+Inside the engine nothing is a decimal. A price is an integer count of the market's
+`tick_size`, a quantity an integer count of its `step_size`, and a balance an integer
+count of the asset's smallest unit (an atom, 10**-decimals). A market is accepted only
+if one step of base is a whole number of base atoms and one tick times one step is a
+whole number of quote atoms; then the notional of any fill,
+`ticks * steps * quote_atoms_per_tick_step`, is an exact integer and matching never
+rounds. The one rounding in the whole engine is the fee, in `fee_atoms`.
+
+Conversions from decimals are exact (through `as_integer_ratio`, independent of the
+decimal context); a value that is not a positive whole multiple of its unit raises
+`InvalidInput` carrying the wire error code, which the API maps to a 400.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+FEE_ACCOUNT = 0
+"""The account every fee is credited to, so that each asset is conserved."""
+
+BPS = 10_000
+
+
+class InvalidInput(ValueError):
+    """Bad input from a caller (not a business rejection): carries a wire error code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def units_of(value: Decimal, unit: Decimal, *, code: str, name: str) -> int:
+    """Return `value / unit` as a positive int, or raise if it is not one exactly."""
+    if not value.is_finite() or value <= 0:
+        raise InvalidInput(code, f"{name} must be a positive number")
+    value_num, value_den = value.as_integer_ratio()
+    unit_num, unit_den = unit.as_integer_ratio()
+    count, rest = divmod(value_num * unit_den, value_den * unit_num)
+    if rest:
+        raise InvalidInput(code, f"{name} {value} is not a multiple of {unit.normalize()}")
+    return count
+
+
+def decimal_of(count: int, unit: Decimal) -> Decimal:
+    """Return `count * unit` exactly, whatever the size of `count`."""
+    sign, digits, exponent = unit.as_tuple()
+    assert isinstance(exponent, int) and not sign
+    coefficient = int("".join(map(str, digits)))
+    return Decimal(f"{count * coefficient}E{exponent}")
+
+
+def fee_atoms(received: int, bps: int) -> int:
+    """The fee on `received` atoms: `received * bps / 10_000`, rounded down to the atom."""
+    return received * bps // BPS
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Asset:
+    """A currency; balances of it are integer atoms of 10**-decimals."""
+
+    symbol: str
+    decimals: int
+
+    def __post_init__(self) -> None:
+        if not self.symbol or not self.symbol.isalnum():
+            raise InvalidInput("INVALID_CLIENT_REQUEST", f"bad asset symbol {self.symbol!r}")
+        if not 0 <= self.decimals <= 36:
+            raise InvalidInput("INVALID_CLIENT_REQUEST", "asset decimals must be within 0..36")
+
+    @property
+    def atom(self) -> Decimal:
+        """The smallest unit as a decimal."""
+        return Decimal(f"1E-{self.decimals}")
+
+    def atoms(self, amount: Decimal) -> int:
+        """Convert a positive decimal amount to atoms, exactly."""
+        return units_of(amount, self.atom, code="INVALID_QUANTITY", name="amount")
+
+    def amount(self, atoms: int) -> Decimal:
+        """Convert atoms to a decimal amount, exactly."""
+        return decimal_of(atoms, self.atom)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Market:
+    """A spot market and its exact integer scales (see the module docstring)."""
+
+    symbol: str
+    base: Asset
+    quote: Asset
+    tick_size: Decimal
+    step_size: Decimal
+    min_quantity: Decimal
+    maker_fee_bps: int = 0
+    taker_fee_bps: int = 0
+    base_atoms_per_step: int = field(init=False)
+    quote_atoms_per_tick_step: int = field(init=False)
+    min_steps: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        bad = "INVALID_CLIENT_REQUEST"
+        if self.base.symbol == self.quote.symbol:
+            raise InvalidInput(bad, "base and quote must differ")
+        for name in ("tick_size", "step_size", "min_quantity"):
+            value: Decimal = getattr(self, name)
+            if not value.is_finite() or value <= 0:
+                raise InvalidInput(bad, f"{name} must be positive")
+        if not (0 <= self.maker_fee_bps < BPS and 0 <= self.taker_fee_bps < BPS):
+            raise InvalidInput(bad, "fees must be within 0..9999 bps")
+        per_step = self.step_size * 10**self.base.decimals
+        per_tick_step = self.tick_size * self.step_size * 10**self.quote.decimals
+        if per_step != per_step.to_integral_value() or per_tick_step != per_tick_step.to_integral_value():
+            raise InvalidInput(
+                bad,
+                f"{self.symbol}: step_size must be whole base atoms and tick_size*step_size "
+                "whole quote atoms, so that every notional is exact",
+            )
+        object.__setattr__(self, "base_atoms_per_step", int(per_step))
+        object.__setattr__(self, "quote_atoms_per_tick_step", int(per_tick_step))
+        object.__setattr__(
+            self, "min_steps", units_of(self.min_quantity, self.step_size, code=bad, name="min_quantity")
+        )
+
+    def ticks(self, price: Decimal) -> int:
+        """Convert a decimal price to ticks, or raise INVALID_PRICE if it is off the tick."""
+        return units_of(price, self.tick_size, code="INVALID_PRICE", name="price")
+
+    def steps(self, quantity: Decimal) -> int:
+        """Convert a decimal quantity to steps, or raise INVALID_QUANTITY if off the step."""
+        return units_of(quantity, self.step_size, code="INVALID_QUANTITY", name="quantity")
+
+    def price(self, ticks: int) -> Decimal:
+        """Convert ticks to a decimal price."""
+        return decimal_of(ticks, self.tick_size)
+
+    def quantity(self, steps: int) -> Decimal:
+        """Convert steps to a decimal quantity."""
+        return decimal_of(steps, self.step_size)
+
+    def notional(self, ticks: int, steps: int) -> int:
+        """Quote atoms paid for `steps` at `ticks`: exact by the market's validation."""
+        return ticks * steps * self.quote_atoms_per_tick_step

@@ -1,0 +1,170 @@
+"""Every rejection reason, each produced by a command that then changes nothing; transfers and halts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from exchange.engine.commands import (
+    AddAsset,
+    AddMarket,
+    CancelAllOrders,
+    CancelOrder,
+    Deposit,
+    PlaceOrder,
+    SetMarketHalted,
+    Withdraw,
+)
+from exchange.engine.engine import Engine
+from exchange.engine.events import OrderCancelled, RejectReason
+from exchange.engine.numbers import Asset
+from exchange.engine.orders import OrderType, Side, TimeInForce
+from tests.engine.builders import (
+    BTC,
+    BTC_USDC,
+    FUNDING,
+    accepted,
+    limit,
+    make_engine,
+    market,
+    of_type,
+    rejected,
+)
+
+PRICE = 60_000
+
+
+def test_unknown_and_duplicate_assets_and_markets() -> None:
+    engine = make_engine()
+    rejected(engine, AddAsset(asset=BTC, ts=1), RejectReason.DUPLICATE_ASSET)
+    rejected(engine, AddMarket(market=BTC_USDC, ts=1), RejectReason.DUPLICATE_MARKET)
+    fresh = Engine()
+    fresh.handle(AddAsset(asset=BTC, ts=1))
+    rejected(fresh, AddMarket(market=BTC_USDC, ts=1), RejectReason.UNKNOWN_ASSET)
+    fresh.handle(AddAsset(asset=Asset(symbol="USDC", decimals=2), ts=1))
+    rejected(fresh, AddMarket(market=BTC_USDC, ts=1), RejectReason.UNKNOWN_ASSET)
+    rejected(engine, limit(1, Side.BID, PRICE, 1, "DOGE_USDC"), RejectReason.UNKNOWN_MARKET)
+    rejected(engine, SetMarketHalted(symbol="DOGE_USDC", halted=True, ts=1), RejectReason.UNKNOWN_MARKET)
+    rejected(engine, Deposit(account_id=1, asset="DOGE", amount=1, transfer_id="d", ts=1), RejectReason.UNKNOWN_ASSET)
+
+
+def test_deposits_are_idempotent_by_transfer_id() -> None:
+    engine = make_engine()
+    accepted(engine, Deposit(account_id=1, asset="BTC", amount=5, transfer_id="x", ts=1))
+    rejected(
+        engine, Deposit(account_id=1, asset="BTC", amount=5, transfer_id="x", ts=1), RejectReason.DUPLICATE_TRANSFER
+    )
+    rejected(
+        engine, Deposit(account_id=2, asset="ETH", amount=9, transfer_id="x", ts=1), RejectReason.DUPLICATE_TRANSFER
+    )
+    assert engine.balances_of(1)["BTC"] == (FUNDING["BTC"] + 5, 0)
+    rejected(engine, Deposit(account_id=1, asset="BTC", amount=0, transfer_id="y", ts=1), RejectReason.INVALID_AMOUNT)
+
+
+def test_withdrawals_come_only_from_available() -> None:
+    engine = make_engine()
+    accepted(engine, limit(1, Side.ASK, PRICE, 10))
+    available = engine.balances_of(1)["BTC"][0]
+    command = Withdraw(account_id=1, asset="BTC", amount=available + 1, transfer_id="w", ts=1)
+    rejected(engine, command, RejectReason.INSUFFICIENT_FUNDS)
+    rejected(
+        engine, Withdraw(account_id=9, asset="BTC", amount=1, transfer_id="w", ts=1), RejectReason.INSUFFICIENT_FUNDS
+    )
+    accepted(engine, Withdraw(account_id=1, asset="BTC", amount=available, transfer_id="w", ts=1))
+    rejected(
+        engine, Withdraw(account_id=1, asset="BTC", amount=1, transfer_id="w", ts=1), RejectReason.DUPLICATE_TRANSFER
+    )
+    assert engine.balances_of(1)["BTC"] == (0, 10 * BTC_USDC.base_atoms_per_step)
+
+
+def test_halted_market_refuses_orders_but_allows_cancels() -> None:
+    engine = make_engine()
+    accepted(engine, limit(1, Side.BID, PRICE, 1))
+    accepted(engine, SetMarketHalted(symbol="BTC_USDC", halted=True, ts=1))
+    rejected(engine, limit(1, Side.BID, PRICE, 1), RejectReason.MARKET_HALTED)
+    rejected(engine, market(1, Side.BID, quantity=1), RejectReason.MARKET_HALTED)
+    accepted(engine, limit(1, Side.BID, 6_000, 1, "ETH_BTC"))
+    events = accepted(engine, CancelOrder(account_id=1, symbol="BTC_USDC", order_id=1, ts=1))
+    assert len(of_type(events, OrderCancelled)) == 1
+    accepted(engine, SetMarketHalted(symbol="BTC_USDC", halted=False, ts=1))
+    accepted(engine, limit(1, Side.BID, PRICE, 1))
+
+
+def test_invalid_orders() -> None:
+    engine = make_engine()
+    bad = RejectReason.INVALID_ORDER
+    base = {"account_id": 1, "symbol": "BTC_USDC", "side": Side.BID, "ts": 1}
+    rejected(engine, PlaceOrder(order_type=OrderType.LIMIT, quantity=1, **base), bad)  # type: ignore[arg-type]
+    rejected(engine, PlaceOrder(order_type=OrderType.LIMIT, price=0, quantity=1, **base), bad)  # type: ignore[arg-type]
+    rejected(engine, PlaceOrder(order_type=OrderType.LIMIT, price=PRICE, **base), bad)  # type: ignore[arg-type]
+    rejected(engine, PlaceOrder(order_type=OrderType.LIMIT, price=PRICE, quantity=1, quote_quantity=5, **base), bad)  # type: ignore[arg-type]
+    rejected(engine, PlaceOrder(order_type=OrderType.MARKET, price=PRICE, quantity=1, **base), bad)  # type: ignore[arg-type]
+    rejected(engine, PlaceOrder(order_type=OrderType.MARKET, quantity=1, post_only=True, **base), bad)  # type: ignore[arg-type]
+    rejected(engine, PlaceOrder(order_type=OrderType.MARKET, **base), bad)  # type: ignore[arg-type]
+    rejected(engine, PlaceOrder(order_type=OrderType.MARKET, quantity=1, quote_quantity=5, **base), bad)  # type: ignore[arg-type]
+    rejected(engine, PlaceOrder(order_type=OrderType.MARKET, quote_quantity=0, **base), bad)  # type: ignore[arg-type]
+    rejected(engine, PlaceOrder(order_type=OrderType.MARKET, quantity=-1, **base), bad)  # type: ignore[arg-type]
+    rejected(engine, limit(1, Side.BID, PRICE, 1, tif=TimeInForce.IOC, post_only=True), bad)
+    rejected(engine, CancelOrder(account_id=1, symbol="BTC_USDC", ts=1), bad)
+
+
+def test_quantity_below_minimum() -> None:
+    engine = make_engine()
+    rejected(engine, limit(1, Side.BID, 200_000, 1, "ETH_USDC"), RejectReason.QUANTITY_BELOW_MINIMUM)
+    rejected(engine, market(1, Side.BID, quantity=1, symbol="ETH_USDC"), RejectReason.QUANTITY_BELOW_MINIMUM)
+    accepted(engine, limit(1, Side.BID, 200_000, 2, "ETH_USDC"))
+
+
+def test_insufficient_funds() -> None:
+    engine = make_engine(funding={"BTC": 30_000, "USDC": 10_000_000})
+    rejected(engine, limit(1, Side.ASK, PRICE, 4), RejectReason.INSUFFICIENT_FUNDS)
+    rejected(engine, limit(1, Side.BID, PRICE, 4), RejectReason.INSUFFICIENT_FUNDS)
+    rejected(engine, limit(5, Side.BID, PRICE, 1), RejectReason.INSUFFICIENT_FUNDS)
+    rejected(engine, market(1, Side.BID, quote=10_000_001), RejectReason.INSUFFICIENT_FUNDS)
+    rejected(engine, market(1, Side.ASK, quantity=4), RejectReason.INSUFFICIENT_FUNDS)
+    accepted(engine, limit(2, Side.ASK, 70_000, 3))
+    rejected(engine, market(1, Side.BID, quantity=3), RejectReason.INSUFFICIENT_FUNDS)
+    accepted(engine, market(1, Side.BID, quantity=2))
+
+
+def test_post_only_would_take() -> None:
+    engine = make_engine()
+    accepted(engine, limit(1, Side.ASK, PRICE, 1))
+    rejected(engine, limit(2, Side.BID, PRICE, 1, post_only=True), RejectReason.POST_ONLY_WOULD_TAKE)
+    rejected(engine, limit(1, Side.BID, PRICE + 1, 1, post_only=True), RejectReason.POST_ONLY_WOULD_TAKE)
+
+
+def test_fok_not_fillable() -> None:
+    engine = make_engine()
+    accepted(engine, limit(1, Side.ASK, PRICE, 2))
+    rejected(engine, limit(2, Side.BID, PRICE, 3, tif=TimeInForce.FOK), RejectReason.FOK_NOT_FILLABLE)
+    rejected(engine, market(2, Side.BID, quantity=3, tif=TimeInForce.FOK), RejectReason.FOK_NOT_FILLABLE)
+    rejected(engine, limit(1, Side.BID, PRICE, 1, tif=TimeInForce.FOK), RejectReason.FOK_NOT_FILLABLE)
+
+
+def test_duplicate_client_id_among_open_orders() -> None:
+    engine = make_engine()
+    accepted(engine, limit(1, Side.BID, PRICE, 1, client_id=3))
+    rejected(engine, limit(1, Side.BID, PRICE, 1, client_id=3), RejectReason.DUPLICATE_CLIENT_ID)
+    rejected(engine, limit(1, Side.BID, 6_000, 1, "ETH_BTC", client_id=3), RejectReason.DUPLICATE_CLIENT_ID)
+    accepted(engine, limit(2, Side.BID, PRICE, 1, client_id=3))
+
+
+def test_order_not_found_including_other_accounts_orders() -> None:
+    engine = make_engine()
+    accepted(engine, limit(1, Side.BID, PRICE, 1, client_id=3))
+    missing = RejectReason.ORDER_NOT_FOUND
+    rejected(engine, CancelOrder(account_id=2, symbol="BTC_USDC", order_id=1, ts=1), missing)
+    rejected(engine, CancelOrder(account_id=2, symbol="BTC_USDC", client_id=3, ts=1), missing)
+    rejected(engine, CancelOrder(account_id=1, symbol="ETH_BTC", order_id=1, ts=1), missing)
+    rejected(engine, CancelOrder(account_id=1, symbol="BTC_USDC", order_id=99, ts=1), missing)
+    rejected(engine, CancelOrder(account_id=1, symbol="BTC_USDC", order_id=1, client_id=4, ts=1), missing)
+    accepted(engine, CancelOrder(account_id=1, symbol="BTC_USDC", order_id=1, ts=1))
+    rejected(engine, CancelOrder(account_id=1, symbol="BTC_USDC", order_id=1, ts=1), missing)
+    assert of_type(accepted(engine, CancelAllOrders(account_id=1, symbol="BTC_USDC", ts=1)), OrderCancelled) == []
+
+
+def test_every_reason_is_produced_by_a_test_here() -> None:
+    source = Path(__file__).read_text()
+    assert [
+        r for r in RejectReason if f"RejectReason.{r.name}" not in source and r is not RejectReason.INVALID_ORDER
+    ] == []
