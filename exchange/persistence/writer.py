@@ -1,0 +1,648 @@
+"""The batched writer: one transaction per batch of commands, one round trip for a small batch.
+
+`Writer.commit(results)` takes the events of a batch of commands (one inner sequence
+per command, as `Engine.handle` returned them) and makes their effects durable in ONE
+transaction, or raises with nothing committed. It is the engine actor's only way to
+the database, and its contract is what the durability rule rests on: when `commit`
+returns, every event of the batch is in the database.
+
+Theory of operation. The batch is first folded, in memory, into the final rows it
+leaves behind, because most events overwrite each other: an order accepted, filled
+twice and finished in one batch is one row in its last state; an account's balance
+touched ten times is one row with the last absolute values (`BalanceChanged` carries
+absolute values, never deltas); a market's depth sequence is the last one. Trades and
+transfers are appended as they are; trades are also summed per (market, minute) into
+1-minute candles. Then the whole batch is ONE statement (`WRITE`): a data-modifying
+`WITH` whose parts each take their rows as `unnest`-of-arrays parameters, one part per
+table, so a statement costs one round trip however many rows it carries. Its parts
+touch disjoint rows (an order is either new in the batch or from an earlier one), so
+that they all see one snapshot does not matter.
+
+A batch's commit latency is what every caller of the batch waits for, so the common
+case, a small batch, is a single statement outside any explicit transaction: PostgreSQL
+runs it in a transaction of its own, which commits (synchronously, WAL flushed) before
+the reply comes back. That is one round trip for the whole batch, where BEGIN, a
+statement per table and COMMIT would be several. A large batch is dominated by its
+appends instead, and there COPY wins: it streams the rows in chunks built lazily, so the
+server parses and indexes one chunk while Python builds the next. So when a batch
+appends at least `COPY_ROWS` orders and trades, it is a transaction of COPY orders,
+COPY trades, then `WRITE` for the rest. Listings (rare) also take the transaction path.
+
+The writer holds one connection of its own (taken from the engine's pool on the first
+commit and kept): no pool checkout, liveness ping or reset per batch. After any failed
+commit it drops that connection (the next commit takes a fresh one), and a connection
+found closed before a commit is replaced without failing anything. `close()` gives it
+back to the pool.
+
+Candles merge with what is stored: open is kept, high/low widen, close is the batch's
+last trade (trade ids grow with every batch, so the batch's trades are the newest),
+volumes and counts add up. Within a batch, open and close follow trade id order.
+
+Amounts are converted from the engine's integers to exact numeric literals with the
+rule of `numbers.decimal_of` (the integer times the unit's coefficient, the unit's
+exponent: 12345 ticks of 0.01 is `12345E-2`), worked out once per market instead of
+once per value, and sent as text that PostgreSQL reads exactly: building `Decimal`
+objects only for the driver to take them apart again costs more than the rest of
+the row. Timestamps go the same way, as ISO literals of the exact microsecond. COPY's
+text format needs `\\`, tab, newline and carriage return escaped; numbers, enums,
+timestamps and asset symbols (alphanumeric) never hold them, so only a market symbol
+could, and the writer uses COPY only while no listed market's symbol does.
+
+The writer learns assets and markets from the database on its first commit and from
+`AssetAdded`/`MarketAdded` afterwards; after a failed commit it forgets them and
+reloads, so a rolled-back listing is never used.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any, TypeVar
+
+import asyncpg
+from sqlalchemy import BigInteger, Boolean, DateTime, Numeric, Table, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from exchange.engine.events import (
+    AssetAdded,
+    BalanceChanged,
+    Deposited,
+    DepthChanged,
+    Event,
+    MarketAdded,
+    MarketHaltChanged,
+    OrderAccepted,
+    OrderCancelled,
+    OrderExpired,
+    OrderFilled,
+    TradeExecuted,
+    Withdrawn,
+)
+from exchange.engine.numbers import Asset, Market
+from exchange.engine.orders import OrderSpec, OrderStatus, Side
+from exchange.persistence import tables
+from exchange.persistence.recovery import market_of
+from exchange.persistence.timestamps import MINUTE_US, to_datetime
+
+Scale = Callable[[int], str]
+
+
+def scale(unit: Decimal, *, memo: bool = False) -> Scale:
+    """A function writing a count of `unit` as an exact numeric literal: `numbers.decimal_of`'s rule, as text.
+
+    `count * 0.01` is written `<count>E-2`, which PostgreSQL's numeric input reads
+    exactly (keeping the unit's scale). With `memo`, recent results are kept: prices and
+    quantities repeat a lot (price levels, lot sizes), balances hardly ever.
+    """
+    sign, digits, exponent = unit.as_tuple()
+    assert isinstance(exponent, int) and not sign
+    coefficient = int("".join(map(str, digits)))
+    suffix = f"E{exponent}"
+
+    def convert(count: int) -> str:
+        return f"{count * coefficient}{suffix}"
+
+    return lru_cache(maxsize=1 << 16)(convert) if memo else convert
+
+
+@lru_cache(maxsize=1 << 16)
+def timestamp(micros: int) -> str:
+    """An engine timestamp as a timestamptz literal (many events of a batch share their command's)."""
+    return to_datetime(micros).isoformat()
+
+
+def copy_text(value: str) -> str:
+    """`value` escaped for COPY's text format."""
+    return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+NULL = "\\N"
+"""NULL in COPY's text format (a statement's arrays take None)."""
+
+Null = TypeVar("Null", str, None)
+
+COPY_ROWS = 128
+"""Orders plus trades appended by a batch from which COPY beats the single statement (see the module docstring)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Units:
+    """The converters of one market: price (ticks), quantity (steps), base and quote atoms."""
+
+    market: Market
+    symbol: str
+    price: Scale
+    quantity: Scale
+    base: Scale
+    quote: Scale
+
+    @classmethod
+    def of(cls, market: Market) -> Units:
+        """The converters of `market`."""
+        return cls(
+            market=market,
+            symbol=market.symbol,
+            price=scale(market.tick_size, memo=True),
+            quantity=scale(market.step_size, memo=True),
+            base=scale(market.base.atom),
+            quote=scale(market.quote.atom),
+        )
+
+
+@dataclass(slots=True)
+class _OrderState:
+    spec: OrderSpec
+    status: OrderStatus
+    executed: int
+    executed_quote: int
+    ts: int
+    new: bool
+
+
+@dataclass(slots=True)
+class _Candle:
+    open: int
+    high: int
+    low: int
+    close: int
+    volume: int
+    quote_volume: int
+    trades: int
+
+
+@dataclass(slots=True)
+class _Batch:
+    """A batch folded into the rows it leaves behind (see the module docstring)."""
+
+    assets: list[AssetAdded] = field(default_factory=list)
+    markets: list[MarketAdded] = field(default_factory=list)
+    sequences: dict[str, int] = field(default_factory=dict)
+    halted: dict[str, bool] = field(default_factory=dict)
+    transfers: list[Deposited | Withdrawn] = field(default_factory=list)
+    orders: dict[int, _OrderState] = field(default_factory=dict)
+    trades: list[TradeExecuted] = field(default_factory=list)
+    balances: dict[tuple[int, str], tuple[int, int]] = field(default_factory=dict)
+    candles: dict[tuple[str, int], _Candle] = field(default_factory=dict)
+
+    def empty(self) -> bool:
+        """Whether the batch changed nothing (every command was rejected)."""
+        parts = (self.assets, self.markets, self.sequences, self.halted, self.transfers, self.orders, self.trades)
+        return not (any(parts) or self.balances)
+
+    def _filled(self, event: OrderFilled) -> None:
+        self._order(event.order, event.status, event.executed, event.executed_quote, event.ts)
+
+    def _cancelled(self, event: OrderCancelled) -> None:
+        self._order(event.order, OrderStatus.CANCELLED, event.executed, event.executed_quote, event.ts)
+
+    def _expired(self, event: OrderExpired) -> None:
+        self._order(event.order, OrderStatus.EXPIRED, event.executed, event.executed_quote, event.ts)
+
+    def _order(self, spec: OrderSpec, status: OrderStatus, executed: int, executed_quote: int, ts: int) -> None:
+        state = self.orders.get(spec.id)
+        if state is None:
+            self.orders[spec.id] = _OrderState(spec, status, executed, executed_quote, ts, new=False)
+        else:
+            state.status, state.executed, state.executed_quote, state.ts = status, executed, executed_quote, ts
+
+    def _accepted(self, event: OrderAccepted) -> None:
+        self.orders[event.order.id] = _OrderState(event.order, OrderStatus.NEW, 0, 0, event.ts, new=True)
+
+    def _balance(self, event: BalanceChanged) -> None:
+        self.balances[event.account_id, event.asset] = (event.available, event.locked)
+
+    def _depth(self, event: DepthChanged) -> None:
+        self.sequences[event.symbol] = event.sequence
+
+    def _halt(self, event: MarketHaltChanged) -> None:
+        self.halted[event.symbol] = event.halted
+
+    def _transfer(self, event: Deposited | Withdrawn) -> None:
+        self.transfers.append(event)
+
+    def _asset(self, event: AssetAdded) -> None:
+        self.assets.append(event)
+
+    def _market(self, event: MarketAdded) -> None:
+        self.markets.append(event)
+
+    def _trade(self, trade: TradeExecuted) -> None:
+        self.trades.append(trade)
+        key = (trade.symbol, trade.ts - trade.ts % MINUTE_US)
+        candle = self.candles.get(key)
+        if candle is None:
+            self.candles[key] = _Candle(
+                trade.price, trade.price, trade.price, trade.price, trade.quantity, trade.quote_quantity, 1
+            )
+            return
+        candle.high = max(candle.high, trade.price)
+        candle.low = min(candle.low, trade.price)
+        candle.close = trade.price
+        candle.volume += trade.quantity
+        candle.quote_volume += trade.quote_quantity
+        candle.trades += 1
+
+
+_FOLDS: dict[type[Any], Callable[[_Batch, Any], None]] = {
+    OrderFilled: _Batch._filled,
+    TradeExecuted: _Batch._trade,
+    BalanceChanged: _Batch._balance,
+    OrderAccepted: _Batch._accepted,
+    DepthChanged: _Batch._depth,
+    OrderCancelled: _Batch._cancelled,
+    OrderExpired: _Batch._expired,
+    Deposited: _Batch._transfer,
+    Withdrawn: _Batch._transfer,
+    MarketHaltChanged: _Batch._halt,
+    AssetAdded: _Batch._asset,
+    MarketAdded: _Batch._market,
+}
+
+ORDER_COLUMNS = (
+    "id",
+    "account_id",
+    "symbol",
+    "side",
+    "order_type",
+    "price",
+    "quantity",
+    "quote_quantity",
+    "time_in_force",
+    "post_only",
+    "self_trade_prevention",
+    "client_id",
+    "status",
+    "executed_quantity",
+    "executed_quote_quantity",
+    "created_at",
+    "updated_at",
+)
+TRADE_COLUMNS = (
+    "id",
+    "symbol",
+    "price",
+    "quantity",
+    "quote_quantity",
+    "taker_side",
+    "is_buyer_maker",
+    "maker_order_id",
+    "taker_order_id",
+    "maker_account_id",
+    "taker_account_id",
+    "maker_fee",
+    "taker_fee",
+    "maker_fee_asset",
+    "taker_fee_asset",
+    "ts",
+)
+TRANSFER_COLUMNS = ("transfer_id", "kind", "account_id", "asset", "amount", "ts")
+
+INSERT_ASSETS = "INSERT INTO assets (symbol, decimals, created_at) VALUES ($1, $2, $3::text::timestamptz)"
+INSERT_MARKETS = """
+INSERT INTO markets (symbol, base, quote, tick_size, step_size, min_quantity, maker_fee_bps, taker_fee_bps,
+                     sequence, halted, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, false, $9::text::timestamptz)
+"""
+_CASTS: dict[type[Any], str] = {BigInteger: "bigint", Numeric: "numeric", Boolean: "boolean", DateTime: "timestamptz"}
+
+
+def insert_from_arrays(table: Table, columns: Sequence[str], first: int) -> str:
+    """`INSERT INTO table (columns)` of the rows of one text array per column, parameters `$first` onwards.
+
+    Each value is sent as text and cast to its column's type by the server, which is
+    how the writer's row builders write them (exact numeric and timestamp literals).
+    """
+    values = []
+    for n, name in enumerate(columns):
+        cast = _CASTS.get(type(table.c[name].type))
+        values.append(f"c{n}::{cast}" if cast else f"c{n}")
+    arrays = ", ".join(f"${first + n}::text::text[]" for n in range(len(columns)))
+    aliases = ", ".join(f"c{n}" for n in range(len(columns)))
+    return (
+        f"INSERT INTO {table.name} ({', '.join(columns)})\n"
+        f"    SELECT {', '.join(values)}\n"
+        f"    FROM unnest({arrays}) AS u({aliases})"
+    )
+
+
+WRITE = f"""
+WITH markets_done AS (
+    UPDATE markets AS m
+    SET sequence = coalesce(u.sequence, m.sequence), halted = coalesce(u.halted, m.halted)
+    FROM unnest($1::text::text[], $2::text::bigint[], $3::text::boolean[]) AS u(symbol, sequence, halted)
+    WHERE m.symbol = u.symbol
+), orders_done AS (
+    UPDATE orders AS o
+    SET status = u.status,
+        executed_quantity = u.executed::numeric,
+        executed_quote_quantity = u.executed_quote::numeric,
+        updated_at = u.ts::timestamptz
+    FROM unnest($4::text::bigint[], $5::text::text[], $6::text::text[], $7::text::text[], $8::text::text[])
+         AS u(id, status, executed, executed_quote, ts)
+    WHERE o.id = u.id
+), balances_done AS (
+    INSERT INTO balances (account_id, asset, available, locked)
+    SELECT a, s, v::numeric, l::numeric
+    FROM unnest($9::text::bigint[], $10::text::text[], $11::text::text[], $12::text::text[]) AS u(a, s, v, l)
+    ON CONFLICT (account_id, asset) DO UPDATE SET available = excluded.available, locked = excluded.locked
+), transfers_done AS (
+    {insert_from_arrays(tables.transfers, TRANSFER_COLUMNS, 22)}
+), orders_new AS (
+    {insert_from_arrays(tables.orders, ORDER_COLUMNS, 28)}
+), trades_new AS (
+    {insert_from_arrays(tables.trades, TRADE_COLUMNS, 28 + len(ORDER_COLUMNS))}
+)
+INSERT INTO candles_1m AS c (symbol, bucket, open, high, low, close, volume, quote_volume, trades)
+SELECT s, b::timestamptz, o::numeric, h::numeric, l::numeric, c::numeric, v::numeric, q::numeric, n
+FROM unnest($13::text::text[], $14::text::text[], $15::text::text[], $16::text::text[], $17::text::text[],
+            $18::text::text[], $19::text::text[], $20::text::text[], $21::text::bigint[])
+     AS u(s, b, o, h, l, c, v, q, n)
+ON CONFLICT (symbol, bucket) DO UPDATE SET
+    high = greatest(c.high, excluded.high),
+    low = least(c.low, excluded.low),
+    close = excluded.close,
+    volume = c.volume + excluded.volume,
+    quote_volume = c.quote_volume + excluded.quote_volume,
+    trades = c.trades + excluded.trades
+"""
+"""A whole batch in one statement: markets' sequence and halt flag, progress of orders from
+earlier batches, balances, transfers, new orders, trades, and the candle merge."""
+
+
+class Writer:
+    """Commits batches of engine events to PostgreSQL, one transaction per batch, on a connection of its own."""
+
+    def __init__(self, db: AsyncEngine, *, copy_rows: int = COPY_ROWS) -> None:
+        self._db = db
+        self._copy_rows = copy_rows
+        self._markets: dict[str, Units] | None = None
+        self._assets: dict[str, Scale] = {}
+        self._copy_safe = True
+        self._held: AsyncConnection | None = None
+        self._pg: asyncpg.Connection = None
+
+    async def commit(self, results: Sequence[Sequence[Event]]) -> None:
+        """Persist the events of a batch of commands in one transaction, or raise with nothing committed."""
+        batch = _Batch()
+        folds = _FOLDS
+        for events in results:
+            for event in events:
+                fold = folds.get(type(event))  # a `Rejected` has none: it changed nothing
+                if fold is not None:
+                    fold(batch, event)
+        if batch.empty():
+            return  # only rejections: nothing changed, nothing to store
+        try:
+            if self._markets is None:
+                await self._load()
+            await self._write(await self._connection(), batch)
+        except BaseException:
+            self._markets = None
+            await self._release(invalidate=True)
+            raise
+
+    async def close(self) -> None:
+        """Give the writer's connection back to the pool (the next commit takes one again)."""
+        await self._release(invalidate=False)
+
+    async def _connection(self) -> asyncpg.Connection:
+        if self._held is not None and self._pg.is_closed():
+            await self._release(invalidate=True)
+        if self._held is None:
+            held = await self._db.connect()
+            raw = await held.get_raw_connection()
+            self._held, self._pg = held, raw.driver_connection
+        if self._pg.is_in_transaction():
+            raise RuntimeError("the writer's connection is inside a transaction it did not open")
+        return self._pg
+
+    async def _release(self, *, invalidate: bool) -> None:
+        held, self._held, self._pg = self._held, None, None
+        if held is None:
+            return
+        with contextlib.suppress(Exception):
+            if invalidate:
+                await held.invalidate()  # never reuse a connection whose state is unknown
+            await held.close()
+
+    async def _load(self) -> None:
+        """Learn the listed assets and markets (in a connection of its own: the write bypasses SQLAlchemy)."""
+        async with self._db.connect() as connection:
+            assets = {
+                row.symbol: Asset(symbol=row.symbol, decimals=row.decimals)
+                for row in await connection.execute(select(tables.assets.c.symbol, tables.assets.c.decimals))
+            }
+            rows = await connection.execute(select(tables.markets))
+            markets = [market_of(row._mapping, assets) for row in rows]
+        self._assets = {symbol: scale(asset.atom) for symbol, asset in assets.items()}
+        self._markets = {}
+        self._copy_safe = True
+        for market in markets:
+            self._list(market)
+
+    def _list(self, market: Market) -> None:
+        assert self._markets is not None
+        self._markets[market.symbol] = Units.of(market)
+        self._copy_safe = self._copy_safe and copy_text(market.symbol) == market.symbol
+
+    def _learn(self, batch: _Batch) -> dict[str, Units]:
+        assert self._markets is not None
+        for added in batch.assets:
+            self._assets[added.asset.symbol] = scale(added.asset.atom)
+        for market_added in batch.markets:
+            self._list(market_added.market)
+        return self._markets
+
+    async def _write(self, pg: asyncpg.Connection, batch: _Batch) -> None:
+        markets = self._learn(batch)
+        new = [s for s in batch.orders.values() if s.new]
+        copy = self._copy_safe and len(new) + len(batch.trades) >= self._copy_rows
+        if not (copy or batch.assets or batch.markets):
+            await pg.execute(WRITE, *self._parameters(batch, new, batch.trades))  # its own transaction
+            return
+        async with pg.transaction():
+            if batch.assets:
+                rows = [(a.asset.symbol, a.asset.decimals, timestamp(a.ts)) for a in batch.assets]
+                await pg.executemany(INSERT_ASSETS, rows)
+            if batch.markets:
+                await pg.executemany(INSERT_MARKETS, [_market_row(m) for m in batch.markets])
+            if copy:
+                orders = (order_row(markets[s.spec.symbol], s, NULL) for s in new)
+                await _copy(pg, "orders", ORDER_COLUMNS, orders)
+                await _copy(pg, "trades", TRADE_COLUMNS, (trade_row(markets[t.symbol], t) for t in batch.trades))
+                new, trades = [], []
+            else:
+                trades = batch.trades
+            await pg.execute(WRITE, *self._parameters(batch, new, trades))
+
+    def _parameters(self, batch: _Batch, new: list[_OrderState], trades: list[TradeExecuted]) -> list[str]:
+        """`WRITE`'s parameters: the batch's rows, one array per column (`new` and `trades` may be left to COPY)."""
+        markets = self._markets
+        assert markets is not None
+        amount = self._assets
+        symbols = sorted(set(batch.sequences) | set(batch.halted))
+        return [
+            array_literal(symbols),
+            array_literal([batch.sequences.get(s) for s in symbols]),
+            array_literal([batch.halted.get(s) for s in symbols]),
+            *_columns((_order_progress(markets[s.spec.symbol], s) for s in batch.orders.values() if not s.new), 5),
+            *_columns(
+                (
+                    (account, asset, amount[asset](available), amount[asset](locked))
+                    for (account, asset), (available, locked) in batch.balances.items()
+                ),
+                4,
+            ),
+            *_columns((_candle_row(markets, k, c) for k, c in batch.candles.items()), 9),
+            *_columns((self._transfer_row(t) for t in batch.transfers), len(TRANSFER_COLUMNS)),
+            *_columns((order_row(markets[s.spec.symbol], s, None) for s in new), len(ORDER_COLUMNS)),
+            *_columns((trade_row(markets[t.symbol], t) for t in trades), len(TRADE_COLUMNS)),
+        ]
+
+    def _transfer_row(self, transfer: Deposited | Withdrawn) -> tuple[str, ...]:
+        kind = "deposit" if isinstance(transfer, Deposited) else "withdrawal"
+        amount = self._assets[transfer.asset](transfer.amount)
+        return (transfer.transfer_id, kind, str(transfer.account_id), transfer.asset, amount, timestamp(transfer.ts))
+
+
+async def _copy(pg: asyncpg.Connection, table: str, columns: Sequence[str], rows: Iterable[tuple[str, ...]]) -> None:
+    """COPY text rows (already escaped, NULL as `\\N`) into `table`, built while the server takes them in."""
+    await pg.copy_to_table(table, source=_chunks(rows), columns=columns, format="text")
+
+
+async def _chunks(rows: Iterable[tuple[str, ...]], size: int = 512) -> AsyncIterator[bytes]:
+    """COPY data, a chunk per `size` rows.
+
+    Rows are made lazily, so the server parses and indexes one chunk while Python builds
+    the next (two processes, two cores). asyncpg reads file objects through a thread
+    pool but async iterables directly.
+    """
+    lines: list[str] = []
+    for row in rows:
+        lines.append("\t".join(row))
+        if len(lines) == size:
+            lines.append("")
+            yield "\n".join(lines).encode()
+            lines = []
+    if lines:
+        lines.append("")
+        yield "\n".join(lines).encode()
+
+
+def _columns(rows: Iterable[tuple[object, ...]], width: int) -> list[str]:
+    """Rows of `width` values turned into one array literal per column: the parameters of an `unnest`."""
+    columns = list(zip(*rows, strict=True)) or [()] * width
+    assert len(columns) == width
+    return [array_literal(column) for column in columns]
+
+
+def array_literal(values: Iterable[object]) -> str:
+    """`values` (text, integers, booleans, None for NULL) as a PostgreSQL array literal, every element quoted.
+
+    A statement's array goes to the server as ONE text value that it parses (`$1::text::bigint[]`),
+    not as an array the driver encodes element by element: asyncpg checks each element
+    against collection ABCs, which cost more than building the row did.
+    """
+    parts = []
+    for value in values:
+        if value is None:
+            parts.append("NULL")
+        elif isinstance(value, str):
+            parts.append('"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"')
+        elif isinstance(value, bool):
+            parts.append("t" if value else "f")
+        else:
+            parts.append(str(value))
+    return "{" + ",".join(parts) + "}"
+
+
+def _market_row(added: MarketAdded) -> tuple[object, ...]:
+    m = added.market
+    return (
+        m.symbol,
+        m.base.symbol,
+        m.quote.symbol,
+        m.tick_size,
+        m.step_size,
+        m.min_quantity,
+        m.maker_fee_bps,
+        m.taker_fee_bps,
+        timestamp(added.ts),
+    )
+
+
+def order_row(units: Units, state: _OrderState, null: Null) -> tuple[str | Null, ...]:
+    """An order's text row, in `ORDER_COLUMNS` order, with `null` for NULL (COPY's `NULL`, or None for arrays)."""
+    spec = state.spec
+    return (
+        str(spec.id),
+        str(spec.account_id),
+        units.symbol,
+        spec.side,
+        spec.order_type,
+        null if spec.price is None else units.price(spec.price),
+        null if spec.quantity is None else units.quantity(spec.quantity),
+        null if spec.quote_quantity is None else units.quote(spec.quote_quantity),
+        spec.time_in_force,
+        "t" if spec.post_only else "f",
+        spec.self_trade_prevention,
+        null if spec.client_id is None else str(spec.client_id),
+        state.status,
+        units.quantity(state.executed),
+        units.quote(state.executed_quote),
+        timestamp(spec.created_at),
+        timestamp(state.ts),
+    )
+
+
+def _order_progress(units: Units, state: _OrderState) -> tuple[object, ...]:
+    return (
+        state.spec.id,
+        state.status,
+        units.quantity(state.executed),
+        units.quote(state.executed_quote),
+        timestamp(state.ts),
+    )
+
+
+def trade_row(units: Units, trade: TradeExecuted) -> tuple[str, ...]:
+    """A trade's text row (it has no NULLs), in `TRADE_COLUMNS` order."""
+    base, quote = units.market.base.symbol, units.market.quote.symbol
+    taker_buys = trade.taker_side is Side.BID
+    return (
+        str(trade.id),
+        units.symbol,
+        units.price(trade.price),
+        units.quantity(trade.quantity),
+        units.quote(trade.quote_quantity),
+        trade.taker_side,
+        "f" if taker_buys else "t",
+        str(trade.maker_order_id),
+        str(trade.taker_order_id),
+        str(trade.maker_account_id),
+        str(trade.taker_account_id),
+        (units.quote if taker_buys else units.base)(trade.maker_fee),
+        (units.base if taker_buys else units.quote)(trade.taker_fee),
+        quote if taker_buys else base,
+        base if taker_buys else quote,
+        timestamp(trade.ts),
+    )
+
+
+def _candle_row(markets: dict[str, Units], key: tuple[str, int], c: _Candle) -> tuple[object, ...]:
+    symbol, minute = key
+    units = markets[symbol]
+    return (
+        symbol,
+        timestamp(minute),
+        units.price(c.open),
+        units.price(c.high),
+        units.price(c.low),
+        units.price(c.close),
+        units.quantity(c.volume),
+        units.quote(c.quote_volume),
+        c.trades,
+    )

@@ -1,0 +1,104 @@
+"""History queries over what the writer committed from a small, known engine session."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from typing import Any
+
+from exchange.demo import ASSETS, BTC_USDC, ETH_USDC, MARKETS
+from exchange.engine.commands import AddAsset, AddMarket, CancelOrder, Command, Deposit, PlaceOrder
+from exchange.engine.engine import Engine
+from exchange.engine.orders import OrderType, Side
+from exchange.persistence.database import create_engine
+from exchange.persistence.queries import Queries
+from exchange.persistence.writer import Writer
+
+T0 = 1_767_571_200_000_000  # 2026-01-05T00:00:00Z
+MINUTE = 60_000_000
+MAKER, TAKER = 1, 2
+
+
+def limit(account: int, side: Side, price: str, quantity: str, ts: int, client_id: int | None = None) -> PlaceOrder:
+    return PlaceOrder(
+        account_id=account,
+        symbol=BTC_USDC.symbol,
+        side=side,
+        order_type=OrderType.LIMIT,
+        price=BTC_USDC.ticks(Decimal(price)),
+        quantity=BTC_USDC.steps(Decimal(quantity)),
+        client_id=client_id,
+        ts=ts,
+    )
+
+
+def session() -> list[Command]:
+    """Two asks rest; a bid takes both at two prices; another ask rests and is cancelled."""
+    return [
+        *(AddAsset(asset=a, ts=T0) for a in ASSETS),
+        *(AddMarket(market=m, ts=T0) for m in MARKETS),
+        Deposit(account_id=MAKER, asset="BTC", amount=10**8, transfer_id="m", ts=T0),
+        Deposit(account_id=TAKER, asset="USDC", amount=10**12, transfer_id="t", ts=T0),
+        limit(MAKER, Side.ASK, "100", "0.25", T0 + 1),
+        limit(MAKER, Side.ASK, "101", "0.5", T0 + 2),
+        limit(TAKER, Side.BID, "101", "0.5", T0 + MINUTE),
+        limit(MAKER, Side.ASK, "110", "0.1", T0 + 2 * MINUTE, client_id=7),
+        CancelOrder(account_id=MAKER, symbol=BTC_USDC.symbol, client_id=7, ts=T0 + 3 * MINUTE),
+    ]
+
+
+def test_trades_tickers_orders_and_fills(database_url: str) -> None:
+    engine = Engine()
+
+    async def main() -> tuple[Any, ...]:
+        db = create_engine(database_url)
+        try:
+            writer = Writer(db)
+            await writer.commit([engine.handle(c) for c in session()])
+            await writer.close()
+            q = await Queries.open(db)
+            return (
+                await q.recent_trades(BTC_USDC.symbol),
+                await q.recent_trades(BTC_USDC.symbol, limit=1, offset=1),
+                await q.tickers(T0 + 10 * MINUTE),
+                await q.tickers(T0 + 24 * 60 * MINUTE + MINUTE),
+                await q.order_history(MAKER),
+                await q.order_history(MAKER, start=T0 + 2, end=T0 + 2 * MINUTE, limit=5),
+                await q.fill_history(MAKER),
+                await q.fill_history(TAKER, symbol=ETH_USDC.symbol),
+                await q.fill_history(TAKER, limit=1),
+            )
+        finally:
+            await db.dispose()
+
+    trades, second, tickers, stale, orders, window, maker_fills, none, taker_fills = asyncio.run(main())
+    assert [(t.id, t.price, t.quantity, t.quote_quantity, t.is_buyer_maker, t.ts) for t in trades] == [
+        (2, Decimal("101"), Decimal("0.25"), Decimal("25.25"), False, T0 + MINUTE),
+        (1, Decimal("100"), Decimal("0.25"), Decimal("25"), False, T0 + MINUTE),
+    ]
+    assert [t.id for t in second] == [1]
+    (ticker,) = tickers
+    assert (ticker.symbol, ticker.first_price, ticker.last_price, ticker.high, ticker.low) == (
+        "BTC_USDC",
+        Decimal("100"),
+        Decimal("101"),
+        Decimal("101"),
+        Decimal("100"),
+    )
+    assert (ticker.volume, ticker.quote_volume, ticker.trades) == (Decimal("0.5"), Decimal("50.25"), 2)
+    assert stale == []
+    assert [(o.id, o.status, o.executed_quantity, o.client_id) for o in orders] == [
+        (4, "Cancelled", Decimal(0), 7),
+        (2, "PartiallyFilled", Decimal("0.25"), None),
+        (1, "Filled", Decimal("0.25"), None),
+    ]
+    assert [o.id for o in window] == [2]
+    assert orders[0].created_at == T0 + 2 * MINUTE and orders[0].updated_at == T0 + 3 * MINUTE
+    assert [(f.trade_id, f.order_id, f.side, f.is_maker, f.fee_asset, f.fee) for f in maker_fills] == [
+        (2, 2, "Ask", True, "USDC", Decimal("0.00505")),
+        (1, 1, "Ask", True, "USDC", Decimal("0.005")),
+    ]
+    assert none == []
+    assert [(f.trade_id, f.order_id, f.side, f.is_maker, f.fee_asset) for f in taker_fills] == [
+        (2, 3, "Bid", False, "BTC")
+    ]

@@ -1,0 +1,1 @@
+"""What several test packages share: scratch databases, child processes, the running demo."""
