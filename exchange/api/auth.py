@@ -1,0 +1,216 @@
+"""ED25519 request signing exactly as Backpack does it, API keys and their scopes.
+
+A private request carries four headers: `X-API-Key` (base64 of the 32-byte ED25519
+public key), `X-Signature` (base64 signature), `X-Timestamp` (ms) and `X-Window` (ms,
+default 5000, at most 60000). The signed bytes are
+
+    instruction=<instruction>&<params sorted by key, query-string encoded>&timestamp=<ts>&window=<window>
+
+where the params are the query string of a GET or the JSON object of a body; a batch
+(a JSON array) repeats `instruction=...&<params>` per element and appends timestamp
+and window once. The server never trusts the client's string: it rebuilds the payload
+from the params it actually parsed (`signing_payload`), with the instruction of the
+route it is serving, so a signature made for another instruction, a tampered body or
+query, another timestamp or window, or another key fails verification. Values are
+encoded as ccxt and Backpack's clients encode them: booleans `true`/`false`, numbers
+by their exact JSON text, strings percent-encoded with `urllib.parse.quote`; null
+fields are left out (they mean "absent" everywhere in the API).
+
+Checks happen in a fixed order, before anything executes: headers well-formed, window
+within the maximum, timestamp within the window of the server clock (both stale and
+future), signature valid, key known and not revoked, then the route's scope. The
+server holds public keys only; a key's account and scopes come from the database
+(`api_keys`) or, for the operator, from `Settings.admin_public_key`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import lru_cache
+from urllib.parse import quote
+
+from nacl.exceptions import BadSignatureError
+from nacl.signing import SigningKey, VerifyKey
+
+from exchange.api.errors import ApiError
+
+DEFAULT_WINDOW_MS = 5_000
+MAX_WINDOW_MS = 60_000
+
+
+class Scope(StrEnum):
+    READ = "read"
+    TRADE = "trade"
+    ADMIN = "admin"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who signed a request: the key, its account and what it may do."""
+
+    public_key: str
+    account_id: int
+    scopes: frozenset[Scope]
+
+
+KeyLookup = Callable[[str], Awaitable[Principal | None]]
+
+SignedParams = Mapping[str, str | bool | None]
+
+
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
+
+
+def _quote(text: str) -> str:
+    """`quote(text, safe="")`, as `urlencode` applies it, without its work for text that needs no quoting."""
+    return text if _UNRESERVED.fullmatch(text) else quote(text, safe="")
+
+
+def _encode(params: SignedParams) -> str:
+    """`urlencode(sorted non-null params, quote_via=quote)` with booleans as true/false."""
+    return "&".join(
+        f"{_quote(key)}={_quote(('true' if value else 'false') if isinstance(value, bool) else value)}"
+        for key, value in sorted(params.items())
+        if value is not None
+    )
+
+
+def signing_payload(instruction: str, params: Sequence[SignedParams], timestamp: str, window: str) -> bytes:
+    """The exact bytes a client signs for `instruction` over one params object (or a batch of them)."""
+    parts: list[str] = []
+    for one in params or ({},):
+        parts.append(f"instruction={instruction}")
+        encoded = _encode(one)
+        if encoded:
+            parts.append(encoded)
+    parts.append(f"timestamp={timestamp}&window={window}")
+    return "&".join(parts).encode()
+
+
+def unauthorized(message: str) -> ApiError:
+    """401 UNAUTHORIZED (ccxt: AuthenticationError)."""
+    return ApiError(401, "UNAUTHORIZED", message)
+
+
+def decode_public_key(text: str) -> bytes:
+    """The 32 raw bytes of a base64 ED25519 public key, or 401."""
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise unauthorized("X-API-Key is not base64") from None
+    if len(raw) != 32:
+        raise unauthorized("X-API-Key must be a 32-byte ED25519 public key")
+    return raw
+
+
+class Verifier:
+    """Verifies signed requests against the keys `lookup` knows; caches parsed keys."""
+
+    def __init__(self, lookup: KeyLookup, *, clock: Callable[[], float] = time.time) -> None:
+        self._lookup = lookup
+        self._clock = clock
+        self._verify_keys: dict[str, VerifyKey] = {}
+
+    def check_signature(self, headers: Mapping[str, str], instruction: str, params: Sequence[SignedParams]) -> str:
+        """Check headers, time window and signature; return the signing public key."""
+        key_text = headers.get("x-api-key")
+        signature_text = headers.get("x-signature")
+        timestamp = headers.get("x-timestamp")
+        window = headers.get("x-window", str(DEFAULT_WINDOW_MS))
+        if not key_text or not signature_text or not timestamp:
+            raise unauthorized("X-API-Key, X-Signature and X-Timestamp headers are required")
+        if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 16):
+            raise unauthorized("X-Timestamp must be an integer number of milliseconds")
+        if not (window.isascii() and window.isdigit() and len(window) <= 6):
+            raise unauthorized("X-Window must be an integer number of milliseconds")
+        if int(window) > MAX_WINDOW_MS:
+            raise unauthorized(f"X-Window must be at most {MAX_WINDOW_MS}")
+        now_ms = int(self._clock() * 1000)
+        if abs(now_ms - int(timestamp)) > int(window):
+            raise unauthorized("request timestamp is outside the receive window")
+        verify_key = self._verify_keys.get(key_text)
+        if verify_key is None:
+            verify_key = VerifyKey(decode_public_key(key_text))
+            if len(self._verify_keys) > 100_000:
+                self._verify_keys.clear()
+            self._verify_keys[key_text] = verify_key
+        try:
+            signature = base64.b64decode(signature_text, validate=True)
+            verify_key.verify(signing_payload(instruction, params, timestamp, window), signature)
+        except (binascii.Error, ValueError, BadSignatureError):
+            raise ApiError(401, "INVALID_SIGNATURE", "Invalid signature") from None
+        return key_text
+
+    async def authenticate(
+        self, headers: Mapping[str, str], instruction: str, params: Sequence[SignedParams], scope: Scope
+    ) -> Principal:
+        """Verify the request and return its principal, which must hold `scope`."""
+        key_text = self.check_signature(headers, instruction, params)
+        principal = await self._lookup(key_text)
+        if principal is None:
+            raise unauthorized("unknown or revoked API key")
+        if scope not in principal.scopes:
+            raise ApiError(403, "FORBIDDEN", f"this API key lacks the {scope.value} scope")
+        return principal
+
+
+# -- the client side (tests, benchmark, CLI) -----------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class KeyPair:
+    """An ED25519 key pair in Backpack's encoding: base64 32-byte seed and public key."""
+
+    secret: str
+    public_key: str
+
+    @staticmethod
+    def generate() -> KeyPair:
+        """A fresh random key pair."""
+        signing = SigningKey.generate()
+        return KeyPair(
+            secret=base64.b64encode(bytes(signing)).decode(),
+            public_key=base64.b64encode(bytes(signing.verify_key)).decode(),
+        )
+
+    @staticmethod
+    def from_secret(secret: str) -> KeyPair:
+        """The key pair of a base64 secret (a 32-byte seed, or a 64-byte seed+public key); ValueError if bad."""
+        try:
+            raw = base64.b64decode(secret, validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("the API secret must be base64") from None
+        if len(raw) not in (32, 64):
+            raise ValueError("the API secret must be a 32-byte ED25519 seed, base64")
+        signing = SigningKey(raw[:32])
+        return KeyPair(
+            secret=base64.b64encode(raw[:32]).decode(),
+            public_key=base64.b64encode(bytes(signing.verify_key)).decode(),
+        )
+
+    def headers(
+        self,
+        instruction: str,
+        params: Sequence[SignedParams] = (),
+        *,
+        timestamp: int | None = None,
+        window: int = DEFAULT_WINDOW_MS,
+    ) -> dict[str, str]:
+        """The X-* headers that sign `params` for `instruction`, as Backpack's clients send them."""
+        ts = str(int(time.time() * 1000) if timestamp is None else timestamp)
+        signing = _signing_key(self.secret)
+        payload = signing_payload(instruction, params, ts, str(window))
+        signature = base64.b64encode(signing.sign(payload).signature).decode()
+        return {"X-API-Key": self.public_key, "X-Signature": signature, "X-Timestamp": ts, "X-Window": str(window)}
+
+
+@lru_cache(maxsize=1024)
+def _signing_key(secret: str) -> SigningKey:
+    """The signing key of a base64 secret, derived once (deriving costs as much as signing)."""
+    return SigningKey(base64.b64decode(secret)[:32])

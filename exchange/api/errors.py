@@ -1,0 +1,122 @@
+"""The one table from failures to HTTP: exception types and engine rejections to status + code.
+
+Every error reply has Backpack's shape `{"code": ..., "message": ...}` with a code from
+Backpack's `ApiErrorCode` (plus SERVICE_UNAVAILABLE for a refusing engine), so ccxt
+maps it to the right exception class (INSUFFICIENT_FUNDS -> InsufficientFunds,
+INVALID_MARKET -> BadSymbol, INVALID_SIGNATURE/UNAUTHORIZED -> AuthenticationError...).
+A success body never has a `code` key.
+
+Bad input never becomes a 500: parsers raise `ApiError` or the engine's `InvalidInput`
+(both carry their code), a business rejection arrives as a `Rejected` event and goes
+through `REJECTIONS`, and the only path to a 500 SERVER_ERROR is a bug.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import orjson
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ExceptionHandler
+
+from exchange.engine.actor import EngineUnavailableError
+from exchange.engine.events import Rejected, RejectReason
+from exchange.engine.numbers import InvalidInput
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """A failure with its HTTP status and Backpack error code (and optional extra headers)."""
+
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers or {}
+
+
+class RejectedError(Exception):
+    """The engine rejected a command; carries the `Rejected` event."""
+
+    def __init__(self, rejected: Rejected) -> None:
+        super().__init__(rejected.message)
+        self.rejected = rejected
+
+
+REJECTIONS: dict[RejectReason, tuple[int, str]] = {
+    RejectReason.INSUFFICIENT_FUNDS: (400, "INSUFFICIENT_FUNDS"),
+    RejectReason.UNKNOWN_MARKET: (400, "INVALID_MARKET"),
+    RejectReason.UNKNOWN_ASSET: (400, "INVALID_ASSET"),
+    RejectReason.ORDER_NOT_FOUND: (404, "RESOURCE_NOT_FOUND"),
+    RejectReason.POST_ONLY_WOULD_TAKE: (400, "INVALID_ORDER"),
+    RejectReason.FOK_NOT_FILLABLE: (400, "INVALID_ORDER"),
+    RejectReason.DUPLICATE_CLIENT_ID: (400, "INVALID_ORDER"),
+    RejectReason.QUANTITY_BELOW_MINIMUM: (400, "INVALID_ORDER"),
+    RejectReason.MARKET_HALTED: (400, "INVALID_ORDER"),
+    RejectReason.INVALID_ORDER: (400, "INVALID_ORDER"),
+    RejectReason.INVALID_AMOUNT: (400, "INVALID_QUANTITY"),
+    RejectReason.DUPLICATE_ASSET: (400, "INVALID_ASSET"),
+    RejectReason.DUPLICATE_MARKET: (400, "INVALID_MARKET"),
+    RejectReason.DUPLICATE_TRANSFER: (400, "INVALID_CLIENT_REQUEST"),
+}
+
+_HTTP_CODES = {404: "RESOURCE_NOT_FOUND", 405: "INVALID_CLIENT_REQUEST", 413: "INVALID_CLIENT_REQUEST"}
+
+
+def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
+    """The JSON error reply."""
+    body = orjson.dumps({"code": code, "message": message})
+    return Response(body, status_code=status, media_type="application/json", headers=headers)
+
+
+def retry_after(seconds: float) -> dict[str, str]:
+    """The Retry-After header (whole seconds, at least 1)."""
+    return {"Retry-After": str(max(1, math.ceil(seconds)))}
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return error_response(exc.status, exc.code, exc.message, exc.headers)
+
+
+async def _rejected(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RejectedError)
+    status, code = REJECTIONS[exc.rejected.reason]
+    return error_response(status, code, exc.rejected.message)
+
+
+async def _invalid_input(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, InvalidInput)
+    return error_response(400, exc.code, exc.message)
+
+
+async def _unavailable(request: Request, exc: Exception) -> Response:
+    return error_response(503, "SERVICE_UNAVAILABLE", str(exc) or "service unavailable", retry_after(1))
+
+
+async def _http(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "INVALID_CLIENT_REQUEST")
+    return error_response(exc.status_code, code, str(exc.detail), dict(exc.headers or {}))
+
+
+async def _bug(request: Request, exc: Exception) -> Response:
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(500, "SERVER_ERROR", "internal error")
+
+
+def exception_handlers() -> dict[int | type[Exception], ExceptionHandler]:
+    """Starlette's `exception_handlers`: the whole mapping above."""
+    return {
+        ApiError: _api_error,
+        RejectedError: _rejected,
+        InvalidInput: _invalid_input,
+        EngineUnavailableError: _unavailable,
+        HTTPException: _http,
+        Exception: _bug,
+    }

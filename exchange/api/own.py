@@ -1,0 +1,167 @@
+"""The project's own routes, beside Backpack's: accounts, deposits, withdrawals, listings, halts.
+
+They are signed exactly like Backpack's private routes (same headers, same payload
+rule) with instructions of their own, and live under their own prefixes so nobody
+mistakes them for Backpack's:
+
+- `/exchange/v1/...` for what users do: open an account with a public key, deposit
+  (the faucet, in demo mode) and withdraw.
+- `/admin/v1/...` for the operator (a key with the `admin` scope): list assets and
+  markets, deposit to any account (the on-ramp), halt and resume a market.
+
+Opening an account proves possession of its key: the request is signed by the new key
+itself (open sign-up, demo mode) or by an admin key (the new key is in the body).
+Deposits and withdrawals are idempotent by a caller-chosen `transferId`: the engine
+applies a transfer id once, and a repeat answers with the same body and
+`"duplicate": true`. Ids of the faucet and of withdrawals are scoped to the account,
+so one account can never collide with (or pre-empt) another's.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from exchange.api import wire
+from exchange.api.auth import Principal, Scope, decode_public_key
+from exchange.api.errors import ApiError, RejectedError
+from exchange.api.service import Api, JsonResponse, api_of, now_us
+from exchange.engine.commands import AddAsset, AddMarket, Deposit, SetMarketHalted, Withdraw
+from exchange.engine.events import RejectReason
+from exchange.engine.numbers import InvalidInput, Market
+
+SIGNUP_SCOPES = frozenset((Scope.READ, Scope.TRADE))
+
+
+async def create_account(request: Request) -> Response:
+    """POST /exchange/v1/accounts (accountCreate): open an account with an ED25519 public key."""
+    api = api_of(request)
+    params = await api.params(request)
+    account = wire.parse_account(params)
+    scopes = SIGNUP_SCOPES if account.scopes is None else account.scopes
+    signer = request.headers.get("x-api-key")
+    if signer == account.public_key and api.open_signup:
+        api.verifier.check_signature(request.headers, "accountCreate", [params])
+        if not scopes <= SIGNUP_SCOPES:
+            raise ApiError(403, "FORBIDDEN", "open sign-up grants read and trade only")
+    else:
+        await api.signed(request, "accountCreate", Scope.ADMIN, [params])
+    decode_public_key(account.public_key)
+    account_id = await api.create_account(account.public_key, scopes, account.label)
+    return JsonResponse(wire.account_fields(account_id, account.public_key, scopes))
+
+
+async def _transfer(api: Api, principal: Principal, transfer: wire.TransferRequest, kind: str) -> Response:
+    asset = await api.asset(transfer.symbol)
+    amount = asset.atoms(transfer.quantity)
+    given = transfer.transfer_id
+    account_id = principal.account_id
+    if kind == "deposit" and Scope.ADMIN in principal.scopes:
+        account_id = account_id if transfer.account_id is None else transfer.account_id
+        transfer_id = f"onramp:{given or uuid.uuid4()}"
+    else:
+        transfer_id = f"{kind}:{account_id}:{given or uuid.uuid4()}"
+    command_type = Deposit if kind == "deposit" else Withdraw
+    command = command_type(
+        account_id=account_id, asset=asset.symbol, amount=amount, transfer_id=transfer_id, ts=now_us()
+    )
+    duplicate = False
+    try:
+        await api.execute(command)
+    except RejectedError as error:
+        if error.rejected.reason is not RejectReason.DUPLICATE_TRANSFER:
+            raise
+        duplicate = True
+    return JsonResponse(
+        wire.transfer_fields(asset, transfer_id=transfer_id, account_id=account_id, amount=amount, duplicate=duplicate)
+    )
+
+
+async def deposit(request: Request) -> Response:
+    """POST /exchange/v1/capital/deposit (deposit): the faucet (demo) or the operator's on-ramp."""
+    api = api_of(request)
+    params = await api.params(request)
+    principal = await api.signed(request, "deposit", Scope.READ, [params])
+    if Scope.ADMIN not in principal.scopes and not api.open_signup:
+        raise ApiError(403, "FORBIDDEN", "deposits are made by the operator (the faucet is open in demo mode only)")
+    transfer = wire.parse_transfer(params, to_account=True)
+    if Scope.ADMIN not in principal.scopes and transfer.account_id is not None:
+        raise ApiError(403, "FORBIDDEN", "only the operator deposits to another account")
+    return await _transfer(api, principal, transfer, "deposit")
+
+
+async def withdraw(request: Request) -> Response:
+    """POST /exchange/v1/capital/withdraw (withdraw): debit the account's available balance."""
+    api = api_of(request)
+    params = await api.params(request)
+    principal = await api.signed(request, "withdraw", Scope.TRADE, [params])
+    return await _transfer(api, principal, wire.parse_transfer(params, to_account=False), "withdraw")
+
+
+async def create_asset(request: Request) -> Response:
+    """POST /admin/v1/assets (assetCreate): list an asset."""
+    api = api_of(request)
+    params = await api.params(request)
+    await api.signed(request, "assetCreate", Scope.ADMIN, [params])
+    asset = wire.parse_asset(params)
+    await api.execute(AddAsset(asset=asset, ts=now_us()))
+    return JsonResponse(wire.asset_fields(asset))
+
+
+async def create_market(request: Request) -> Response:
+    """POST /admin/v1/markets (marketCreate): list a spot market of two listed assets."""
+    api = api_of(request)
+    params = await api.params(request)
+    await api.signed(request, "marketCreate", Scope.ADMIN, [params])
+    listing = wire.parse_market(params)
+    base = await api.asset(listing.base_symbol)
+    quote = await api.asset(listing.quote_symbol)
+    try:
+        market = Market(
+            symbol=listing.symbol,
+            base=base,
+            quote=quote,
+            tick_size=listing.tick_size,
+            step_size=listing.step_size,
+            min_quantity=listing.min_quantity,
+            maker_fee_bps=listing.maker_fee_bps,
+            taker_fee_bps=listing.taker_fee_bps,
+        )
+    except InvalidInput as error:
+        raise ApiError(400, wire.BAD_REQUEST, error.message) from None
+    ts = now_us()
+    await api.execute(AddMarket(market=market, ts=ts))
+    return JsonResponse(wire.market_fields(market, halted=False, created_at=ts))
+
+
+async def _set_halted(request: Request, halted: bool) -> Response:
+    api = api_of(request)
+    params = await api.params(request)
+    await api.signed(request, "marketHalt" if halted else "marketResume", Scope.ADMIN, [params])
+    market = await api.market(wire.market_ref(params))
+    await api.execute(SetMarketHalted(symbol=market.symbol, halted=halted, ts=now_us()))
+    return JsonResponse(wire.market_state_fields(market.symbol, halted=halted))
+
+
+async def halt_market(request: Request) -> Response:
+    """POST /admin/v1/markets/halt (marketHalt): stop new orders in a market (cancels still work)."""
+    return await _set_halted(request, True)
+
+
+async def resume_market(request: Request) -> Response:
+    """POST /admin/v1/markets/resume (marketResume): accept orders in a halted market again."""
+    return await _set_halted(request, False)
+
+
+ROUTES = [
+    Route("/exchange/v1/accounts", create_account, methods=["POST"]),
+    Route("/exchange/v1/capital/deposit", deposit, methods=["POST"]),
+    Route("/exchange/v1/capital/withdraw", withdraw, methods=["POST"]),
+    Route("/admin/v1/assets", create_asset, methods=["POST"]),
+    Route("/admin/v1/markets", create_market, methods=["POST"]),
+    Route("/admin/v1/markets/halt", halt_market, methods=["POST"]),
+    Route("/admin/v1/markets/resume", resume_market, methods=["POST"]),
+]

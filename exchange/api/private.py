@@ -1,0 +1,221 @@
+"""Backpack's private REST routes: ED25519-signed balance, order and history endpoints.
+
+Each handler follows the same steps, in an order that guarantees a refused request
+changes nothing: parse the params (a malformed body is a 400 before anything else),
+verify the signature for the route's own instruction and the key's scope (401/403),
+charge the key's rate limit (429), convert decimals to engine units (400 for an
+off-tick price or off-step quantity), and only then submit one command to the engine
+actor. The reply is built from the command's committed events (`wire.order_after`),
+or, for reads, from an `actor.query` that runs at a committed point.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from exchange.api import wire
+from exchange.api.auth import Scope
+from exchange.api.errors import REJECTIONS, ApiError, RejectedError
+from exchange.api.service import Api, JsonResponse, api_of, now_us
+from exchange.engine.commands import CancelAllOrders, CancelOrder, PlaceOrder
+from exchange.engine.engine import Engine
+from exchange.engine.events import Event, OrderAccepted
+from exchange.engine.numbers import Market
+from exchange.engine.orders import Order
+
+MAX_BATCH = 20
+
+
+async def capital(request: Request) -> Response:
+    """GET /api/v1/capital (balanceQuery): available and locked per asset."""
+    api = api_of(request)
+    params = await api.params(request)
+    principal = await api.signed(request, "balanceQuery", Scope.READ, [params])
+    balances = await api.actor.query(lambda engine: engine.balances_of(principal.account_id))
+    return JsonResponse(wire.balance_fields(api.catalog.assets, balances))
+
+
+def _placed(events: list[Event], market: Market) -> wire.Json:
+    accepted = next(e for e in events if isinstance(e, OrderAccepted))
+    view = wire.order_after(events, accepted.order.id)
+    assert view is not None
+    return wire.order_fields(view, market)
+
+
+async def _parse_order(api: Api, params: wire.Params, account_id: int) -> tuple[PlaceOrder, Market]:
+    market = await api.market(wire.market_ref(params))
+    command = wire.parse_order(params, {market.symbol: market}, account_id=account_id, ts=now_us())
+    return command, market
+
+
+async def execute_order(request: Request) -> Response:
+    """POST /api/v1/order (orderExecute): place one order; the reply is its state once committed."""
+    api = api_of(request)
+    params = await api.params(request)
+    principal = await api.signed(request, "orderExecute", Scope.TRADE, [params])
+    command, market = await _parse_order(api, params, principal.account_id)
+    return JsonResponse(_placed(await api.execute(command), market))
+
+
+async def execute_orders(request: Request) -> Response:
+    """POST /api/v1/orders (orderExecute per element): a batch of up to 20 orders, each Ok or Err."""
+    api = api_of(request)
+    body = await api.body(request)
+    if not isinstance(body, list) or not body or len(body) > MAX_BATCH:
+        raise ApiError(400, "INVALID_CLIENT_REQUEST", f"the body must be an array of 1 to {MAX_BATCH} orders")
+    batch = [wire.scalar_params(item) for item in body]
+    principal = await api.signed(request, "orderExecute", Scope.TRADE, batch)
+
+    async def one(params: wire.Params) -> wire.Json:
+        try:
+            command, market = await _parse_order(api, params, principal.account_id)
+            return wire.batch_ok(_placed(await api.execute(command), market))
+        except ApiError as error:
+            return wire.batch_err(error.code, error.message)
+        except RejectedError as error:
+            code = REJECTIONS[error.rejected.reason][1]
+            return wire.batch_err(code, error.rejected.message)
+
+    tasks = [asyncio.ensure_future(one(params)) for params in batch]
+    return JsonResponse(await asyncio.gather(*tasks))
+
+
+def _find_open(
+    engine: Engine, account_id: int, symbol: str, order_id: int | None, client_id: int | None
+) -> wire.OrderView | None:
+    order: Order | None
+    if order_id is not None:
+        order = engine.open_orders.get(order_id)
+    else:
+        assert client_id is not None
+        order = engine.client_ids.get((account_id, client_id))
+    if order is None or order.spec.account_id != account_id or order.spec.symbol != symbol:
+        return None
+    return wire.OrderView.of(order)
+
+
+async def query_order(request: Request) -> Response:
+    """GET /api/v1/order (orderQuery): one order resting on the book, by orderId or clientId."""
+    api = api_of(request)
+    params = await api.params(request)
+    principal = await api.signed(request, "orderQuery", Scope.READ, [params])
+    market = await api.market(wire.market_ref(params))
+    order_id, client_id = wire.parse_order_ref(params)
+    view = await api.actor.query(lambda e: _find_open(e, principal.account_id, market.symbol, order_id, client_id))
+    if view is None:
+        raise ApiError(404, "RESOURCE_NOT_FOUND", "Order not found")
+    return JsonResponse(wire.order_fields(view, market))
+
+
+async def cancel_order(request: Request) -> Response:
+    """DELETE /api/v1/order (orderCancel): cancel one open order; the reply is the cancelled order."""
+    api = api_of(request)
+    params = await api.params(request)
+    principal = await api.signed(request, "orderCancel", Scope.TRADE, [params])
+    market = await api.market(wire.market_ref(params))
+    order_id, client_id = wire.parse_order_ref(params)
+    command = CancelOrder(
+        account_id=principal.account_id, symbol=market.symbol, order_id=order_id, client_id=client_id, ts=now_us()
+    )
+    closed = wire.closed_orders(await api.execute(command))
+    return JsonResponse(wire.order_fields(closed[0], market))
+
+
+def _open_views(engine: Engine, account_id: int, symbol: str | None) -> list[wire.OrderView]:
+    return [wire.OrderView.of(order) for order in engine.orders_of(account_id, symbol)]
+
+
+async def query_orders(request: Request) -> Response:
+    """GET /api/v1/orders (orderQueryAll): the account's open orders, optionally in one market."""
+    api = api_of(request)
+    params = await api.params(request)
+    principal = await api.signed(request, "orderQueryAll", Scope.READ, [params])
+    symbol = wire.market_ref(params)
+    if symbol is not None:
+        symbol = (await api.market(symbol)).symbol
+    views = await api.actor.query(lambda e: _open_views(e, principal.account_id, symbol))
+    markets = api.catalog.markets
+    return JsonResponse([wire.order_fields(view, markets[view.spec.symbol]) for view in views])
+
+
+async def cancel_orders(request: Request) -> Response:
+    """DELETE /api/v1/orders (orderCancelAll): cancel every open order of the account in one market."""
+    api = api_of(request)
+    params = await api.params(request)
+    principal = await api.signed(request, "orderCancelAll", Scope.TRADE, [params])
+    market = await api.market(wire.market_ref(params))
+    command = CancelAllOrders(account_id=principal.account_id, symbol=market.symbol, ts=now_us())
+    closed = wire.closed_orders(await api.execute(command))
+    return JsonResponse([wire.order_fields(view, market) for view in closed])
+
+
+async def order_history(request: Request) -> Response:
+    """GET /wapi/v1/history/orders (orderHistoryQueryAll): the account's orders, newest first, paged."""
+    api = api_of(request)
+    params = await api.params(request)
+    principal = await api.signed(request, "orderHistoryQueryAll", Scope.READ, [params])
+    page = await _history_page(api, params)
+    rows = await api.queries.order_history(
+        principal.account_id, symbol=page.symbol, limit=page.limit, offset=page.offset
+    )
+    markets = api.catalog.markets
+    views = [wire.OrderView.stored(row, markets[row.symbol]) for row in rows if page.order_id in (None, row.id)]
+    return JsonResponse([wire.order_fields(v, markets[v.spec.symbol], history=True) for v in views])
+
+
+async def fill_history(request: Request) -> Response:
+    """GET /wapi/v1/history/fills (fillHistoryQueryAll): the account's fills, filtered by symbol and time (ms)."""
+    api = api_of(request)
+    params = await api.params(request)
+    principal = await api.signed(request, "fillHistoryQueryAll", Scope.READ, [params])
+    page = await _history_page(api, params)
+    if params.get("fillType") not in (None, "User"):
+        return JsonResponse([])
+    since, until = params.get("from"), params.get("to")
+    fills = await api.queries.fill_history(
+        principal.account_id,
+        symbol=page.symbol,
+        start=None if since is None else wire.parse_uint(since, name="from", maximum=2**53) * 1000,
+        end=None if until is None else wire.parse_uint(until, name="to", maximum=2**53) * 1000 + 1000,
+        limit=page.limit,
+        offset=page.offset,
+    )
+    return JsonResponse([wire.fill_fields(f) for f in fills if page.order_id in (None, f.order_id)])
+
+
+@dataclass(frozen=True, slots=True)
+class _Page:
+    symbol: str | None
+    order_id: int | None
+    limit: int
+    offset: int
+
+
+async def _history_page(api: Api, params: wire.Params) -> _Page:
+    symbol, order_id, offset = params.get("symbol"), params.get("orderId"), params.get("offset")
+    if params.get("sortDirection", "Desc") != "Desc":
+        raise ApiError(400, "INVALID_CLIENT_REQUEST", "only sortDirection=Desc is supported")
+    return _Page(
+        symbol=None if symbol is None else (await api.market(symbol)).symbol,
+        order_id=None if order_id is None else wire.parse_uint(order_id, name="orderId", maximum=2**63 - 1),
+        limit=wire.parse_limit(params, default=100, maximum=1000),
+        offset=0 if offset is None else wire.parse_uint(offset, name="offset", maximum=10**9),
+    )
+
+
+ROUTES = [
+    Route("/api/v1/capital", capital, methods=["GET"]),
+    Route("/api/v1/order", execute_order, methods=["POST"]),
+    Route("/api/v1/order", query_order, methods=["GET"]),
+    Route("/api/v1/order", cancel_order, methods=["DELETE"]),
+    Route("/api/v1/orders", execute_orders, methods=["POST"]),
+    Route("/api/v1/orders", query_orders, methods=["GET"]),
+    Route("/api/v1/orders", cancel_orders, methods=["DELETE"]),
+    Route("/wapi/v1/history/orders", order_history, methods=["GET"]),
+    Route("/wapi/v1/history/fills", fill_history, methods=["GET"]),
+]

@@ -1,0 +1,246 @@
+"""What every route needs: the engine actor, the catalog, keys, limits, and request plumbing.
+
+`Api` is the routes' only dependency; the composition root builds one and stores it
+on `app.state.api`. Routes read engine state only through `actor.query` (so a reply
+never shows uncommitted state) and change it only through `actor.submit`.
+
+The `Catalog` keeps the immutable listings (assets and markets) at the API edge, so
+turning a request's decimals into engine units needs no round trip to the engine.
+Listings are only ever added; the catalog learns them from the events of the
+commands that add them and, when a symbol is unknown (a listing made by another
+component), re-reads the engine at most once a second.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+
+from exchange.api.auth import Principal, Scope, Verifier
+from exchange.api.errors import ApiError, RejectedError
+from exchange.api.ratelimit import RateLimiter
+from exchange.api.wire import Params, Scalar, load_json, scalar_params
+from exchange.engine.actor import EngineActor
+from exchange.engine.commands import Command
+from exchange.engine.engine import Engine
+from exchange.engine.events import AssetAdded, Event, MarketAdded, Rejected
+from exchange.engine.numbers import Asset, Market
+from exchange.persistence import tables
+from exchange.persistence.queries import Queries
+from exchange.persistence.timestamps import to_micros
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+def now_us() -> int:
+    """The API edge's clock for command timestamps: integer microseconds."""
+    return time.time_ns() // 1000
+
+
+class JsonResponse(Response):
+    """A JSON reply serialized with orjson."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+@dataclass(slots=True)
+class Catalog:
+    """Assets and markets by symbol, with each market's listing time (µs)."""
+
+    assets: dict[str, Asset] = field(default_factory=dict)
+    markets: dict[str, Market] = field(default_factory=dict)
+    listed_at: dict[str, int] = field(default_factory=dict)
+    refreshed: float = 0.0
+
+    def learn(self, events: Sequence[Event]) -> None:
+        """Remember listings from committed events."""
+        for event in events:
+            if isinstance(event, AssetAdded):
+                self.assets[event.asset.symbol] = event.asset
+            elif isinstance(event, MarketAdded):
+                self.markets[event.market.symbol] = event.market
+                self.listed_at[event.market.symbol] = event.ts
+
+
+def _listings(engine: Engine) -> tuple[dict[str, Asset], dict[str, Market]]:
+    return dict(engine.assets), {symbol: book.market for symbol, book in engine.books.items()}
+
+
+class Api:
+    """The routes' dependencies and the helpers they share."""
+
+    def __init__(
+        self,
+        *,
+        actor: EngineActor,
+        db: AsyncEngine,
+        queries: Queries,
+        ip_limiter: RateLimiter,
+        key_limiter: RateLimiter,
+        open_signup: bool = False,
+        admin_public_key: str | None = None,
+        max_body_bytes: int = MAX_BODY_BYTES,
+    ) -> None:
+        self.actor = actor
+        self.db = db
+        self.queries = queries
+        self.catalog = Catalog()
+        self.ip_limiter = ip_limiter
+        self.key_limiter = key_limiter
+        self.open_signup = open_signup
+        self.admin_public_key = admin_public_key
+        self.max_body_bytes = max_body_bytes
+        self.verifier = Verifier(self.lookup_key)
+        self._keys: dict[str, Principal] = {}
+
+    # -- catalog -------------------------------------------------------------------
+
+    async def refresh_catalog(self) -> None:
+        """Re-read the listings from the engine and their listing times from the database."""
+        assets, markets = await self.actor.query(_listings)
+        async with self.db.connect() as connection:
+            rows = await connection.execute(select(tables.markets.c.symbol, tables.markets.c.created_at))
+            listed_at = {row.symbol: to_micros(row.created_at) for row in rows}
+        self.catalog.assets, self.catalog.markets = assets, markets
+        self.catalog.listed_at.update(listed_at)
+        self.catalog.refreshed = time.monotonic()
+
+    async def markets(self, symbol: object = None) -> Mapping[str, Market]:
+        """The markets, re-read first if `symbol` is given but not (yet) known."""
+        if (
+            isinstance(symbol, str)
+            and symbol not in self.catalog.markets
+            and time.monotonic() - self.catalog.refreshed > 1
+        ):
+            await self.refresh_catalog()
+        return self.catalog.markets
+
+    async def market(self, symbol: object) -> Market:
+        """The market named `symbol`, or 400 INVALID_MARKET."""
+        market = (await self.markets(symbol)).get(symbol) if isinstance(symbol, str) else None
+        if market is None:
+            raise ApiError(400, "INVALID_MARKET", f"Invalid market symbol {symbol}")
+        return market
+
+    async def asset(self, symbol: object) -> Asset:
+        """The asset named `symbol`, or 400 INVALID_ASSET."""
+        if isinstance(symbol, str) and symbol not in self.catalog.assets:
+            await self.markets(symbol)
+        asset = self.catalog.assets.get(symbol) if isinstance(symbol, str) else None
+        if asset is None:
+            raise ApiError(400, "INVALID_ASSET", f"Invalid asset symbol {symbol}")
+        return asset
+
+    # -- commands ------------------------------------------------------------------
+
+    async def execute(self, command: Command) -> list[Event]:
+        """Submit a command; return its committed events or raise RejectedError."""
+        events = await self.actor.submit(command)
+        if events and isinstance(events[0], Rejected):
+            raise RejectedError(events[0])
+        self.catalog.learn(events)
+        return events
+
+    # -- keys ----------------------------------------------------------------------
+
+    async def lookup_key(self, public_key: str) -> Principal | None:
+        """The principal of a registered, unrevoked key (the operator's key from settings too)."""
+        if public_key == self.admin_public_key:
+            return Principal(public_key, 0, frozenset((Scope.ADMIN, Scope.READ)))
+        principal = self._keys.get(public_key)
+        if principal is not None:
+            return principal
+        async with self.db.connect() as connection:
+            row = (
+                await connection.execute(
+                    select(tables.api_keys.c.account_id, tables.api_keys.c.scopes).where(
+                        tables.api_keys.c.public_key == public_key, tables.api_keys.c.revoked.is_(False)
+                    )
+                )
+            ).first()
+        if row is None:
+            return None
+        principal = Principal(public_key, int(row.account_id), frozenset(Scope(s) for s in row.scopes))
+        self._keys[public_key] = principal
+        return principal
+
+    async def create_account(self, public_key: str, scopes: frozenset[Scope], label: str | None) -> int:
+        """Insert an account with its first key; 400 if the key is already registered."""
+        try:
+            async with self.db.begin() as connection:
+                account_id = await connection.scalar(
+                    insert(tables.accounts).values(label=label).returning(tables.accounts.c.id)
+                )
+                await connection.execute(
+                    insert(tables.api_keys).values(
+                        public_key=public_key, account_id=account_id, scopes=sorted(s.value for s in scopes)
+                    )
+                )
+        except IntegrityError:
+            raise ApiError(400, "INVALID_CLIENT_REQUEST", "this public key is already registered") from None
+        assert account_id is not None
+        return int(account_id)
+
+    # -- requests ------------------------------------------------------------------
+
+    async def body(self, request: Request) -> Any:
+        """The decoded JSON body, at most `max_body_bytes` long (413 otherwise)."""
+        declared = request.headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
+            raise ApiError(413, "INVALID_CLIENT_REQUEST", f"the body must be at most {self.max_body_bytes} bytes")
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:  # ASGI messages read directly: `request.stream()` costs an async generator per request
+            message = await request.receive()
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnect()
+            chunk: bytes = message.get("body", b"")
+            more = message.get("more_body", False)
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                raise ApiError(413, "INVALID_CLIENT_REQUEST", f"the body must be at most {self.max_body_bytes} bytes")
+            chunks.append(chunk)
+        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        if not body.strip():
+            return {}
+        return load_json(body)
+
+    async def params(self, request: Request) -> Params:
+        """The request's flat params: the JSON body object, or the query string of a GET."""
+        if request.method == "GET":
+            return query_params(request)
+        return scalar_params(await self.body(request))
+
+    async def signed(self, request: Request, instruction: str, scope: Scope, params: Sequence[Params]) -> Principal:
+        """Authenticate a signed request for `instruction` and charge its key's rate limit."""
+        principal = await self.verifier.authenticate(request.headers, instruction, params, scope)
+        self.key_limiter.check(principal.public_key)
+        return principal
+
+
+def query_params(request: Request) -> Params:
+    """The query string as flat params; a repeated key is a 400."""
+    items = request.query_params.multi_items()
+    params: dict[str, Scalar] = dict(items)
+    if len(params) != len(items):
+        raise ApiError(400, "INVALID_CLIENT_REQUEST", "a query parameter is repeated")
+    return params
+
+
+def api_of(request: Request) -> Api:
+    """The `Api` of the app serving `request`."""
+    api: Api = request.app.state.api
+    return api

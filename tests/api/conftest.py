@@ -1,0 +1,140 @@
+"""A real server for the API tests: uvicorn on a free port over a fresh PostgreSQL database.
+
+Each server gets its own uniquely named database (`tests.support.databases`), dropped
+after; uvicorn runs the real app (`create_app`) in a background thread, and the tests
+talk to it over real sockets. `exchange` is the server most tests share, listed with
+two markets and two funded accounts; `strict_exchange` has tight rate limits.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+import uvicorn
+
+from exchange.api.auth import KeyPair
+from exchange.app import create_app
+from exchange.config import Settings
+from exchange.persistence.database import with_database
+from tests.api.client import Client
+from tests.support.databases import SERVER_URL, database
+from tests.support.processes import free_port
+
+
+@dataclass
+class Exchange:
+    """A running server, its admin key and two funded accounts."""
+
+    url: str
+    admin: Client
+    alice: Client
+    bob: Client
+    settings: Settings
+
+    def new_account(self, scopes: str = "read,trade") -> Client:
+        """Open an account with a fresh key through the admin route."""
+        client = Client(self.url, KeyPair.generate())
+        reply = self.admin.post(
+            "/exchange/v1/accounts", "accountCreate", {"publicKey": client.keys.public_key, "scopes": scopes}
+        )
+        assert reply.status_code == 200, reply.text
+        client.account_id = reply.json()["accountId"]
+        return client
+
+
+@pytest.fixture(scope="session")
+def database_name() -> Iterator[str]:
+    """Nothing but a unique prefix for this session's databases."""
+    yield f"exchange_api_{uuid.uuid4().hex[:10]}"
+
+
+def _serve(settings: Settings, name: str) -> Iterator[str]:
+    with database(name):
+        port = free_port()
+        config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 30
+        while not server.started:
+            assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.02)
+        try:
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            server.should_exit = True
+            thread.join(timeout=30)
+
+
+def _settings(name: str, admin: KeyPair, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "database_url": with_database(SERVER_URL, name),
+        "open_signup": True,
+        "admin_public_key": admin.public_key,
+        "ip_rate_limit": 0,
+        "key_rate_limit": 0,
+        **overrides,
+    }
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def list_markets(admin: Client) -> None:
+    """SOL/USDC (ticks of 0.01, steps of 0.01, 2 bps taker fee) and BTC/USDC."""
+    for symbol, decimals in (("SOL", 9), ("BTC", 8), ("USDC", 6)):
+        assert (
+            admin.post("/admin/v1/assets", "assetCreate", {"symbol": symbol, "decimals": decimals}).status_code == 200
+        )
+    markets = [
+        {"baseSymbol": "SOL", "quoteSymbol": "USDC", "tickSize": "0.01", "stepSize": "0.01", "minQuantity": "0.01"},
+        {"baseSymbol": "BTC", "quoteSymbol": "USDC", "tickSize": "0.1", "stepSize": "0.00001", "minQuantity": "0.0001"},
+    ]
+    markets[0]["takerFeeBps"] = "20"
+    for market in markets:
+        reply = admin.post("/admin/v1/markets", "marketCreate", market)
+        assert reply.status_code == 200, reply.text
+
+
+@pytest.fixture(scope="session")
+def exchange(database_name: str) -> Iterator[Exchange]:
+    """The shared server: two markets, Alice and Bob with 1000 SOL, 1 BTC and 100000 USDC each."""
+    admin_keys = KeyPair.generate()
+    name = f"{database_name}_main"
+    settings = _settings(name, admin_keys)
+    for url in _serve(settings, name):
+        admin = Client(url, admin_keys)
+        list_markets(admin)
+        shared = Exchange(
+            url=url,
+            admin=admin,
+            alice=Client(url, KeyPair.generate()),
+            bob=Client(url, KeyPair.generate()),
+            settings=settings,
+        )
+        shared.alice = shared.new_account()
+        shared.bob = shared.new_account()
+        for client in (shared.alice, shared.bob):
+            for symbol, quantity in (("SOL", "1000"), ("BTC", "1"), ("USDC", "100000")):
+                client.fund(symbol, quantity)
+        yield shared
+
+
+@pytest.fixture(scope="session")
+def strict_exchange(database_name: str) -> Iterator[str]:
+    """A server with tight per-key and per-IP limits; yields its URL and serves one account."""
+    admin_keys = KeyPair.generate()
+    name = f"{database_name}_strict"
+    settings = _settings(name, admin_keys, key_rate_limit=1, key_rate_burst=3, ip_rate_limit=5, ip_rate_burst=12)
+    yield from _serve(settings, name)
+
+
+@pytest.fixture
+def http() -> Iterator[httpx.Client]:
+    """A plain HTTP client."""
+    with httpx.Client(timeout=10) as client:
+        yield client

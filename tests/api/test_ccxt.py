@@ -1,0 +1,143 @@
+"""ccxt's own `backpack` class, unchanged but for its URLs, drives the server; ccxt's validators check the results."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import ccxt
+import pytest
+from ccxt.test.exchange.base.test_ohlcv import test_ohlcv as check_ohlcv
+from ccxt.test.exchange.base.test_order import test_order as check_order
+from ccxt.test.exchange.base.test_order_book import test_order_book as check_order_book
+from ccxt.test.exchange.base.test_ticker import test_ticker as check_ticker
+from ccxt.test.exchange.base.test_trade import test_trade as check_trade
+
+from tests.api.client import Client
+from tests.api.conftest import Exchange
+
+SOL = "SOL/USDC"
+
+
+def backpack(url: str, client: Client | None = None) -> Any:
+    """ccxt.backpack pointed at `url`, with the client's key if given."""
+    credentials = {"apiKey": client.keys.public_key, "secret": client.keys.secret} if client else {}
+    exchange = ccxt.backpack({**credentials, "enableRateLimit": False})
+    exchange.urls["api"]["public"] = exchange.urls["api"]["private"] = url
+    return exchange
+
+
+@pytest.fixture(scope="module")
+def trader(exchange: Exchange) -> Iterator[tuple[Any, Any]]:
+    """Two funded accounts behind ccxt: a maker and a taker."""
+    maker, taker = exchange.new_account(), exchange.new_account()
+    for client in (maker, taker):
+        client.fund("SOL", "100")
+        client.fund("USDC", "100000")
+    yield backpack(exchange.url, maker), backpack(exchange.url, taker)
+
+
+def test_public_methods_pass_ccxt_validators(exchange: Exchange, trader: tuple[Any, Any]) -> None:
+    maker, taker = trader
+    maker.load_markets()
+    maker.create_order(SOL, "limit", "sell", 1, 120)
+    taker.create_order(SOL, "limit", "buy", 0.5, 121)
+    maker.create_order(SOL, "limit", "buy", 1, 110)
+    public = backpack(exchange.url)
+    markets = public.load_markets()
+    assert markets[SOL]["precision"]["price"] == 0.01 and markets[SOL]["active"] is True
+    now = public.milliseconds()
+
+    book = public.fetch_order_book(SOL)
+    check_order_book(public, {}, "fetchOrderBook", book, SOL)
+    assert book["asks"][0] == [120.0, 0.5] and book["bids"][0][0] >= 110.0
+
+    ticker = public.fetch_ticker(SOL)
+    check_ticker(public, {}, "fetchTicker", ticker, SOL)
+    assert ticker["last"] == 120.0
+    tickers = public.fetch_tickers([SOL])
+    check_ticker(public, {}, "fetchTickers", tickers[SOL], SOL)
+
+    candles = public.fetch_ohlcv(SOL, "1m")
+    assert candles
+    for candle in candles:
+        check_ohlcv(public, {}, "fetchOHLCV", candle, SOL, now)
+    assert public.fetch_ohlcv(SOL, "1h", since=now - 3_600_000)
+
+    trades = public.fetch_trades(SOL, limit=10)
+    assert trades and trades[-1]["side"] == "buy" and trades[-1]["price"] == 120.0
+    for trade in trades:
+        check_trade(public, {}, "fetchTrades", trade, SOL, now, True)
+    assert public.fetch_status()["status"] == "ok"
+
+
+def test_private_methods(trader: tuple[Any, Any]) -> None:
+    maker, taker = trader
+    maker.load_markets()
+    taker.load_markets()
+    now = maker.milliseconds()
+    before = taker.fetch_balance()
+    assert before["USDC"]["free"] > 0
+
+    resting = maker.create_order(SOL, "limit", "sell", 2, 130, {"clientOrderId": 4242})
+    check_order(maker, {}, "createOrder", resting, SOL, now)
+    assert (resting["status"], resting["clientOrderId"], resting["amount"]) == ("open", "4242", 2.0)
+
+    by_quantity = taker.create_order(SOL, "market", "buy", 0.5)
+    check_order(taker, {}, "createOrder", by_quantity, SOL, now)
+    assert (by_quantity["status"], by_quantity["filled"]) == ("closed", 0.5)
+    by_cost = taker.create_order(SOL, "market", "buy", None, None, {"cost": 13})
+    assert (by_cost["status"], by_cost["filled"], by_cost["cost"]) == ("closed", 0.1, 13.0)
+
+    batch = maker.create_orders(
+        [
+            {"symbol": SOL, "type": "limit", "side": "sell", "amount": 1, "price": 140},
+            {"symbol": SOL, "type": "limit", "side": "sell", "amount": 1, "price": 141},
+        ]
+    )
+    assert [o["status"] for o in batch] == ["open", "open"]
+
+    open_orders = maker.fetch_open_orders(SOL)
+    assert {o["id"] for o in batch} | {resting["id"]} <= {o["id"] for o in open_orders}
+    for order in open_orders:
+        check_order(maker, {}, "fetchOpenOrders", order, SOL, now)
+    assert maker.fetch_open_order(resting["id"], SOL)["filled"] == 0.1
+
+    cancelled = maker.cancel_order(batch[0]["id"], SOL)
+    assert cancelled["status"] == "canceled"
+    fetched = maker.fetch_order(batch[0]["id"], SOL)
+    assert (fetched["id"], fetched["status"]) == (batch[0]["id"], "canceled")
+    assert maker.fetch_order(resting["id"], SOL)["status"] == "open"
+
+    orders = maker.fetch_orders(SOL)
+    assert {batch[0]["id"], resting["id"]} <= {o["id"] for o in orders}
+    for order in orders:
+        check_order(maker, {}, "fetchOrders", order, SOL, now)
+
+    mine = taker.fetch_my_trades(SOL, since=now - 60_000)
+    assert len(mine) >= 2 and all(t["side"] == "buy" and t["takerOrMaker"] == "taker" for t in mine)
+    for trade in mine:
+        check_trade(taker, {}, "fetchMyTrades", trade, SOL, now, False)
+
+    remaining = maker.cancel_all_orders(SOL)
+    assert remaining and all(o["status"] == "canceled" for o in remaining)
+    assert maker.fetch_open_orders(SOL) == []
+    after = taker.fetch_balance()
+    assert after["SOL"]["free"] > before["SOL"]["free"]
+
+
+def test_ccxt_exception_classes(exchange: Exchange, trader: tuple[Any, Any]) -> None:
+    maker, _ = trader
+    maker.load_markets()
+    with pytest.raises(ccxt.InsufficientFunds):
+        maker.create_order(SOL, "limit", "buy", 1_000_000, 100)
+    stranger = backpack(exchange.url, Client(exchange.url, exchange.alice.keys.generate()))
+    stranger.load_markets()
+    with pytest.raises(ccxt.AuthenticationError):
+        stranger.fetch_balance()
+    with pytest.raises(ccxt.BadSymbol):
+        maker.privatePostApiV1Order(
+            {"symbol": "NOPE_USDC", "side": "Bid", "orderType": "Limit", "price": "1", "quantity": "1"}
+        )
+    with pytest.raises(ccxt.BadSymbol):
+        maker.fetch_ticker("NOPE/USDC")
