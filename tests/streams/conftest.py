@@ -1,0 +1,48 @@
+"""A real server for the stream tests: the API tests' uvicorn fixture over its own fresh database.
+
+The streams need a book whose every change the test made, so this server is not the
+API tests' shared one: it is built with the same builders (`_serve`, `_settings`,
+`list_markets`), listed with SOL/USDC and BTC/USDC, and has two funded accounts; its
+stream limits (`STREAM_LIMITS`) are small.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from exchange.api.auth import KeyPair
+from tests.api.client import Client
+from tests.api.conftest import Exchange, _serve, _settings, database_name, list_markets
+
+__all__ = ["database_name"]
+
+STREAM_LIMITS = {"EXCHANGE_WS_MAX_QUEUED_BYTES": "32768", "EXCHANGE_WS_MAX_CONNECTIONS_PER_IP": "12"}
+"""Small limits, read by the server's lifespan, so the slow-consumer and cap tests finish quickly."""
+
+
+@pytest.fixture(scope="session")
+def streams_exchange(database_name: str) -> Iterator[Exchange]:
+    """A server for the stream tests: two markets, Alice and Bob with 1000 SOL, 1 BTC and 100000 USDC each."""
+    admin_keys = KeyPair.generate()
+    name = f"{database_name}_streams"
+    settings = _settings(name, admin_keys)
+    saved = {key: os.environ.get(key) for key in STREAM_LIMITS}
+    os.environ.update(STREAM_LIMITS)
+    for url in _serve(settings, name):
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        admin = Client(url, admin_keys)
+        list_markets(admin)
+        shared = Exchange(url=url, admin=admin, alice=admin, bob=admin, settings=settings)
+        shared.alice = shared.new_account()
+        shared.bob = shared.new_account()
+        for client in (shared.alice, shared.bob):
+            for symbol, quantity in (("SOL", "1000"), ("BTC", "1"), ("USDC", "100000")):
+                client.fund(symbol, quantity)
+        yield shared

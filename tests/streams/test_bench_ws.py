@@ -1,0 +1,17 @@
+"""`exchange bench ws` runs end to end at a small size: every phase delivers, nobody is dropped (no timing asserted)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from exchange.bench.ws import _run
+from tests.support.databases import SERVER_URL
+
+
+def test_the_websocket_benchmark_runs_every_phase_at_a_small_size() -> None:
+    figures = asyncio.run(_run(SERVER_URL, clients=20, seconds=1.0, rest_clients=2, window=50))
+    for phase in (figures.fanout, figures.under_rest, figures.ceiling):
+        assert phase["frames"] > 0 and phase["closed"] == 0
+        assert phase["frames"] <= 20 * (phase["events"] + 50)
+    assert figures.fanout["orders"] > 0 and figures.rest.requests > 0 and figures.rest.errors == 0
+    assert figures.broadcasts > 0 and figures.fanout_probe["stall_ms"] >= 0
