@@ -1,0 +1,318 @@
+"""What a bot may do, and the two ways of doing it: in the process, or over signed REST.
+
+`Client` is the whole surface the market maker and the taker use: read the markets,
+the book, the bot's own open orders and balances; place and cancel orders; deposit
+(the faucet, in demo mode). Amounts are in the engine's integers (ticks, steps,
+atoms) so the bots' arithmetic is exact and identical whichever client they hold.
+
+- `InProcessClient` submits engine commands through `EngineActor.submit` and reads
+  through `EngineActor.query`: exactly the path the REST handlers take, minus HTTP.
+- `RestClient` speaks the public API with ED25519-signed requests (`KeyPair.headers`
+  in `exchange.api.auth` is the one client-side signing function), so the same bots
+  run against any deployment: `exchange bots --url ... --key ...`.
+
+A refused order comes back as `Refused` with the wire error code (the same strings
+both ways, e.g. `INSUFFICIENT_FUNDS`), never as an exception: refusals are part of a
+bot's life. Transport failures (engine unavailable, HTTP 5xx/429, network) raise, and
+the bot's loop backs off and tries again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import httpx
+
+from exchange.api import wire
+from exchange.api.auth import KeyPair
+from exchange.bots.quoting import Levels, Resting
+from exchange.engine.actor import EngineActor
+from exchange.engine.commands import CancelOrder, Deposit, PlaceOrder
+from exchange.engine.engine import Engine
+from exchange.engine.events import OrderAccepted, Rejected
+from exchange.engine.numbers import Asset, Market
+from exchange.engine.orders import OrderType, Side, TimeInForce
+
+MAX_BATCH = 20
+"""Orders per `POST /api/v1/orders`, Backpack's limit."""
+
+DEPTH_LIMITS = (5, 10, 20, 50, 100, 500, 1000)
+"""The `limit` values `GET /api/v1/depth` accepts."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrderRequest:
+    """An order as a bot asks for it, in engine units."""
+
+    symbol: str
+    side: Side
+    order_type: OrderType = OrderType.LIMIT
+    price: int | None = None
+    quantity: int | None = None
+    quote_quantity: int | None = None
+    time_in_force: TimeInForce = TimeInForce.GTC
+    post_only: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Placed:
+    order_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    code: str
+    message: str
+
+
+Outcome = Placed | Refused
+
+
+class Client(Protocol):
+    """The command interface a bot uses; see the module docstring."""
+
+    async def markets(self) -> dict[str, Market]:
+        """Every listed market by symbol."""
+        ...
+
+    async def depth(self, symbol: str, limit: int) -> tuple[Levels, Levels]:
+        """(bids, asks) of the book, best first, at least the best `limit` levels of each side (when there are)."""
+        ...
+
+    async def open_orders(self, symbol: str) -> list[Resting]:
+        """The bot's own open orders in a market."""
+        ...
+
+    async def balances(self) -> dict[str, int]:
+        """The bot's available atoms per asset."""
+        ...
+
+    async def place(self, orders: Sequence[OrderRequest]) -> list[Outcome]:
+        """Place orders, in order; one outcome each."""
+        ...
+
+    async def replace(self, symbol: str, cancel: Sequence[int], orders: Sequence[OrderRequest]) -> list[Outcome]:
+        """Cancel orders (ones already gone are ignored), then place `orders`; one outcome per order."""
+        ...
+
+    async def deposit(self, asset: str, atoms: int) -> None:
+        """Credit the bot's account (the faucet)."""
+        ...
+
+
+def _now_us() -> int:
+    return time.time_ns() // 1000
+
+
+def _listings(engine: Engine) -> dict[str, Market]:
+    return {symbol: book.market for symbol, book in engine.books.items()}
+
+
+def _resting(engine: Engine, account_id: int, symbol: str) -> list[Resting]:
+    return [
+        Resting(o.spec.id, o.spec.side, o.spec.price, o.remaining)
+        for o in engine.orders_of(account_id, symbol)
+        if o.spec.price is not None
+    ]
+
+
+class InProcessClient:
+    """A `Client` that talks to the engine actor directly, as account `account_id`."""
+
+    def __init__(self, actor: EngineActor, account_id: int) -> None:
+        self.actor = actor
+        self.account_id = account_id
+
+    async def markets(self) -> dict[str, Market]:
+        """Every listed market by symbol."""
+        return await self.actor.query(_listings)
+
+    async def depth(self, symbol: str, limit: int) -> tuple[Levels, Levels]:
+        """(bids, asks) of the book, best first."""
+        _, bids, asks = await self.actor.query(lambda engine: engine.depth(symbol, limit))
+        return bids, asks
+
+    async def open_orders(self, symbol: str) -> list[Resting]:
+        """The bot's open orders in a market."""
+        return await self.actor.query(lambda engine: _resting(engine, self.account_id, symbol))
+
+    async def balances(self) -> dict[str, int]:
+        """Available atoms per asset."""
+        held = await self.actor.query(lambda engine: engine.balances_of(self.account_id))
+        return {asset: available for asset, (available, _) in held.items()}
+
+    async def place(self, orders: Sequence[OrderRequest]) -> list[Outcome]:
+        """Submit every order at once, so they land in one batch, in order."""
+        return list(await asyncio.gather(*(self._place(order) for order in orders)))
+
+    async def _place(self, order: OrderRequest) -> Outcome:
+        events = await self.actor.submit(
+            PlaceOrder(
+                account_id=self.account_id,
+                symbol=order.symbol,
+                side=order.side,
+                order_type=order.order_type,
+                price=order.price,
+                quantity=order.quantity,
+                quote_quantity=order.quote_quantity,
+                time_in_force=order.time_in_force,
+                post_only=order.post_only,
+                ts=_now_us(),
+            )
+        )
+        first = events[0]
+        if isinstance(first, Rejected):
+            return Refused(first.reason.value, first.message)
+        accepted = next(e for e in events if isinstance(e, OrderAccepted))
+        return Placed(accepted.order.id)
+
+    async def replace(self, symbol: str, cancel: Sequence[int], orders: Sequence[OrderRequest]) -> list[Outcome]:
+        """Submit the cancels, then the orders, all at once: they land in one engine batch, in that order."""
+        cancels = [
+            self.actor.submit(CancelOrder(account_id=self.account_id, symbol=symbol, order_id=order_id, ts=_now_us()))
+            for order_id in cancel
+        ]
+        results = await asyncio.gather(*cancels, *(self._place(order) for order in orders))
+        return [outcome for outcome in results[len(cancels) :] if isinstance(outcome, Placed | Refused)]
+
+    async def deposit(self, asset: str, atoms: int) -> None:
+        """Credit the account directly through the engine (a fresh transfer id each time)."""
+        transfer_id = f"bot:{self.account_id}:{uuid.uuid4()}"
+        await self.actor.submit(
+            Deposit(account_id=self.account_id, asset=asset, amount=atoms, transfer_id=transfer_id, ts=_now_us())
+        )
+
+
+class ApiRequestError(Exception):
+    """The server answered a bot's request with an error that is not a refusal of an order."""
+
+
+class RestClient:
+    """A `Client` over Backpack's signed REST API (plus the project's faucet route)."""
+
+    def __init__(self, http: httpx.AsyncClient, key: KeyPair) -> None:
+        self.http = http
+        self.key = key
+        self._markets: dict[str, Market] = {}
+
+    async def sign_up(self) -> None:
+        """Open an account for the key (open sign-up); a key that is already registered is fine."""
+        params = wire.account_params(wire.AccountRequest(public_key=self.key.public_key))
+        response = await self.http.post(
+            "/exchange/v1/accounts", json=params, headers=self.key.headers("accountCreate", [params])
+        )
+        if response.status_code != 200 and "already registered" not in response.text:
+            raise ApiRequestError(f"sign-up failed: {response.status_code} {response.text}")
+
+    async def _signed(self, method: str, path: str, instruction: str, params: Any) -> Any:
+        batch = params if isinstance(params, list) else [params]
+        headers = self.key.headers(instruction, batch)
+        if method == "GET":
+            response = await self.http.get(path, params=params, headers=headers)
+        else:
+            response = await self.http.request(method, path, json=params, headers=headers)
+        return _json(response)
+
+    async def markets(self) -> dict[str, Market]:
+        """Markets from `/api/v1/markets`, with decimals from `/api/v1/assets`."""
+        decimals = wire.asset_decimals(_json(await self.http.get("/api/v1/assets")))
+        self._markets = {
+            item["symbol"]: wire.market_of(item, decimals) for item in _json(await self.http.get("/api/v1/markets"))
+        }
+        return self._markets
+
+    async def _market(self, symbol: str) -> Market:
+        if symbol not in self._markets:
+            await self.markets()
+        return self._markets[symbol]
+
+    async def depth(self, symbol: str, limit: int) -> tuple[Levels, Levels]:
+        """(bids, asks) best first, at least `limit` levels each; the wire sends both ascending."""
+        market = await self._market(symbol)
+        allowed = next((n for n in DEPTH_LIMITS if n >= limit), DEPTH_LIMITS[-1])
+        body = _json(await self.http.get("/api/v1/depth", params={"symbol": symbol, "limit": str(allowed)}))
+        return wire.depth_of(market, body)
+
+    async def open_orders(self, symbol: str) -> list[Resting]:
+        """The key's open orders in a market (`orderQueryAll`)."""
+        market = await self._market(symbol)
+        rows = await self._signed("GET", "/api/v1/orders", "orderQueryAll", {"symbol": symbol})
+        return [
+            Resting(*wire.resting_of(row, market))
+            for row in rows
+            if row.get("price") is not None and row.get("quantity") is not None
+        ]
+
+    async def balances(self) -> dict[str, int]:
+        """Available atoms per asset (`balanceQuery`)."""
+        await self._market_assets()
+        body = await self._signed("GET", "/api/v1/capital", "balanceQuery", {})
+        return wire.available_of(body, self._assets())
+
+    async def _market_assets(self) -> None:
+        if not self._markets:
+            await self.markets()
+
+    def _assets(self) -> dict[str, Asset]:
+        assets: dict[str, Asset] = {}
+        for market in self._markets.values():
+            assets[market.base.symbol] = market.base
+            assets[market.quote.symbol] = market.quote
+        return assets
+
+    async def place(self, orders: Sequence[OrderRequest]) -> list[Outcome]:
+        """Place orders through `POST /api/v1/orders`, 20 per request."""
+        outcomes: list[Outcome] = []
+        for start in range(0, len(orders), MAX_BATCH):
+            chunk = orders[start : start + MAX_BATCH]
+            batch = [_order_params(order, await self._market(order.symbol)) for order in chunk]
+            for item in await self._signed("POST", "/api/v1/orders", "orderExecute", batch):
+                error = wire.error_of(item)
+                outcomes.append(Placed(int(item["id"])) if error is None else Refused(*error))
+        return outcomes
+
+    async def replace(self, symbol: str, cancel: Sequence[int], orders: Sequence[OrderRequest]) -> list[Outcome]:
+        """Cancel each order (`orderCancel`; one already gone, 404, is ignored), then place the orders."""
+
+        async def one(order_id: int) -> None:
+            params = wire.order_cancel_params(symbol, order_id)
+            response = await self.http.request(
+                "DELETE", "/api/v1/order", json=params, headers=self.key.headers("orderCancel", [params])
+            )
+            if response.status_code != 404:
+                _json(response)
+
+        await asyncio.gather(*(one(order_id) for order_id in cancel))
+        return await self.place(orders) if orders else []
+
+    async def deposit(self, asset: str, atoms: int) -> None:
+        """The faucet: `POST /exchange/v1/capital/deposit` (open in demo mode)."""
+        await self._market_assets()
+        transfer = wire.TransferRequest(symbol=asset, quantity=self._assets()[asset].amount(atoms))
+        await self._signed("POST", "/exchange/v1/capital/deposit", "deposit", wire.transfer_params(transfer))
+
+
+def _order_params(order: OrderRequest, market: Market) -> dict[str, Any]:
+    return wire.order_params(
+        market,
+        side=order.side,
+        order_type=order.order_type,
+        price=order.price,
+        quantity=order.quantity,
+        quote_quantity=order.quote_quantity,
+        time_in_force=order.time_in_force,
+        post_only=order.post_only,
+    )
+
+
+def _json(response: httpx.Response) -> Any:
+    if response.status_code >= 400:
+        raise ApiRequestError(
+            f"{response.request.method} {response.request.url.path}: {response.status_code} {response.text}"
+        )
+    return response.json()

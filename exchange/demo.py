@@ -1,0 +1,65 @@
+"""The standard listings: USDC and three markets quoted in it, seeded once in demo mode.
+
+They are the exchange's one set of realistic markets: demo mode lists them, and the
+benchmarks and the tests that need "some real-looking markets" use them too.
+
+`seed(actor)` lists whatever of `ASSETS` and `MARKETS` the engine does not have yet,
+through the same `AddAsset`/`AddMarket` commands an operator's request becomes, so a
+restart (the listings are recovered from the database) adds nothing. Every market
+satisfies the exact-notional rule of `exchange.engine.numbers` (checked when the
+`Market` is built, i.e. on import): one step is whole base atoms and one tick times
+one step is whole quote atoms.
+
+`REFERENCE_PRICES` are where the demo's market maker starts quoting when a book is
+empty; afterwards its price walks.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from exchange.engine.actor import EngineActor
+from exchange.engine.commands import AddAsset, AddMarket, Command
+from exchange.engine.engine import Engine
+from exchange.engine.numbers import Asset, Market
+
+USDC = Asset(symbol="USDC", decimals=6)
+SOL = Asset(symbol="SOL", decimals=9)
+BTC = Asset(symbol="BTC", decimals=8)
+ETH = Asset(symbol="ETH", decimals=8)
+ASSETS = (USDC, SOL, BTC, ETH)
+
+
+def _usdc_market(base: Asset, tick: str, step: str, minimum: str) -> Market:
+    return Market(
+        symbol=f"{base.symbol}_USDC",
+        base=base,
+        quote=USDC,
+        tick_size=Decimal(tick),
+        step_size=Decimal(step),
+        min_quantity=Decimal(minimum),
+        maker_fee_bps=2,
+        taker_fee_bps=5,
+    )
+
+
+SOL_USDC = _usdc_market(SOL, tick="0.01", step="0.01", minimum="0.01")
+BTC_USDC = _usdc_market(BTC, tick="0.1", step="0.00001", minimum="0.00001")
+ETH_USDC = _usdc_market(ETH, tick="0.01", step="0.0001", minimum="0.0001")
+MARKETS = (SOL_USDC, BTC_USDC, ETH_USDC)
+
+REFERENCE_PRICES = {"SOL_USDC": Decimal("150"), "BTC_USDC": Decimal("60000"), "ETH_USDC": Decimal("3000")}
+
+
+def _listed(engine: Engine) -> tuple[set[str], set[str]]:
+    return set(engine.assets), set(engine.books)
+
+
+async def seed(actor: EngineActor, now_us: int) -> int:
+    """List the demo assets and markets the engine lacks; return how many listings were added."""
+    assets, markets = await actor.query(_listed)
+    commands: list[Command] = [AddAsset(asset=a, ts=now_us) for a in ASSETS if a.symbol not in assets]
+    commands += [AddMarket(market=m, ts=now_us) for m in MARKETS if m.symbol not in markets]
+    for command in commands:
+        await actor.submit(command)
+    return len(commands)
