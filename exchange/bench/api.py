@@ -1,0 +1,257 @@
+"""`exchange bench api`: signed orders per second over HTTP, with persistence on, against a bare ceiling.
+
+The server is the real app (`create_app`) under uvicorn in its own process, on a
+scratch database created (and dropped) on the given PostgreSQL server: every order is
+ED25519-verified, matched, committed in a group-commit transaction and only then
+answered. `clients` concurrent clients, each on its own keep-alive connection and
+account, place limit orders around one price for `seconds` (about half of them cross
+and trade); each request's latency is measured from write to full reply.
+
+The ceiling, measured in the same run by the same client code on the same machine: a
+bare Starlette app under uvicorn whose only route answers a POST with a small orjson
+body, without signature, engine or database. The ratio says what the exchange's work
+costs on top of the web stack itself. Client and servers share the machine, so the
+figures are a floor of what the server alone would do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+import orjson
+
+from exchange.api.auth import KeyPair
+from exchange.bench import DEFAULT_SERVER
+
+PATH = "/api/v1/order"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def serve_bare(port: int) -> None:
+    """Run the ceiling: Starlette + uvicorn answering POST /api/v1/order with a fixed JSON body."""
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    async def order(request: Request) -> Response:
+        await request.body()
+        return Response(orjson.dumps({"id": "1", "status": "New"}), media_type="application/json")
+
+    app = Starlette(routes=[Route(PATH, order, methods=["POST"])])
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def serve_exchange(port: int) -> None:
+    """Run the exchange with settings from the environment."""
+    import uvicorn
+
+    from exchange.app import create_app
+    from exchange.config import Settings
+
+    uvicorn.run(create_app(Settings()), host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection speaking just enough HTTP for the benchmark."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    @staticmethod
+    async def open(port: int) -> Connection:
+        """Connect to 127.0.0.1:port."""
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        return Connection(reader, writer)
+
+    async def post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+        """Send one POST and read the whole reply."""
+        head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        self.writer.write(
+            f"POST {path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n{head}\r\n".encode()
+            + body
+        )
+        status = int((await self.reader.readline()).split()[1])
+        length = 0
+        while (line := await self.reader.readline()) != b"\r\n":
+            name, _, value = line.partition(b":")
+            if name.lower() == b"content-length":
+                length = int(value)
+        return status, await self.reader.readexactly(length)
+
+    def close(self) -> None:
+        """Close the socket."""
+        self.writer.close()
+
+
+@dataclass
+class Run:
+    """What one load run measured."""
+
+    requests: int
+    errors: int
+    seconds: float
+    latencies: list[float]
+
+    @property
+    def rate(self) -> float:
+        """Successful requests per second."""
+        return (self.requests - self.errors) / self.seconds
+
+    def percentile(self, p: float) -> float:
+        """Latency percentile in milliseconds."""
+        return statistics.quantiles(self.latencies, n=100)[int(p) - 1] * 1000
+
+
+MakeRequest = Callable[[int], tuple[bytes, dict[str, str]]]
+
+
+async def load(port: int, requests: list[MakeRequest], seconds: float) -> Run:
+    """Drive one connection per request maker for `seconds`; count replies and latencies."""
+    connections = [await Connection.open(port) for _ in requests]
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + seconds
+
+    async def client(connection: Connection, make: MakeRequest) -> None:
+        nonlocal errors
+        n = 0
+        while time.perf_counter() < deadline:
+            body, headers = make(n)
+            n += 1
+            start = time.perf_counter()
+            status, _ = await connection.post(PATH, body, headers)
+            latencies.append(time.perf_counter() - start)
+            errors += status != 200
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client(c, make) for c, make in zip(connections, requests, strict=True)))
+    elapsed = time.perf_counter() - started
+    for connection in connections:
+        connection.close()
+    return Run(requests=len(latencies), errors=errors, seconds=elapsed, latencies=latencies)
+
+
+def _start(target: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    code = f"from exchange.bench.api import {target}; {target}({port})"
+    process = subprocess.Popen([sys.executable, "-c", code], env={**os.environ, **env})
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return process
+        except OSError:
+            if process.poll() is not None:
+                raise RuntimeError(f"{target} exited with {process.returncode}") from None
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"{target} did not start")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def _signed(url: str, keys: KeyPair, path: str, instruction: str, params: dict[str, str]) -> None:
+    headers = keys.headers(instruction, [params])
+    reply = httpx.post(url + path, content=orjson.dumps(params), headers=headers, timeout=30)
+    if reply.status_code != 200:
+        raise RuntimeError(f"setup {path} failed: {reply.text}")
+
+
+def _order_maker(keys: KeyPair, seed: int) -> MakeRequest:
+    rng = random.Random(seed)
+
+    def make(n: int) -> tuple[bytes, dict[str, str]]:
+        side = "Bid" if n % 2 == 0 else "Ask"
+        offset = rng.randint(-5, 5)
+        price = 10_000 - offset if side == "Bid" else 10_000 + offset
+        params = {
+            "orderType": "Limit",
+            "price": f"{price // 100}.{price % 100:02d}",
+            "quantity": "0.10",
+            "side": side,
+            "symbol": "SOL_USDC",
+        }
+        return orjson.dumps(params), keys.headers("orderExecute", [params])
+
+    return make
+
+
+def _setup(url: str, admin: KeyPair, clients: int) -> list[KeyPair]:
+    for symbol, decimals in (("SOL", "9"), ("USDC", "6")):
+        _signed(url, admin, "/admin/v1/assets", "assetCreate", {"symbol": symbol, "decimals": decimals})
+    market = {"baseSymbol": "SOL", "quoteSymbol": "USDC", "tickSize": "0.01", "stepSize": "0.01", "minQuantity": "0.01"}
+    _signed(url, admin, "/admin/v1/markets", "marketCreate", market)
+    keys = [KeyPair.generate() for _ in range(clients)]
+    for pair in keys:
+        _signed(url, pair, "/exchange/v1/accounts", "accountCreate", {"publicKey": pair.public_key})
+        for symbol, quantity in (("SOL", "100000000"), ("USDC", "100000000000")):
+            _signed(url, pair, "/exchange/v1/capital/deposit", "deposit", {"symbol": symbol, "quantity": quantity})
+    return keys
+
+
+async def _measure(server_url: str, clients: int, seconds: float) -> tuple[Run, Run]:
+    from exchange.persistence.database import scratch_database
+
+    bare_port = _free_port()
+    bare = _start("serve_bare", bare_port, {})
+    try:
+        ceiling = await load(bare_port, [lambda n: (b'{"symbol":"SOL_USDC"}', {})] * clients, seconds)
+    finally:
+        _stop(bare)
+    async with scratch_database(server_url, prefix="exchange_bench_api") as database_url:
+        admin = KeyPair.generate()
+        env = {
+            "DATABASE_URL": database_url,
+            "EXCHANGE_OPEN_SIGNUP": "true",
+            "EXCHANGE_ADMIN_PUBLIC_KEY": admin.public_key,
+            "EXCHANGE_IP_RATE_LIMIT": "0",
+            "EXCHANGE_KEY_RATE_LIMIT": "0",
+        }
+        port = _free_port()
+        server = _start("serve_exchange", port, env)
+        try:
+            keys = await asyncio.to_thread(_setup, f"http://127.0.0.1:{port}", admin, clients)
+            ours = await load(port, [_order_maker(k, i) for i, k in enumerate(keys)], seconds)
+        finally:
+            _stop(server)
+    return ours, ceiling
+
+
+def main(*, clients: int, seconds: float, server_url: str | None) -> None:
+    """Run both measurements and print the figures."""
+    ours, ceiling = asyncio.run(_measure(server_url or DEFAULT_SERVER, clients, seconds))
+    print(f"exchange bench api: {clients} concurrent signed clients over HTTP, persistence on, {seconds:.0f} s each")
+    print(
+        f"  exchange  POST /api/v1/order: {ours.rate:8.0f} orders/s   p50 {ours.percentile(50):6.2f} ms"
+        f"   p99 {ours.percentile(99):6.2f} ms   ({ours.requests} requests, {ours.errors} errors)"
+    )
+    print(
+        f"  ceiling   bare Starlette JSON: {ceiling.rate:8.0f} req/s      p50 {ceiling.percentile(50):6.2f} ms"
+        f"   p99 {ceiling.percentile(99):6.2f} ms"
+    )
+    print(f"  ratio     exchange / ceiling:  {ours.rate / ceiling.rate:.2f}")
