@@ -1,0 +1,388 @@
+"""The `exchange` command: serve, demo, database, accounts and benchmarks."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import typer
+
+if TYPE_CHECKING:
+    from exchange.api.auth import KeyPair
+    from exchange.config import Settings
+
+app = typer.Typer(no_args_is_help=True, help="A spot crypto exchange, wire-compatible with Backpack Exchange.")
+bench = typer.Typer(no_args_is_help=True, help="Benchmarks that print figures beside a ceiling from the same run.")
+app.add_typer(bench, name="bench")
+
+
+@app.callback()
+def _exchange() -> None:
+    """A spot crypto exchange, wire-compatible with Backpack Exchange."""
+
+
+@bench.callback()
+def _bench() -> None:
+    """Benchmarks that print figures against a ceiling measured in the same run."""
+
+
+@bench.command("engine")
+def bench_engine(
+    orders: int = typer.Option(200_000, help="Orders in the workload."),
+    seed: int = typer.Option(7, help="Workload seed."),
+) -> None:
+    """Matching engine with balances against a bare sortedcontainers matcher."""
+    from exchange.bench.engine import main as run
+
+    run(orders=orders, seed=seed)
+
+
+db = typer.Typer(no_args_is_help=True, help="The database: schema migrations.")
+app.add_typer(db, name="db")
+
+
+@db.callback()
+def _db() -> None:
+    """The database: schema migrations."""
+
+
+@db.command("upgrade")
+def db_upgrade(
+    database_url: str | None = typer.Option(
+        None, "--database-url", help="Database to migrate; default DATABASE_URL, else the embedded server."
+    ),
+) -> None:
+    """Bring the schema to the newest migration (a no-op when it is there already)."""
+    import asyncio
+
+    from exchange.config import Settings
+    from exchange.persistence.database import migrate
+
+    settings = Settings() if database_url is None else Settings(database_url=database_url)
+    asyncio.run(migrate(settings))
+
+
+@bench.command("persist")
+def bench_persist(
+    orders: int = typer.Option(100_000, help="Order commands in the workload."),
+    batch: int = typer.Option(1_000, help="Commands per committed batch (the engine actor's largest batch)."),
+    seed: int = typer.Option(7, help="Workload seed."),
+    database_url: str | None = typer.Option(
+        None, "--database-url", envvar="DATABASE_URL", help="Server to use (a scratch database is made and dropped)."
+    ),
+) -> None:
+    """Durable orders/s and trades/s through the batched writer against a bare COPY of the same trades."""
+    from exchange.bench.persist import main as run
+
+    run(orders=orders, batch=batch, seed=seed, server_url=database_url)
+
+
+@bench.command("api")
+def bench_api(
+    clients: int = typer.Option(16, help="Concurrent signed clients, one connection and account each."),
+    seconds: float = typer.Option(10.0, help="Duration of each measurement."),
+    database_url: str | None = typer.Option(
+        None, "--database-url", envvar="DATABASE_URL", help="Server to use (a scratch database is made and dropped)."
+    ),
+) -> None:
+    """Signed orders/s and latency over HTTP with persistence on, against a bare Starlette+uvicorn ceiling."""
+    from exchange.bench.api import main as run
+
+    run(clients=clients, seconds=seconds, server_url=database_url)
+
+
+@bench.command("ws")
+def bench_ws(
+    clients: int = typer.Option(1_000, help="Websocket clients subscribed to depth and trades of one market."),
+    seconds: float = typer.Option(10.0, help="Duration of each measurement."),
+    rest_clients: int = typer.Option(16, help="Signed REST connections placing orders while the clients listen."),
+    window: int = typer.Option(200, help="Frames the slowest client may lag the fastest before orders pause."),
+    database_url: str | None = typer.Option(
+        None, "--database-url", envvar="DATABASE_URL", help="Server to use (a scratch database is made and dropped)."
+    ),
+) -> None:
+    """Frames/s to 1,000 websocket clients while orders flow, REST under that load, against a bare broadcast()."""
+    from exchange.bench.ws import main as run
+
+    run(clients=clients, seconds=seconds, rest_clients=rest_clients, window=window, server_url=database_url)
+
+
+# -- running it: serve, demo, bots ------------------------------------------------------
+
+
+def _settings(**overrides: Any) -> Settings:
+    """Settings from the environment and the command line; bad ones end the command with the variable named."""
+    from exchange.config import ConfigError, load_settings
+
+    try:
+        return load_settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ConfigError as error:
+        _fail(str(error))
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+HOST = typer.Option(None, "--host", help="Interface to listen on [env HOST, default 127.0.0.1].")
+PORT = typer.Option(None, "--port", help="Port to listen on [env PORT, default 8000].", min=1, max=65_535)
+
+
+@app.command()
+def serve(host: str | None = HOST, port: int | None = PORT) -> None:
+    """Run the exchange: API, websockets, engine, writer, and the bots if EXCHANGE_BOTS is on."""
+    from exchange.serve import serve as run
+
+    raise typer.Exit(run(_settings(host=host, port=port)))
+
+
+@app.command()
+def demo(host: str | None = HOST, port: int | None = PORT) -> None:
+    """Run the exchange in demo mode: demo markets, market maker and taker, open sign-up and faucet."""
+    from exchange.serve import serve as run
+
+    settings = _settings(host=host, port=port, demo=True, open_signup=True)
+    where = "an embedded PostgreSQL in " + str(settings.data_dir) if settings.database_url is None else "DATABASE_URL"
+
+    def announce() -> None:
+        url = f"http://{'127.0.0.1' if settings.host in ('0.0.0.0', '::') else settings.host}:{settings.port}"
+        typer.echo(f"exchange demo: {url}  (API {url}/api/v1/markets, docs {url}/docs; data in {where})")
+
+    raise typer.Exit(run(settings, announce))
+
+
+def _key(secret: str | None, *, required: bool) -> KeyPair | None:
+    from exchange.api.auth import KeyPair
+
+    if secret is None:
+        if required:
+            _fail("an API secret is needed: pass --key or set EXCHANGE_API_SECRET")
+        return None
+    try:
+        return KeyPair.from_secret(secret)
+    except ValueError as error:
+        _fail(f"--key: {error}")
+
+
+URL = typer.Option("http://127.0.0.1:8000", "--url", envvar="EXCHANGE_URL", help="The exchange to talk to.")
+KEY = typer.Option(
+    None, "--key", envvar="EXCHANGE_API_SECRET", help="Base64 ED25519 secret of the signing key.", show_default=False
+)
+
+
+MARKET = typer.Option(None, "--market", help="A market to trade (repeatable; default all).")
+
+
+@app.command()
+def bots(
+    url: str = URL,
+    key: str | None = typer.Option(
+        None, "--key", envvar="EXCHANGE_API_SECRET", help="Market maker's secret (default: a new key, signed up)."
+    ),
+    taker_key: str | None = typer.Option(None, "--taker-key", help="Taker's secret (default: a new key, signed up)."),
+    markets: list[str] | None = MARKET,
+    levels: int = typer.Option(5, min=1, max=100, help="Quotes per side per market."),
+    interval: float = typer.Option(2.0, min=0.05, help="Seconds between re-quotes."),
+    taker_interval: float = typer.Option(3.0, min=0.05, help="Seconds between taker orders."),
+    taker: bool = typer.Option(True, "--taker/--no-taker", help="Also run the taker."),
+    faucet: bool = typer.Option(True, "--faucet/--no-faucet", help="Top up through the deposit route (demo)."),
+    seed: int | None = typer.Option(None, help="Random seed (default: random)."),
+) -> None:
+    """Run the market maker and taker against a running exchange over signed REST, until Ctrl-C."""
+    import asyncio
+    import signal
+
+    from exchange.bots.remote import RemoteBots, run_remote
+    from exchange.observability import configure_logging
+
+    configure_logging("INFO", "auto")
+    spec = RemoteBots(
+        url=url,
+        maker_key=_key(key, required=False),
+        taker_key=_key(taker_key, required=False),
+        markets=tuple(markets or ()),
+        levels=levels,
+        interval=interval,
+        taker_interval=taker_interval,
+        taker=taker,
+        faucet=faucet,
+        seed=seed,
+    )
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await run_remote(spec, stop)
+
+    try:
+        asyncio.run(run())
+    except Exception as error:
+        _fail(f"bots stopped: {error}")
+
+
+# -- operating it: keys, accounts, deposits, listings ----------------------------------
+
+
+def _call(url: str, key: KeyPair, method: str, path: str, instruction: str, params: dict[str, Any]) -> None:
+    from exchange.remote import RemoteError, call
+
+    try:
+        reply = call(url, key, method, path, instruction, params)
+    except RemoteError as error:
+        _fail(str(error))
+    typer.echo(json.dumps(reply, indent=2))
+
+
+def _decimal(value: str, name: str) -> Decimal:
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        raise typer.BadParameter(f"{value!r} is not a decimal number", param_hint=name) from None
+    if not number.is_finite() or number <= 0:
+        raise typer.BadParameter(f"{value!r} must be a positive number", param_hint=name)
+    return number
+
+
+@app.command()
+def keygen() -> None:
+    """Print a new ED25519 key pair (e.g. for EXCHANGE_ADMIN_PUBLIC_KEY and EXCHANGE_API_SECRET)."""
+    from exchange.api.auth import KeyPair
+
+    pair = KeyPair.generate()
+    typer.echo(json.dumps({"publicKey": pair.public_key, "secret": pair.secret}, indent=2))
+
+
+accounts = typer.Typer(no_args_is_help=True, help="Accounts of a running exchange.")
+app.add_typer(accounts, name="accounts")
+
+
+@accounts.callback()
+def _accounts() -> None:
+    """Accounts of a running exchange."""
+
+
+@accounts.command("create")
+def accounts_create(
+    public_key: str | None = typer.Option(None, "--public-key", help="The account's key (default: generate one)."),
+    scopes: str = typer.Option("read,trade", help="Comma-separated scopes: read, trade, admin."),
+    label: str | None = typer.Option(None, help="A note for the operator."),
+    url: str = URL,
+    key: str | None = KEY,
+) -> None:
+    """Open an account: signed by the admin --key, or, without one, by a new key through open sign-up."""
+    from exchange.api import wire
+    from exchange.api.auth import KeyPair
+    from exchange.api.errors import ApiError
+
+    try:
+        wanted = wire.parse_scopes(scopes)
+    except ApiError as error:
+        raise typer.BadParameter(error.message, param_hint="--scopes") from None
+    admin = _key(key, required=False)
+    generated = KeyPair.generate() if public_key is None else None
+    signer = admin or generated
+    if signer is None:
+        _fail("--public-key needs the admin --key (open sign-up must be signed by the new key itself)")
+    target = public_key or signer.public_key
+    params = wire.account_params(wire.AccountRequest(public_key=target, scopes=wanted, label=label))
+    if generated is not None:
+        typer.echo(json.dumps({"publicKey": generated.public_key, "secret": generated.secret}, indent=2))
+    _call(url, signer, "POST", "/exchange/v1/accounts", "accountCreate", params)
+
+
+@app.command()
+def deposit(
+    symbol: str = typer.Argument(..., help="Asset, e.g. USDC."),
+    quantity: str = typer.Argument(..., help="Amount, a decimal."),
+    account_id: int | None = typer.Option(None, "--account-id", min=1, help="Credit this account (admin key only)."),
+    transfer_id: str | None = typer.Option(None, "--transfer-id", help="Idempotency key (default: a new one)."),
+    url: str = URL,
+    key: str | None = KEY,
+) -> None:
+    """Credit an account: the operator's on-ramp (admin key), or the faucet for one's own account (demo)."""
+    from exchange.api import wire
+
+    transfer = wire.TransferRequest(
+        symbol=symbol, quantity=_decimal(quantity, "QUANTITY"), transfer_id=transfer_id, account_id=account_id
+    )
+    signer = _key(key, required=True)
+    assert signer is not None
+    _call(url, signer, "POST", "/exchange/v1/capital/deposit", "deposit", wire.transfer_params(transfer))
+
+
+assets = typer.Typer(no_args_is_help=True, help="Assets listed on a running exchange.")
+app.add_typer(assets, name="assets")
+
+
+@assets.callback()
+def _assets() -> None:
+    """Assets listed on a running exchange."""
+
+
+@assets.command("add")
+def assets_add(
+    symbol: str = typer.Argument(..., help="Asset symbol, e.g. SOL."),
+    decimals: int = typer.Option(..., min=0, max=36, help="Digits after the point of its smallest unit."),
+    url: str = URL,
+    key: str | None = KEY,
+) -> None:
+    """List an asset (admin key)."""
+    from exchange.api import wire
+    from exchange.engine.numbers import Asset, InvalidInput
+
+    try:
+        asset = Asset(symbol=symbol, decimals=decimals)
+    except InvalidInput as error:
+        raise typer.BadParameter(error.message, param_hint="SYMBOL") from None
+    signer = _key(key, required=True)
+    assert signer is not None
+    _call(url, signer, "POST", "/admin/v1/assets", "assetCreate", wire.asset_params(asset))
+
+
+markets = typer.Typer(no_args_is_help=True, help="Markets listed on a running exchange.")
+app.add_typer(markets, name="markets")
+
+
+@markets.callback()
+def _markets() -> None:
+    """Markets listed on a running exchange."""
+
+
+@markets.command("add")
+def markets_add(
+    base: str = typer.Argument(..., help="Base asset, e.g. SOL."),
+    quote: str = typer.Argument(..., help="Quote asset, e.g. USDC."),
+    tick_size: str = typer.Option(..., help="Price increment, e.g. 0.01."),
+    step_size: str = typer.Option(..., help="Quantity increment, e.g. 0.01."),
+    min_quantity: str | None = typer.Option(None, help="Smallest order quantity (default: the step size)."),
+    maker_fee_bps: int = typer.Option(0, min=0, max=9_999, help="Maker fee in basis points."),
+    taker_fee_bps: int = typer.Option(0, min=0, max=9_999, help="Taker fee in basis points."),
+    symbol: str | None = typer.Option(None, help="Market symbol (default BASE_QUOTE)."),
+    url: str = URL,
+    key: str | None = KEY,
+) -> None:
+    """List a spot market of two listed assets (admin key)."""
+    from exchange.api import wire
+
+    listing = wire.MarketRequest(
+        symbol=symbol or wire.market_symbol(base, quote),
+        base_symbol=base,
+        quote_symbol=quote,
+        tick_size=_decimal(tick_size, "--tick-size"),
+        step_size=_decimal(step_size, "--step-size"),
+        min_quantity=_decimal(min_quantity or step_size, "--min-quantity"),
+        maker_fee_bps=maker_fee_bps,
+        taker_fee_bps=taker_fee_bps,
+    )
+    signer = _key(key, required=True)
+    assert signer is not None
+    _call(url, signer, "POST", "/admin/v1/markets", "marketCreate", wire.market_params(listing))
+
+
+def main() -> None:
+    """Entry point of the console script."""
+    app()

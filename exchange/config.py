@@ -1,0 +1,143 @@
+"""The process's settings: one typed object read from the environment.
+
+Every knob the exchange has lives on `Settings`, so the composition root reads the
+environment once and passes plain values on. Database URLs come in the spellings the
+hosting platforms use (`postgres://`, `postgresql://`) and are normalized to the
+SQLAlchemy asyncpg dialect, the only driver the exchange uses.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import platformdirs
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
+
+ASYNC_SCHEME = "postgresql+asyncpg://"
+_SCHEMES = ("postgres://", "postgresql://", "postgresql+asyncpg://")
+
+
+def normalize_database_url(url: str) -> str:
+    """Rewrite `postgres://` and `postgresql://` URLs to the asyncpg dialect's scheme."""
+    for scheme in _SCHEMES:
+        if url.startswith(scheme):
+            return ASYNC_SCHEME + url[len(scheme) :]
+    raise ValueError(
+        f"DATABASE_URL must be a PostgreSQL URL (postgres:// or postgresql://), got {url.partition(':')[0]}://"
+    )
+
+
+def default_data_dir() -> Path:
+    """Where the embedded database and other local state live by default."""
+    return Path(platformdirs.user_data_dir("exchange"))
+
+
+class Settings(BaseSettings):
+    """Everything configurable, from the environment (see each field's alias)."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    database_url: str | None = Field(default=None, validation_alias=AliasChoices("DATABASE_URL", "database_url"))
+    data_dir: Path = Field(
+        default_factory=default_data_dir, validation_alias=AliasChoices("EXCHANGE_DATA_DIR", "data_dir")
+    )
+
+    open_signup: bool = Field(default=False, validation_alias=AliasChoices("EXCHANGE_OPEN_SIGNUP", "open_signup"))
+    admin_public_key: str | None = Field(
+        default=None, validation_alias=AliasChoices("EXCHANGE_ADMIN_PUBLIC_KEY", "admin_public_key")
+    )
+    cors_origins: list[str] = Field(default=[], validation_alias=AliasChoices("EXCHANGE_CORS_ORIGINS", "cors_origins"))
+    ip_rate_limit: float = Field(default=50.0, validation_alias=AliasChoices("EXCHANGE_IP_RATE_LIMIT", "ip_rate_limit"))
+    ip_rate_burst: float = Field(
+        default=100.0, validation_alias=AliasChoices("EXCHANGE_IP_RATE_BURST", "ip_rate_burst")
+    )
+    key_rate_limit: float = Field(
+        default=20.0, validation_alias=AliasChoices("EXCHANGE_KEY_RATE_LIMIT", "key_rate_limit")
+    )
+    key_rate_burst: float = Field(
+        default=40.0, validation_alias=AliasChoices("EXCHANGE_KEY_RATE_BURST", "key_rate_burst")
+    )
+    max_body_bytes: int = Field(
+        default=65_536, validation_alias=AliasChoices("EXCHANGE_MAX_BODY_BYTES", "max_body_bytes")
+    )
+
+    host: str = Field(default="127.0.0.1", validation_alias=AliasChoices("HOST", "host"))
+    port: int = Field(default=8000, ge=1, le=65_535, validation_alias=AliasChoices("PORT", "port"))
+    demo: bool = Field(default=False, validation_alias=AliasChoices("EXCHANGE_DEMO", "demo"))
+    bots: bool | None = Field(default=None, validation_alias=AliasChoices("EXCHANGE_BOTS", "bots"))
+    bot_markets: Annotated[list[str], NoDecode] = Field(
+        default=[], validation_alias=AliasChoices("EXCHANGE_BOT_MARKETS", "bot_markets")
+    )
+    bot_levels: int = Field(
+        default=10, ge=1, le=100, validation_alias=AliasChoices("EXCHANGE_BOT_LEVELS", "bot_levels")
+    )
+    bot_interval: float = Field(
+        default=1.0, gt=0, le=3_600, validation_alias=AliasChoices("EXCHANGE_BOT_INTERVAL", "bot_interval")
+    )
+    taker_interval: float = Field(
+        default=1.5, gt=0, le=3_600, validation_alias=AliasChoices("EXCHANGE_TAKER_INTERVAL", "taker_interval")
+    )
+    bot_seed: int | None = Field(default=None, validation_alias=AliasChoices("EXCHANGE_BOT_SEED", "bot_seed"))
+    log_level: str = Field(
+        default="INFO", validation_alias=AliasChoices("EXCHANGE_LOG_LEVEL", "LOG_LEVEL", "log_level")
+    )
+    log_format: Literal["auto", "json", "text"] = Field(
+        default="auto", validation_alias=AliasChoices("EXCHANGE_LOG_FORMAT", "log_format")
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalize_database_url(cls, value: str | None) -> str | None:
+        return normalize_database_url(value) if value else None
+
+    @field_validator("bot_markets", mode="before")
+    @classmethod
+    def _split_markets(cls, value: object) -> object:
+        return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_log_level(cls, value: str) -> str:
+        level = value.upper()
+        if not isinstance(logging.getLevelNamesMapping().get(level), int):
+            raise ValueError(f"must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, got {value!r}")
+        return level
+
+    @property
+    def bots_enabled(self) -> bool:
+        """The in-process market maker and taker run: EXCHANGE_BOTS if set, else in demo mode."""
+        return self.demo if self.bots is None else self.bots
+
+
+class ConfigError(Exception):
+    """Bad configuration; the message names the environment variable to fix."""
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read `Settings` from the environment (and `overrides`), or raise ConfigError naming each bad variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        problems = []
+        for item in error.errors():
+            name = str(item["loc"][0]) if item["loc"] else "?"
+            problems.append(f"{_variable(name)}: {item['msg']}")
+        raise ConfigError("bad configuration: " + "; ".join(problems)) from None
+    except SettingsError as error:
+        field = re.search(r'field "(\w+)"', str(error))
+        name = _variable(field.group(1)) if field else "the environment"
+        raise ConfigError(f"bad configuration: {name}: not valid JSON ({error.__cause__ or error})") from None
+
+
+def _variable(name: str) -> str:
+    """The environment variable of a field (or of one of its aliases), as the operator spells it."""
+    for field_name, field in Settings.model_fields.items():
+        alias = field.validation_alias
+        choices = [str(c) for c in alias.choices] if isinstance(alias, AliasChoices) else [field_name]
+        if name == field_name or name in choices:
+            return choices[0]
+    return name

@@ -1,0 +1,86 @@
+"""Running the exchange as a process: logging, uvicorn, signals and the exit code.
+
+`serve(settings)` is what `exchange serve` and `exchange demo` run, on a platform or a
+laptop. uvicorn owns the socket and the signals. On SIGTERM (what Railway, Heroku and
+`docker stop` send) or Ctrl-C it stops accepting connections, lets in-flight requests
+finish (up to `GRACEFUL_SECONDS`), then runs the app's lifespan shutdown: the bots
+stop, the engine actor refuses new commands, finishes and commits everything queued,
+and the database closes. Only then does the process exit, with status 0.
+
+uvicorn re-raises the signal it caught once it is done, so that an embedding program
+sees it; the handlers installed here before uvicorn starts make that re-raise a no-op,
+which is what turns a graceful stop into exit status 0 instead of death by signal.
+Client addresses (for the per-IP rate limit and the request log) come from
+`X-Forwarded-For` only when the peer is trusted: uvicorn reads the list of trusted
+proxies from `FORWARDED_ALLOW_IPS` (default 127.0.0.1); behind a platform's router
+set it to `*`, never on a directly exposed port.
+
+Websocket connections run on `exchange.streams.protocol.StreamProtocol`, which bounds
+each socket's kernel send buffer and resets a connection whose peer stopped reading,
+without permessage-deflate: the hub then writes each client's frames, framed once per
+stream, straight to its socket (compression would frame them once per client), which
+costs bandwidth and saves the CPU the one process needs.
+
+A startup that fails (database unreachable, corrupt state refused by recovery, port
+taken) exits with uvicorn's status 3, after it has logged why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Callable
+
+import uvicorn
+from starlette.applications import Starlette
+
+from exchange.config import Settings
+from exchange.observability import configure_logging
+
+GRACEFUL_SECONDS = 20
+"""Longest wait for open connections on shutdown, inside the platforms' grace periods (Heroku: 30 s)."""
+
+
+def _ignore(signum: int, frame: object) -> None:
+    """Swallow the signal uvicorn re-raises after its graceful shutdown."""
+
+
+async def _run(server: uvicorn.Server, announce: Callable[[], None] | None) -> None:
+    serving = asyncio.create_task(server.serve())
+    if announce is not None:
+        while not server.started and not serving.done():
+            await asyncio.sleep(0.05)
+        if server.started:
+            announce()
+    await serving
+
+
+def build_server(settings: Settings, host: str, port: int) -> tuple[Starlette, uvicorn.Server]:
+    """The exchange's app and the uvicorn server that runs it, configured as in production."""
+    from exchange.app import create_app
+    from exchange.streams.protocol import StreamProtocol
+
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        lifespan="on",
+        ws=StreamProtocol,
+        ws_per_message_deflate=False,
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
+        timeout_graceful_shutdown=GRACEFUL_SECONDS,
+    )
+    return app, uvicorn.Server(config)
+
+
+def serve(settings: Settings, announce: Callable[[], None] | None = None) -> int:
+    """Serve the exchange until a signal stops it; return the process exit status."""
+    configure_logging(settings.log_level, settings.log_format)
+    _, server = build_server(settings, settings.host, settings.port)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _ignore)
+    asyncio.run(_run(server, announce))
+    return 0

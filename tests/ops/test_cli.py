@@ -1,0 +1,80 @@
+"""The CLI refuses bad arguments and bad configuration with a clear message and a non-zero status."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+from exchange.api.auth import KeyPair
+from tests.support.processes import EXCHANGE, environment, free_port
+
+
+def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [EXCHANGE, *args], check=False, env=environment(**env), capture_output=True, text=True, timeout=60
+    )
+
+
+def test_bad_configuration_names_the_variable_and_exits_1() -> None:
+    for variable, value in [
+        ("PORT", "eighty"),
+        ("PORT", "70000"),
+        ("EXCHANGE_LOG_LEVEL", "LOUD"),
+        ("EXCHANGE_LOG_FORMAT", "xml"),
+        ("EXCHANGE_BOT_LEVELS", "0"),
+        ("DATABASE_URL", "mysql://localhost/x"),
+        ("EXCHANGE_CORS_ORIGINS", "not json"),
+    ]:
+        result = run("serve", **{variable: value})
+        assert result.returncode == 1, (variable, result)
+        assert result.stderr.startswith("error: bad configuration: ") and variable in result.stderr, result.stderr
+        result = run("demo", **{variable: value})
+        assert result.returncode == 1 and variable in result.stderr
+
+
+def test_bad_arguments_print_usage_errors_and_exit_2() -> None:
+    cases = [
+        ("serve", "--port", "0"),
+        ("serve", "--port", "http"),
+        ("markets", "add", "SOL", "USDC", "--tick-size", "abc", "--step-size", "0.01"),
+        ("markets", "add", "SOL", "USDC", "--tick-size", "-1", "--step-size", "0.01"),
+        ("markets", "add", "SOL"),
+        ("assets", "add", "SOL", "--decimals", "99"),
+        ("assets", "add", "SO-L", "--decimals", "9"),
+        ("deposit", "USDC", "lots"),
+        ("accounts", "create", "--nope"),
+        ("accounts", "create", "--scopes", "read,root"),
+        ("bots", "--levels", "0"),
+        ("frobnicate",),
+    ]
+    for args in cases:
+        result = run(*args)
+        assert result.returncode == 2, (args, result)
+        assert "Error" in result.stderr or "Usage" in result.stderr, (args, result.stderr)
+
+
+def test_missing_or_bad_keys_and_unreachable_servers_are_explained() -> None:
+    result = run("assets", "add", "SOL", "--decimals", "9")
+    assert result.returncode == 1 and "EXCHANGE_API_SECRET" in result.stderr
+    result = run("deposit", "USDC", "1", "--key", "not base64!")
+    assert result.returncode == 1 and "--key" in result.stderr and "base64" in result.stderr
+    secret = KeyPair.generate().secret
+    url = f"http://127.0.0.1:{free_port()}"
+    result = run("assets", "add", "SOL", "--decimals", "9", "--key", secret, "--url", url)
+    assert result.returncode == 1 and "cannot reach the exchange" in result.stderr
+    result = run("bots", "--url", url)
+    assert result.returncode == 1 and "bots stopped" in result.stderr
+
+
+def test_a_server_that_cannot_start_exits_3_after_saying_why() -> None:
+    result = run("serve", "--port", str(free_port()), DATABASE_URL=f"postgresql://postgres@127.0.0.1:{free_port()}/x")
+    assert result.returncode == 3, result
+    assert "Application startup failed" in result.stderr
+    assert "Connect" in result.stderr or "OSError" in result.stderr, result.stderr
+
+
+def test_keygen_prints_a_usable_pair() -> None:
+    result = run("keygen")
+    assert result.returncode == 0
+    pair = json.loads(result.stdout)
+    assert KeyPair.from_secret(pair["secret"]).public_key == pair["publicKey"]
