@@ -108,10 +108,15 @@ def scale(unit: Decimal, *, memo: bool = False) -> Scale:
     return lru_cache(maxsize=1 << 16)(convert) if memo else convert
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=1 << 12)
+def _second(seconds: int) -> str:
+    return to_datetime(seconds * 1_000_000).strftime("%Y-%m-%dT%H:%M:%S")
+
+
 def timestamp(micros: int) -> str:
-    """An engine timestamp as a timestamptz literal (many events of a batch share their command's)."""
-    return to_datetime(micros).isoformat()
+    """An engine timestamp as an exact timestamptz literal in UTC; the date and time of day are made once a second."""
+    seconds, fraction = divmod(micros, 1_000_000)
+    return f"{_second(seconds)}.{fraction:06d}+00:00"
 
 
 def copy_text(value: str) -> str:

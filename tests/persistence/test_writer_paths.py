@@ -11,7 +11,10 @@ connection the server dropped while it was idle without failing the next batch.
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select, text
 
 from exchange.bench.persist import batches, workload
@@ -23,7 +26,8 @@ from exchange.engine.numbers import Asset
 from exchange.persistence import tables
 from exchange.persistence.database import create_engine
 from exchange.persistence.recovery import load_engine
-from exchange.persistence.writer import Writer
+from exchange.persistence.timestamps import to_datetime
+from exchange.persistence.writer import Writer, timestamp
 
 
 def persist_and_reload(url: str, copy_rows: int) -> tuple[Engine, Engine]:
@@ -109,3 +113,23 @@ def test_text_that_needs_quoting_in_an_array_literal_is_stored_verbatim(database
             await db.dispose()
 
     assert asyncio.run(main()) == set(odd)
+
+
+@given(st.integers(min_value=0, max_value=253_402_300_799_999_999))  # 1970 to the end of year 9999
+def test_timestamp_literals_are_exact_to_the_microsecond(micros: int) -> None:
+    assert datetime.fromisoformat(timestamp(micros)) == to_datetime(micros)
+
+
+def test_the_server_reads_timestamp_literals_as_the_same_microsecond(database_url: str) -> None:
+    moments = [0, 999_999, 1_000_000, 1_767_225_599_999_999, 1_767_225_600_000_000, 1_767_225_600_000_001]
+
+    async def main() -> list[datetime]:
+        db = create_engine(database_url)
+        try:
+            async with db.connect() as connection:
+                query = text("SELECT unnest(CAST(:moments AS text[]))::timestamptz")
+                return list((await connection.scalars(query, {"moments": [timestamp(m) for m in moments]})).all())
+        finally:
+            await db.dispose()
+
+    assert asyncio.run(main()) == [to_datetime(m) for m in moments]
