@@ -17,6 +17,7 @@ import { clock, debounce, h, toast } from "./ui.js";
 
 const QUOTE_GRANT = 10000;
 const TABS = ["Open orders", "Order history", "Fills", "Balances"];
+const ORDER_COLUMNS = [["Time"], ["Market"], ["Side"], ["Type"], ["Price", 1], ["Quantity", 1], ["Filled", 1], ["Status"]];
 
 function side(value) {
   return h("span", { class: value === "Bid" ? "buy" : "sell" }, value === "Bid" ? "Buy" : "Sell");
@@ -65,6 +66,16 @@ export function mountAccount(element, sessionBox, { stream, markets, events }) {
     const m = bySymbol.get(symbol);
     return m ? `${m.baseSymbol}/${m.quoteSymbol}` : symbol;
   };
+  const orderCells = (o, createdAt) => [
+    clock(createdAt),
+    pair(o.symbol),
+    side(o.side),
+    o.orderType,
+    price(o.symbol, o.price),
+    qty(o.symbol, o.quantity),
+    qty(o.symbol, o.executedQuantity),
+    o.status,
+  ];
 
   async function call(method, path, instruction, params) {
     try {
@@ -211,16 +222,9 @@ export function mountAccount(element, sessionBox, { stream, markets, events }) {
     if (tab === "Open orders") {
       body.replaceChildren(
         table(
-          [["Time"], ["Market"], ["Side"], ["Type"], ["Price", 1], ["Quantity", 1], ["Filled", 1], ["Status"], [""]],
+          [...ORDER_COLUMNS, [""]],
           data.open.map((o) => [
-            clock(o.createdAt),
-            pair(o.symbol),
-            side(o.side),
-            o.orderType,
-            price(o.symbol, o.price),
-            qty(o.symbol, o.quantity),
-            qty(o.symbol, o.executedQuantity),
-            o.status,
+            ...orderCells(o, o.createdAt),
             h("button", { class: "button small", type: "button", "data-order-id": o.id, onclick: () => cancel(o) }, "Cancel"),
           ]),
           "No open orders",
@@ -229,17 +233,8 @@ export function mountAccount(element, sessionBox, { stream, markets, events }) {
     } else if (tab === "Order history") {
       body.replaceChildren(
         table(
-          [["Time"], ["Market"], ["Side"], ["Type"], ["Price", 1], ["Quantity", 1], ["Filled", 1], ["Status"]],
-          data.history.map((o) => [
-            clock(naiveUtc(o.createdAt)),
-            pair(o.symbol),
-            side(o.side),
-            o.orderType,
-            price(o.symbol, o.price),
-            qty(o.symbol, o.quantity),
-            qty(o.symbol, o.executedQuantity),
-            o.status,
-          ]),
+          ORDER_COLUMNS,
+          data.history.map((o) => orderCells(o, naiveUtc(o.createdAt))),
           "No orders yet",
         ),
       );
