@@ -47,6 +47,14 @@ class Exchange:
         client.account_id = reply.json()["accountId"]
         return client
 
+    def open_alice_and_bob(self) -> None:
+        """Make Alice and Bob fresh accounts with 1000 SOL, 1 BTC and 100000 USDC each."""
+        self.alice = self.new_account()
+        self.bob = self.new_account()
+        for client in (self.alice, self.bob):
+            for symbol, quantity in (("SOL", "1000"), ("BTC", "1"), ("USDC", "100000")):
+                client.fund(symbol, quantity)
+
 
 @pytest.fixture(scope="session")
 def database_name() -> Iterator[str]:
@@ -116,11 +124,7 @@ def exchange(database_name: str) -> Iterator[Exchange]:
             bob=Client(url, KeyPair.generate()),
             settings=settings,
         )
-        shared.alice = shared.new_account()
-        shared.bob = shared.new_account()
-        for client in (shared.alice, shared.bob):
-            for symbol, quantity in (("SOL", "1000"), ("BTC", "1"), ("USDC", "100000")):
-                client.fund(symbol, quantity)
+        shared.open_alice_and_bob()
         yield shared
 
 

@@ -40,9 +40,5 @@ def streams_exchange(database_name: str) -> Iterator[Exchange]:
         admin = Client(url, admin_keys)
         list_markets(admin)
         shared = Exchange(url=url, admin=admin, alice=admin, bob=admin, settings=settings)
-        shared.alice = shared.new_account()
-        shared.bob = shared.new_account()
-        for client in (shared.alice, shared.bob):
-            for symbol, quantity in (("SOL", "1000"), ("BTC", "1"), ("USDC", "100000")):
-                client.fund(symbol, quantity)
+        shared.open_alice_and_bob()
         yield shared
