@@ -214,6 +214,17 @@ def _setup(url: str, admin: KeyPair, clients: int) -> list[KeyPair]:
     return keys
 
 
+def server_env(database_url: str, admin: KeyPair) -> dict[str, str]:
+    """The benchmarked server's settings: open sign-up, `admin`'s key and no rate limits."""
+    return {
+        "DATABASE_URL": database_url,
+        "EXCHANGE_OPEN_SIGNUP": "true",
+        "EXCHANGE_ADMIN_PUBLIC_KEY": admin.public_key,
+        "EXCHANGE_IP_RATE_LIMIT": "0",
+        "EXCHANGE_KEY_RATE_LIMIT": "0",
+    }
+
+
 async def _measure(server_url: str, clients: int, seconds: float) -> tuple[Run, Run]:
     from exchange.persistence.database import scratch_database
 
@@ -225,15 +236,8 @@ async def _measure(server_url: str, clients: int, seconds: float) -> tuple[Run, 
         _stop(bare)
     async with scratch_database(server_url, prefix="exchange_bench_api") as database_url:
         admin = KeyPair.generate()
-        env = {
-            "DATABASE_URL": database_url,
-            "EXCHANGE_OPEN_SIGNUP": "true",
-            "EXCHANGE_ADMIN_PUBLIC_KEY": admin.public_key,
-            "EXCHANGE_IP_RATE_LIMIT": "0",
-            "EXCHANGE_KEY_RATE_LIMIT": "0",
-        }
         port = _free_port()
-        server = _start("serve_exchange", port, env)
+        server = _start("serve_exchange", port, server_env(database_url, admin))
         try:
             keys = await asyncio.to_thread(_setup, f"http://127.0.0.1:{port}", admin, clients)
             ours = await load(port, [_order_maker(k, i) for i, k in enumerate(keys)], seconds)

@@ -56,7 +56,7 @@ import orjson
 
 from exchange.api.auth import KeyPair
 from exchange.bench import DEFAULT_SERVER
-from exchange.bench.api import PATH, Connection, Run, _free_port, _order_maker, _setup, _signed, load
+from exchange.bench.api import PATH, Connection, Run, _free_port, _order_maker, _setup, _signed, load, server_env
 
 SYMBOL = "ETH_USDC"
 STREAMS = (f"depth.{SYMBOL}", f"trade.{SYMBOL}")
@@ -462,14 +462,7 @@ async def _run(server_url: str, clients: int, seconds: float, rest_clients: int,
         with child("from exchange.bench.ws import run_clients; run_clients()") as fleet:
             async with scratch_database(server_url, prefix="exchange_bench_ws") as database_url:
                 admin, port = KeyPair.generate(), _free_port()
-                env = {
-                    "DATABASE_URL": database_url,
-                    "EXCHANGE_OPEN_SIGNUP": "true",
-                    "EXCHANGE_ADMIN_PUBLIC_KEY": admin.public_key,
-                    "EXCHANGE_IP_RATE_LIMIT": "0",
-                    "EXCHANGE_KEY_RATE_LIMIT": "0",
-                    "EXCHANGE_WS_MAX_CONNECTIONS_PER_IP": str(clients * 2),
-                }
+                env = {**server_env(database_url, admin), "EXCHANGE_WS_MAX_CONNECTIONS_PER_IP": str(clients * 2)}
                 code = f"from exchange.bench.ws import serve_probed; serve_probed({port})"
                 with child(code, port, env) as server:
                     url = f"http://127.0.0.1:{port}"
