@@ -15,7 +15,7 @@ from ccxt.test.exchange.base.test_trade import test_trade as check_trade
 from tests.api.client import Client
 from tests.api.conftest import Exchange
 from tests.streams.test_sync_private import _random_flow
-from tests.streams.wsclient import limit, new_market, ws_url
+from tests.streams.wsclient import limit, new_market, new_traders, ws_url
 
 
 def pro(url: str, client: Client | None = None) -> Any:
@@ -29,9 +29,7 @@ def pro(url: str, client: Client | None = None) -> Any:
 
 def test_watch_order_book_holds_its_sync_from_snapshot_and_diffs(streams_exchange: Exchange) -> None:
     ex = streams_exchange
-    traders = [ex.new_account() for _ in range(2)]
-    for trader in traders:
-        trader.fund("USDC", "1000000")
+    traders = new_traders(ex, 2, "1000000")
     symbol_id = new_market(ex, *traders)
 
     async def run() -> None:
@@ -65,9 +63,7 @@ def test_watch_order_book_holds_its_sync_from_snapshot_and_diffs(streams_exchang
 
 def test_watch_trades_ticker_ohlcv_orders_balance(streams_exchange: Exchange) -> None:
     ex = streams_exchange
-    maker, taker = ex.new_account(), ex.new_account()
-    for trader in (maker, taker):
-        trader.fund("USDC", "100000")
+    maker, taker = new_traders(ex, 2, "100000")
     symbol_id = new_market(ex, maker, taker)
 
     async def run() -> None:

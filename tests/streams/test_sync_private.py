@@ -13,7 +13,7 @@ import httpx
 from exchange.api.auth import KeyPair
 from tests.api.client import Client
 from tests.api.conftest import Exchange
-from tests.streams.wsclient import Socket, limit, new_market, signature
+from tests.streams.wsclient import Socket, limit, new_market, new_traders, signature
 
 
 def _random_flow(traders: list[Client], symbol: str, operations: int, seed: int) -> None:
@@ -52,9 +52,7 @@ def _levels(levels: list[list[str]]) -> dict[Decimal, Decimal]:
 
 def test_local_book_from_snapshot_and_diffs_equals_rest_depth(streams_exchange: Exchange) -> None:
     ex = streams_exchange
-    traders = [ex.new_account() for _ in range(3)]
-    for trader in traders:
-        trader.fund("USDC", "1000000")
+    traders = new_traders(ex, 3, "1000000")
     symbol = new_market(ex, *traders)
 
     async def run() -> None:
@@ -105,9 +103,7 @@ def test_local_book_from_snapshot_and_diffs_equals_rest_depth(streams_exchange: 
 
 def test_private_streams_deliver_only_the_subscribers_own_updates(streams_exchange: Exchange) -> None:
     ex = streams_exchange
-    alice, bob = ex.new_account(), ex.new_account()
-    for trader in (alice, bob):
-        trader.fund("USDC", "10000")
+    alice, bob = new_traders(ex, 2, "10000")
     symbol = new_market(ex, alice, bob)
     base = symbol.split("_")[0]
     private = ("account.orderUpdate", f"account.orderUpdate.{symbol}", "account.balanceUpdate")

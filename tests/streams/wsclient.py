@@ -80,6 +80,14 @@ class Socket:
         await self.connection.close()
 
 
+def new_traders(exchange: Exchange, count: int, usdc: str) -> list[Client]:
+    """Open `count` accounts, each funded with `usdc` USDC."""
+    traders = [exchange.new_account() for _ in range(count)]
+    for trader in traders:
+        trader.fund("USDC", usdc)
+    return traders
+
+
 def new_market(exchange: Exchange, *traders: Client) -> str:
     """List a fresh market X<n>_USDC (ticks and steps of 0.01) and give each trader 1000 of its base."""
     base = f"X{next(_names)}{KeyPair.generate().public_key[:6].upper()}"
