@@ -59,6 +59,16 @@ class Principal:
     scopes: frozenset[Scope]
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApiKey:
+    """One registered key of an account, as the key routes list it (`created_at` in µs)."""
+
+    public_key: str
+    scopes: frozenset[Scope]
+    created_at: int
+    revoked: bool
+
+
 KeyLookup = Callable[[str], Awaitable[Principal | None]]
 
 SignedParams = Mapping[str, str | bool | None]

@@ -231,6 +231,14 @@ SCHEMAS: dict[str, Schema] = {
         }
     ),
     "Account": obj({"accountId": INTEGER, "publicKey": STRING, "scopes": array(STRING)}),
+    "ApiKey": obj(
+        {
+            "publicKey": STRING,
+            "scopes": array({"type": "string", "enum": ["read", "trade", "admin"]}),
+            "createdAt": {"type": "integer", "description": "milliseconds"},
+            "revoked": BOOLEAN,
+        }
+    ),
     "MarketState": obj({"symbol": STRING, "orderBookState": {"type": "string", "enum": ["Open", "CancelOnly"]}}),
 }
 
@@ -380,6 +388,25 @@ def _paths() -> dict[str, Schema]:
                 body=obj({"publicKey": STRING, "scopes": STRING, "label": STRING}, optional=("scopes", "label")),
                 instruction="accountCreate",
             )
+        },
+        "/exchange/v1/keys": {
+            "get": op(
+                "The account's API keys, revoked ones too, oldest first",
+                array(ref("ApiKey")),
+                instruction="keyQueryAll",
+            ),
+            "post": op(
+                "Add an API key to the signer's account, with scopes (comma-separated) among the signer's own",
+                ref("ApiKey"),
+                body=obj({"publicKey": STRING, "scopes": STRING}, optional=("scopes",)),
+                instruction="keyCreate",
+            ),
+            "delete": op(
+                "Revoke a key of the signer's account (needs all of its scopes; idempotent)",
+                ref("ApiKey"),
+                body=obj({"publicKey": STRING}),
+                instruction="keyRevoke",
+            ),
         },
         "/exchange/v1/capital/deposit": {
             "post": op(

@@ -1,11 +1,11 @@
-"""The project's own routes, beside Backpack's: accounts, deposits, withdrawals, listings, halts.
+"""The project's own routes, beside Backpack's: accounts, keys, deposits, withdrawals, listings, halts.
 
 They are signed exactly like Backpack's private routes (same headers, same payload
 rule) with instructions of their own, and live under their own prefixes so nobody
 mistakes them for Backpack's:
 
-- `/exchange/v1/...` for what users do: open an account with a public key, deposit
-  (the faucet, in demo mode) and withdraw.
+- `/exchange/v1/...` for what users do: open an account with a public key, manage
+  its keys, deposit (the faucet, in demo mode) and withdraw.
 - `/admin/v1/...` for the operator (a key with the `admin` scope): list assets and
   markets, deposit to any account (the on-ramp), halt and resume a market.
 
@@ -15,10 +15,25 @@ Deposits and withdrawals are idempotent by a caller-chosen `transferId`: the eng
 applies a transfer id once, and a repeat answers with the same body and
 `"duplicate": true`. Ids of the faucet and of withdrawals are scoped to the account,
 so one account can never collide with (or pre-empt) another's.
+
+An account may hold several keys (`/exchange/v1/keys`: add, list, revoke), each with
+its scopes, and a key only ever hands on what it holds itself: a new key's scopes
+must be a subset of the signer's, and `admin` is never granted here (only the operator
+opens admin accounts). Revoking needs every scope of the key revoked, so a leaked
+read key cannot lock the owner out by revoking the trade key; a key may revoke
+itself. The key routes speak only of the signer's own account: another account's key
+is as unknown (404) as a key nobody registered. Revoking is idempotent (a revoked
+key answers the same body again) and takes effect for the very next request, REST or
+websocket subscription, because both authenticate through `Api.lookup_key`, whose
+cache `Api.revoke_key` evicts (a subscription made before the revocation keeps its
+streams until its socket closes). A key registered once, revoked or not, is never
+registered again. Adding a key needs no proof of possession of its secret (the
+signer vouches for it); an account holds at most `MAX_ACTIVE_KEYS` unrevoked keys.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 
 from starlette.requests import Request
@@ -52,6 +67,52 @@ async def create_account(request: Request) -> Response:
     decode_public_key(account.public_key)
     account_id = await api.create_account(account.public_key, scopes, account.label)
     return JsonResponse(wire.account_fields(account_id, account.public_key, scopes))
+
+
+async def _account_signed(request: Request, instruction: str) -> tuple[Api, Principal, wire.Params]:
+    """A key route's params, signed by a key of an account (the operator's key from settings has none)."""
+    api = api_of(request)
+    params = await api.params(request)
+    principal = await api.signed(request, instruction, Scope.READ, [params])
+    if principal.public_key == api.admin_public_key:
+        raise ApiError(403, "FORBIDDEN", "the operator's key is not a key of an account")
+    return api, principal, params
+
+
+async def create_key(request: Request) -> Response:
+    """POST /exchange/v1/keys (keyCreate): add a key to the signer's account, with at most the signer's scopes."""
+    api, principal, params = await _account_signed(request, "keyCreate")
+    key = wire.parse_key(params)
+    scopes = principal.scopes - {Scope.ADMIN} if key.scopes is None else key.scopes
+    if Scope.ADMIN in scopes:
+        raise ApiError(403, "FORBIDDEN", "the admin scope is granted by the operator only")
+    if not scopes <= principal.scopes:
+        missing = ", ".join(sorted(s.value for s in scopes - principal.scopes))
+        raise ApiError(403, "FORBIDDEN", f"a key cannot grant scopes it lacks: {missing}")
+    added = await api.add_key(principal.account_id, key.public_key, scopes)
+    return JsonResponse(wire.key_fields(added))
+
+
+async def list_keys(request: Request) -> Response:
+    """GET /exchange/v1/keys (keyQueryAll): the signer's account's keys, revoked ones too, oldest first."""
+    api, principal, _ = await _account_signed(request, "keyQueryAll")
+    return JsonResponse([wire.key_fields(key) for key in await api.account_keys(principal.account_id)])
+
+
+async def revoke_key(request: Request) -> Response:
+    """DELETE /exchange/v1/keys (keyRevoke): revoke a key of the signer's account (idempotent)."""
+    api, principal, params = await _account_signed(request, "keyRevoke")
+    public_key = wire.parse_public_key(params)
+    found = await api.account_keys(principal.account_id, public_key)
+    if not found:
+        raise ApiError(404, "RESOURCE_NOT_FOUND", "no such key in this account")
+    key = found[0]
+    if not key.scopes <= principal.scopes:
+        missing = ", ".join(sorted(s.value for s in key.scopes - principal.scopes))
+        raise ApiError(403, "FORBIDDEN", f"revoking this key needs the scopes it holds: {missing}")
+    if not key.revoked:
+        await api.revoke_key(public_key)
+    return JsonResponse(wire.key_fields(dataclasses.replace(key, revoked=True)))
 
 
 async def _transfer(api: Api, principal: Principal, transfer: wire.TransferRequest, kind: str) -> Response:
@@ -158,6 +219,9 @@ async def resume_market(request: Request) -> Response:
 
 ROUTES = [
     Route("/exchange/v1/accounts", create_account, methods=["POST"]),
+    Route("/exchange/v1/keys", create_key, methods=["POST"]),
+    Route("/exchange/v1/keys", list_keys, methods=["GET"]),
+    Route("/exchange/v1/keys", revoke_key, methods=["DELETE"]),
     Route("/exchange/v1/capital/deposit", deposit, methods=["POST"]),
     Route("/exchange/v1/capital/withdraw", withdraw, methods=["POST"]),
     Route("/admin/v1/assets", create_asset, methods=["POST"]),

@@ -9,6 +9,15 @@ turning a request's decimals into engine units needs no round trip to the engine
 Listings are only ever added; the catalog learns them from the events of the
 commands that add them and, when a symbol is unknown (a listing made by another
 component), re-reads the engine at most once a second.
+
+Keys live in the database (`api_keys`), and `lookup_key` caches each key's principal,
+so a signed request costs no query. An account may hold several keys; revoking one
+sets `revoked` and evicts it from the cache in the same call, before the reply, so the
+very next request signed by it is refused. A lookup that read the key before the
+revocation committed must not put it back into the cache afterwards: every revocation
+bumps `_revocations`, and a lookup caches only if no revocation happened while it
+queried. (The cache is per process: replicas behind a load balancer would each need
+the eviction.)
 """
 
 from __future__ import annotations
@@ -16,16 +25,17 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
-from exchange.api.auth import Principal, Scope, Verifier
+from exchange.api.auth import ApiKey, Principal, Scope, Verifier
 from exchange.api.errors import ApiError, RejectedError
 from exchange.api.ratelimit import RateLimiter
 from exchange.api.wire import Params, Scalar, load_json, scalar_params
@@ -39,6 +49,7 @@ from exchange.persistence.queries import Queries
 from exchange.persistence.timestamps import to_micros
 
 MAX_BODY_BYTES = 64 * 1024
+MAX_ACTIVE_KEYS = 100
 
 
 def now_us() -> int:
@@ -104,6 +115,7 @@ class Api:
         self.max_body_bytes = max_body_bytes
         self.verifier = Verifier(self.lookup_key)
         self._keys: dict[str, Principal] = {}
+        self._revocations = 0
 
     # -- catalog -------------------------------------------------------------------
 
@@ -162,6 +174,7 @@ class Api:
         principal = self._keys.get(public_key)
         if principal is not None:
             return principal
+        revocations = self._revocations
         async with self.db.connect() as connection:
             row = (
                 await connection.execute(
@@ -173,7 +186,8 @@ class Api:
         if row is None:
             return None
         principal = Principal(public_key, int(row.account_id), frozenset(Scope(s) for s in row.scopes))
-        self._keys[public_key] = principal
+        if revocations == self._revocations:
+            self._keys[public_key] = principal
         return principal
 
     async def create_account(self, public_key: str, scopes: frozenset[Scope], label: str | None) -> int:
@@ -192,6 +206,67 @@ class Api:
             raise ApiError(400, "INVALID_CLIENT_REQUEST", "this public key is already registered") from None
         assert account_id is not None
         return int(account_id)
+
+    async def add_key(self, account_id: int, public_key: str, scopes: frozenset[Scope]) -> ApiKey:
+        """Register another key of an account; 400 if the key is registered already or the account is full."""
+        if public_key == self.admin_public_key:
+            raise ApiError(400, "INVALID_CLIENT_REQUEST", "this public key is already registered")
+        keys = tables.api_keys.c
+        try:
+            async with self.db.begin() as connection:
+                # The account's row lock serialises concurrent adds, so none of them can overshoot the limit.
+                await connection.execute(
+                    select(tables.accounts.c.id).where(tables.accounts.c.id == account_id).with_for_update()
+                )
+                active = await connection.scalar(
+                    select(func.count()).where(keys.account_id == account_id, keys.revoked.is_(False))
+                )
+                if (active or 0) >= MAX_ACTIVE_KEYS:
+                    raise ApiError(
+                        400, "INVALID_CLIENT_REQUEST", f"an account holds at most {MAX_ACTIVE_KEYS} unrevoked keys"
+                    )
+                created_at = await connection.scalar(
+                    insert(tables.api_keys)
+                    .values(public_key=public_key, account_id=account_id, scopes=sorted(s.value for s in scopes))
+                    .returning(keys.created_at)
+                )
+        except IntegrityError:
+            raise ApiError(400, "INVALID_CLIENT_REQUEST", "this public key is already registered") from None
+        assert isinstance(created_at, datetime)
+        return ApiKey(public_key=public_key, scopes=scopes, created_at=to_micros(created_at), revoked=False)
+
+    async def account_keys(self, account_id: int, public_key: str | None = None) -> list[ApiKey]:
+        """The account's keys, revoked ones too, oldest first (only `public_key`, if given)."""
+        keys = tables.api_keys.c
+        query = (
+            select(keys.public_key, keys.scopes, keys.created_at, keys.revoked)
+            .where(keys.account_id == account_id)
+            .order_by(keys.created_at, keys.public_key)
+        )
+        if public_key is not None:
+            query = query.where(keys.public_key == public_key)
+        async with self.db.connect() as connection:
+            rows = await connection.execute(query)
+            return [
+                ApiKey(
+                    public_key=row.public_key,
+                    scopes=frozenset(Scope(s) for s in row.scopes),
+                    created_at=to_micros(row.created_at),
+                    revoked=bool(row.revoked),
+                )
+                for row in rows
+            ]
+
+    async def revoke_key(self, public_key: str) -> None:
+        """Mark a key revoked and forget its principal, so its next request is refused."""
+        try:
+            async with self.db.begin() as connection:
+                await connection.execute(
+                    update(tables.api_keys).where(tables.api_keys.c.public_key == public_key).values(revoked=True)
+                )
+        finally:
+            self._revocations += 1
+            self._keys.pop(public_key, None)
 
     # -- requests ------------------------------------------------------------------
 

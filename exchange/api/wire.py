@@ -6,7 +6,7 @@ the parsers that turn Backpack's requests into engine commands (`parse_order`...
 REST reply encoders (`order_fields`, `trade_fields`, `depth_fields`, `ticker_fields`,
 batch results...); websocket payloads, which share the REST helpers (`depth_levels`,
 `dec`, `kline_stream_time`...); the project's own routes beside Backpack's (accounts,
-transfers, listings, halts: parsers returning small typed values, and their replies);
+keys, transfers, listings, halts: parsers returning small typed values, and their replies);
 and the client side, the builders and readers a client uses, each the tested inverse
 of a parser or an encoder.
 
@@ -27,6 +27,8 @@ off the tick or the step) is left to `exchange.engine.numbers`.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -37,7 +39,7 @@ from typing import Any, TypeVar
 
 import orjson
 
-from exchange.api.auth import Scope
+from exchange.api.auth import ApiKey, Scope
 from exchange.api.errors import ApiError
 from exchange.engine.commands import PlaceOrder
 from exchange.engine.events import Event, OrderAccepted, OrderCancelled, OrderExpired, OrderFilled, TradeExecuted
@@ -729,7 +731,7 @@ def balance_update_fields(asset: Asset, *, available: int, locked: int, engine_t
 
 # == the project's own routes =========================================================
 #
-# Accounts, transfers, listings and halts (exchange/api/own.py) are ours, not Backpack's,
+# Accounts, keys, transfers, listings and halts (exchange/api/own.py) are ours, not Backpack's,
 # but their bodies follow the same conventions: camelCase names, decimal strings, ids
 # as strings in requests. The parsers check form only and return small typed values;
 # the routes do the lookups (assets, markets) and the authorisation.
@@ -742,6 +744,14 @@ class AccountRequest:
     public_key: str
     scopes: frozenset[Scope] | None = None
     label: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KeyRequest:
+    """`keyCreate`: the key to add and the scopes asked for (None: the signer's own, admin excepted)."""
+
+    public_key: str
+    scopes: frozenset[Scope] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -810,6 +820,40 @@ def parse_account(params: Mapping[str, Scalar]) -> AccountRequest:
 def account_fields(account_id: int, public_key: str, scopes: Iterable[Scope]) -> Json:
     """The reply to `accountCreate`."""
     return {"accountId": account_id, "publicKey": public_key, "scopes": sorted(s.value for s in scopes)}
+
+
+def parse_public_key(params: Mapping[str, Scalar]) -> str:
+    """`publicKey` of the key routes: the canonical base64 of 32 bytes (one text per key, so no duplicates)."""
+    text = _text(params, "publicKey")
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raw = b""
+    if len(raw) != 32 or base64.b64encode(raw).decode() != text:
+        raise ApiError(400, BAD_REQUEST, "publicKey must be the base64 of a 32-byte ED25519 public key")
+    return text
+
+
+def parse_key(params: Mapping[str, Scalar]) -> KeyRequest:
+    """The `keyCreate` body: `publicKey` and optional comma-separated `scopes` (at least one)."""
+    public_key = parse_public_key(params)
+    scopes = params.get("scopes")
+    if scopes is None:
+        return KeyRequest(public_key=public_key)
+    wanted = parse_scopes(scopes)
+    if not wanted:
+        raise ApiError(400, BAD_REQUEST, "scopes must name at least one scope, like read or read,trade")
+    return KeyRequest(public_key=public_key, scopes=wanted)
+
+
+def key_fields(key: ApiKey) -> Json:
+    """One key in the replies of `keyCreate`, `keyQueryAll` and `keyRevoke` (`createdAt` ms)."""
+    return {
+        "publicKey": key.public_key,
+        "scopes": sorted(s.value for s in key.scopes),
+        "createdAt": key.created_at // 1000,
+        "revoked": key.revoked,
+    }
 
 
 def parse_transfer(params: Mapping[str, Scalar], *, to_account: bool) -> TransferRequest:
@@ -999,6 +1043,19 @@ def account_params(request: AccountRequest) -> Json:
     if request.label is not None:
         params["label"] = request.label
     return params
+
+
+def key_params(request: KeyRequest) -> Json:
+    """A `keyCreate` body: the inverse of `parse_key`."""
+    params: Json = {"publicKey": request.public_key}
+    if request.scopes is not None:
+        params["scopes"] = ",".join(sorted(s.value for s in request.scopes))
+    return params
+
+
+def key_ref_params(public_key: str) -> Json:
+    """A `keyRevoke` body: the inverse of `parse_public_key`."""
+    return {"publicKey": public_key}
 
 
 def transfer_params(request: TransferRequest) -> Json:

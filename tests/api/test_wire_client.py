@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from exchange.api import wire
-from exchange.api.auth import Scope
+from exchange.api.auth import KeyPair, Scope
 from exchange.api.wire import OrderView
 from exchange.demo import ASSETS, BTC_USDC, MARKETS, SOL_USDC
 from exchange.engine.commands import PlaceOrder
@@ -133,6 +133,19 @@ ACCOUNTS = [
 @pytest.mark.parametrize("account", ACCOUNTS)
 def test_account_params_parse_back(account: wire.AccountRequest) -> None:
     assert wire.parse_account(wire.account_params(account)) == account
+
+
+KEYS = [
+    wire.KeyRequest(public_key=KeyPair.generate().public_key),
+    wire.KeyRequest(public_key=KeyPair.generate().public_key, scopes=frozenset((Scope.READ,))),
+    wire.KeyRequest(public_key=KeyPair.generate().public_key, scopes=frozenset((Scope.READ, Scope.TRADE))),
+]
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_key_params_parse_back(key: wire.KeyRequest) -> None:
+    assert wire.parse_key(wire.key_params(key)) == key
+    assert wire.parse_public_key(wire.key_ref_params(key.public_key)) == key.public_key
 
 
 TRANSFERS = [
