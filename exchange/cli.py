@@ -1,4 +1,4 @@
-"""The `exchange` command: serve, demo, database, accounts and benchmarks."""
+"""The `exchange` command: serve, demo, database, accounts, keys and benchmarks."""
 
 from __future__ import annotations
 
@@ -227,14 +227,17 @@ def bots(
 # -- operating it: keys, accounts, deposits, listings ----------------------------------
 
 
-def _call(url: str, key: KeyPair, method: str, path: str, instruction: str, params: dict[str, Any]) -> None:
+def _reply(url: str, key: KeyPair, method: str, path: str, instruction: str, params: dict[str, Any]) -> Any:
     from exchange.remote import RemoteError, call
 
     try:
-        reply = call(url, key, method, path, instruction, params)
+        return call(url, key, method, path, instruction, params)
     except RemoteError as error:
         _fail(str(error))
-    typer.echo(json.dumps(reply, indent=2))
+
+
+def _call(url: str, key: KeyPair, method: str, path: str, instruction: str, params: dict[str, Any]) -> None:
+    typer.echo(json.dumps(_reply(url, key, method, path, instruction, params), indent=2))
 
 
 def _decimal(value: str, name: str) -> Decimal:
@@ -292,6 +295,64 @@ def accounts_create(
     if generated is not None:
         typer.echo(json.dumps({"publicKey": generated.public_key, "secret": generated.secret}, indent=2))
     _call(url, signer, "POST", "/exchange/v1/accounts", "accountCreate", params)
+
+
+keys = typer.Typer(no_args_is_help=True, help="API keys of one's own account on a running exchange.")
+app.add_typer(keys, name="keys")
+
+
+@keys.callback()
+def _keys() -> None:
+    """API keys of one's own account on a running exchange."""
+
+
+@keys.command("add")
+def keys_add(
+    scopes: str | None = typer.Option(
+        None, help="Comma-separated scopes among the signing key's own, e.g. read (default: all of them but admin)."
+    ),
+    url: str = URL,
+    key: str | None = KEY,
+) -> None:
+    """Generate a key pair, register it to the account of --key, and print it (the secret is shown only here)."""
+    from exchange.api import wire
+    from exchange.api.auth import KeyPair
+    from exchange.api.errors import ApiError
+
+    try:
+        wanted = None if scopes is None else wire.parse_scopes(scopes)
+    except ApiError as error:
+        raise typer.BadParameter(error.message, param_hint="--scopes") from None
+    if wanted is not None and not wanted:
+        raise typer.BadParameter("name at least one scope, e.g. read", param_hint="--scopes")
+    signer = _key(key, required=True)
+    assert signer is not None
+    pair = KeyPair.generate()
+    params = wire.key_params(wire.KeyRequest(public_key=pair.public_key, scopes=wanted))
+    reply = _reply(url, signer, "POST", "/exchange/v1/keys", "keyCreate", params)
+    typer.echo(json.dumps({**reply, "secret": pair.secret}, indent=2))
+
+
+@keys.command("list")
+def keys_list(url: str = URL, key: str | None = KEY) -> None:
+    """List the keys of the account of --key, revoked ones too, oldest first."""
+    signer = _key(key, required=True)
+    assert signer is not None
+    _call(url, signer, "GET", "/exchange/v1/keys", "keyQueryAll", {})
+
+
+@keys.command("revoke")
+def keys_revoke(
+    public_key: str = typer.Option(..., "--public-key", help="The key to revoke (of the same account as --key)."),
+    url: str = URL,
+    key: str | None = KEY,
+) -> None:
+    """Revoke a key of the account of --key (it may be --key itself); its next request is refused."""
+    from exchange.api import wire
+
+    signer = _key(key, required=True)
+    assert signer is not None
+    _call(url, signer, "DELETE", "/exchange/v1/keys", "keyRevoke", wire.key_ref_params(public_key))
 
 
 @app.command()

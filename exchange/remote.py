@@ -1,8 +1,9 @@
 """The operator's side of the CLI: signed calls to a running exchange's admin and user routes.
 
-`exchange accounts create`, `deposit`, `assets add` and `markets add` change a running
-exchange, whose engine owns the state; so they go through its API like any client,
-signed with an ED25519 key (`KeyPair.headers`), never around it into the database.
+`exchange accounts create`, `keys add|list|revoke`, `deposit`, `assets add` and
+`markets add` talk to a running exchange, whose engine owns the state; so they go
+through its API like any client, signed with an ED25519 key (`KeyPair.headers`),
+never around it into the database.
 Failures become `RemoteError` with a message fit for a terminal: the server's error
 code and message, or why the server could not be reached.
 """

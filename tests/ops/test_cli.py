@@ -1,12 +1,20 @@
-"""The CLI refuses bad arguments and bad configuration with a clear message and a non-zero status."""
+"""The CLI refuses bad arguments and bad configuration with a clear message and a non-zero status.
+
+And its key commands work against a real server (`exchange serve`, open sign-up):
+`accounts create` opens an account, `keys add` registers a second key and prints it
+once, `keys list` shows both, `keys revoke` revokes one, whose next call is refused.
+"""
 
 from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
+from typing import Any
 
 from exchange.api.auth import KeyPair
-from tests.support.processes import EXCHANGE, environment, free_port
+from tests.support.databases import plain, scratch
+from tests.support.processes import EXCHANGE, Process, environment, free_port
 
 
 def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -44,6 +52,9 @@ def test_bad_arguments_print_usage_errors_and_exit_2() -> None:
         ("deposit", "USDC", "lots"),
         ("accounts", "create", "--nope"),
         ("accounts", "create", "--scopes", "read,root"),
+        ("keys", "add", "--scopes", "read,root"),
+        ("keys", "add", "--scopes", ","),
+        ("keys", "revoke"),
         ("bots", "--levels", "0"),
         ("frobnicate",),
     ]
@@ -58,6 +69,8 @@ def test_missing_or_bad_keys_and_unreachable_servers_are_explained() -> None:
     assert result.returncode == 1 and "EXCHANGE_API_SECRET" in result.stderr
     result = run("deposit", "USDC", "1", "--key", "not base64!")
     assert result.returncode == 1 and "--key" in result.stderr and "base64" in result.stderr
+    result = run("keys", "add")
+    assert result.returncode == 1 and "EXCHANGE_API_SECRET" in result.stderr
     secret = KeyPair.generate().secret
     url = f"http://127.0.0.1:{free_port()}"
     result = run("assets", "add", "SOL", "--decimals", "9", "--key", secret, "--url", url)
@@ -78,3 +91,57 @@ def test_keygen_prints_a_usable_pair() -> None:
     assert result.returncode == 0
     pair = json.loads(result.stdout)
     assert KeyPair.from_secret(pair["secret"]).public_key == pair["publicKey"]
+
+
+def documents(text: str) -> list[Any]:
+    """The JSON documents printed one after another."""
+    decoder, found, at = json.JSONDecoder(), [], 0
+    while text[at:].strip():
+        at += len(text[at:]) - len(text[at:].lstrip())
+        value, at = decoder.raw_decode(text, at)
+        found.append(value)
+    return found
+
+
+def test_keys_add_list_and_revoke_against_a_server(tmp_path: Path) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with scratch("exchange_cli") as scratch_url:
+        env = environment(DATABASE_URL=plain(scratch_url), EXCHANGE_OPEN_SIGNUP="true", EXCHANGE_BOTS="false")
+        server = Process([EXCHANGE, "serve", "--port", str(port)], env, tmp_path / "serve.log")
+        try:
+            server.wait_http(f"{url}/ready")
+            result = run("accounts", "create", "--url", url)
+            assert result.returncode == 0, result
+            owner, account = documents(result.stdout)
+            assert account["publicKey"] == owner["publicKey"]
+
+            result = run("keys", "add", "--scopes", "read", "--url", url, "--key", owner["secret"])
+            assert result.returncode == 0, result
+            (added,) = documents(result.stdout)
+            assert KeyPair.from_secret(added["secret"]).public_key == added["publicKey"]
+            assert added["scopes"] == ["read"] and added["revoked"] is False
+
+            result = run("keys", "list", "--url", url, "--key", added["secret"])
+            assert result.returncode == 0, result
+            (keys,) = documents(result.stdout)
+            assert [k["publicKey"] for k in keys] == [owner["publicKey"], added["publicKey"]]
+            assert [k["scopes"] for k in keys] == [["read", "trade"], ["read"]]
+
+            result = run("keys", "add", "--scopes", "trade", "--url", url, "--key", added["secret"])
+            assert result.returncode == 1 and "403 FORBIDDEN" in result.stderr, result
+
+            result = run("keys", "revoke", "--public-key", added["publicKey"], "--url", url, "--key", owner["secret"])
+            assert result.returncode == 0, result
+            assert documents(result.stdout)[0]["revoked"] is True
+
+            result = run("keys", "list", "--url", url, "--key", added["secret"])
+            assert result.returncode == 1 and "401 UNAUTHORIZED" in result.stderr, result
+            result = run("keys", "list", "--url", url, "--key", owner["secret"])
+            assert result.returncode == 0, result
+            assert [k["revoked"] for k in documents(result.stdout)[0]] == [False, True]
+
+            result = run("keys", "revoke", "--public-key", "nobody", "--url", url, "--key", owner["secret"])
+            assert result.returncode == 1 and "400 INVALID_CLIENT_REQUEST" in result.stderr, result
+        finally:
+            assert server.terminate() == 0, server.output()
