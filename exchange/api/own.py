@@ -41,7 +41,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from exchange.api import wire
-from exchange.api.auth import Principal, Scope, decode_public_key
+from exchange.api.auth import Principal, Scope
 from exchange.api.errors import ApiError, RejectedError
 from exchange.api.service import Api, JsonResponse, api_of, now_us
 from exchange.engine.commands import AddAsset, AddMarket, Deposit, SetMarketHalted, Withdraw
@@ -64,7 +64,6 @@ async def create_account(request: Request) -> Response:
             raise ApiError(403, "FORBIDDEN", "open sign-up grants read and trade only")
     else:
         await api.signed(request, "accountCreate", Scope.ADMIN, [params])
-    decode_public_key(account.public_key)
     account_id = await api.create_account(account.public_key, scopes, account.label)
     return JsonResponse(wire.account_fields(account_id, account.public_key, scopes))
 

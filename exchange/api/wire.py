@@ -808,8 +808,8 @@ def parse_scopes(value: object) -> frozenset[Scope]:
 
 
 def parse_account(params: Mapping[str, Scalar]) -> AccountRequest:
-    """The `accountCreate` body (the key is checked as a key by the route)."""
-    public_key = _text(params, "publicKey")
+    """The `accountCreate` body."""
+    public_key = parse_public_key(params)
     scopes = params.get("scopes")
     label = params.get("label")
     if label is not None and (not isinstance(label, str) or len(label) > 200):
@@ -823,7 +823,7 @@ def account_fields(account_id: int, public_key: str, scopes: Iterable[Scope]) ->
 
 
 def parse_public_key(params: Mapping[str, Scalar]) -> str:
-    """`publicKey` of the key routes: the canonical base64 of 32 bytes (one text per key, so no duplicates)."""
+    """`publicKey` of a new account or key: the canonical base64 of 32 bytes (one text per key, so no duplicates)."""
     text = _text(params, "publicKey")
     try:
         raw = base64.b64decode(text, validate=True)

@@ -227,3 +227,11 @@ def test_an_account_holds_at_most_100_unrevoked_keys(exchange: Exchange) -> None
     ok(revoke(owner, extra[0]))
     add_key(owner)
     assert len(listed(owner)) == 101
+
+
+def test_a_new_account_needs_a_well_formed_key(exchange: Exchange) -> None:
+    raw = KeyPair.generate().public_key
+    for public_key in ("not base64!", base64.b64encode(b"short").decode(), raw[:-2]):
+        reply = exchange.admin.post("/exchange/v1/accounts", "accountCreate", {"publicKey": public_key})
+        refused(reply, 400, "INVALID_CLIENT_REQUEST")
+    ok(exchange.admin.post("/exchange/v1/accounts", "accountCreate", {"publicKey": raw}))
