@@ -124,9 +124,9 @@ def test_batch_results_read_back_as_orders_or_errors() -> None:
 
 
 ACCOUNTS = [
-    wire.AccountRequest(public_key="k" * 44),
-    wire.AccountRequest(public_key="k", scopes=frozenset(Scope), label="the desk"),
-    wire.AccountRequest(public_key="k", scopes=frozenset(), label=""),
+    wire.AccountRequest(public_key=KeyPair.generate().public_key),
+    wire.AccountRequest(public_key=KeyPair.generate().public_key, scopes=frozenset(Scope), label="the desk"),
+    wire.AccountRequest(public_key=KeyPair.generate().public_key, scopes=frozenset(), label=""),
 ]
 
 
