@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from exchange.api import wire
 from exchange.api.service import JsonResponse
+from exchange.persistence import queries
 
 Schema = dict[str, Any]
 
@@ -304,7 +305,7 @@ def _paths() -> dict[str, Schema]:
             "get": op(
                 "Order book depth, both sides ascending by price",
                 ref("Depth"),
-                parameters=[SYMBOL, _query("limit", {"type": "integer", "enum": [5, 10, 20, 50, 100, 500, 1000]})],
+                parameters=[SYMBOL, _query("limit", {"type": "integer", "enum": list(wire.DEPTH_LIMITS)})],
             )
         },
         "/api/v1/ticker": {
@@ -321,7 +322,7 @@ def _paths() -> dict[str, Schema]:
                 array(ref("Kline")),
                 parameters=[
                     SYMBOL,
-                    _query("interval", {"type": "string"}, required=True),
+                    _query("interval", {"type": "string", "enum": list(queries.INTERVALS)}, required=True),
                     _query("startTime", {"type": "integer", "minimum": 0}, required=True),
                     _query("endTime", {"type": "integer", "minimum": 0}),
                 ],

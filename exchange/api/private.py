@@ -12,7 +12,6 @@ or, for reads, from an `actor.query` that runs at a committed point.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -159,12 +158,12 @@ async def order_history(request: Request) -> Response:
     api = api_of(request)
     params = await api.params(request)
     principal = await api.signed(request, "orderHistoryQueryAll", Scope.READ, [params])
-    page = await _history_page(api, params)
+    wanted = wire.parse_history_query(params)
     rows = await api.queries.order_history(
-        principal.account_id, symbol=page.symbol, limit=page.limit, offset=page.offset
+        principal.account_id, symbol=await _symbol(api, wanted), limit=wanted.page.limit, offset=wanted.page.offset
     )
     markets = api.catalog.markets
-    views = [wire.OrderView.stored(row, markets[row.symbol]) for row in rows if page.order_id in (None, row.id)]
+    views = [wire.OrderView.stored(row, markets[row.symbol]) for row in rows if wanted.order_id in (None, row.id)]
     return JsonResponse([wire.order_fields(v, markets[v.spec.symbol], history=True) for v in views])
 
 
@@ -173,39 +172,25 @@ async def fill_history(request: Request) -> Response:
     api = api_of(request)
     params = await api.params(request)
     principal = await api.signed(request, "fillHistoryQueryAll", Scope.READ, [params])
-    page = await _history_page(api, params)
-    if params.get("fillType") not in (None, "User"):
+    wanted = wire.parse_history_query(params)
+    symbol = await _symbol(api, wanted)
+    window = wire.parse_fill_window(params)
+    if not window.user_fills:
         return JsonResponse([])
-    since, until = params.get("from"), params.get("to")
     fills = await api.queries.fill_history(
         principal.account_id,
-        symbol=page.symbol,
-        start=None if since is None else wire.parse_uint(since, name="from", maximum=2**53) * 1000,
-        end=None if until is None else wire.parse_uint(until, name="to", maximum=2**53) * 1000 + 1000,
-        limit=page.limit,
-        offset=page.offset,
+        symbol=symbol,
+        start=window.start,
+        end=window.end,
+        limit=wanted.page.limit,
+        offset=wanted.page.offset,
     )
-    return JsonResponse([wire.fill_fields(f) for f in fills if page.order_id in (None, f.order_id)])
+    return JsonResponse([wire.fill_fields(f) for f in fills if wanted.order_id in (None, f.order_id)])
 
 
-@dataclass(frozen=True, slots=True)
-class _Page:
-    symbol: str | None
-    order_id: int | None
-    limit: int
-    offset: int
-
-
-async def _history_page(api: Api, params: wire.Params) -> _Page:
-    symbol, order_id, offset = params.get("symbol"), params.get("orderId"), params.get("offset")
-    if params.get("sortDirection", "Desc") != "Desc":
-        raise ApiError(400, "INVALID_CLIENT_REQUEST", "only sortDirection=Desc is supported")
-    return _Page(
-        symbol=None if symbol is None else (await api.market(symbol)).symbol,
-        order_id=None if order_id is None else wire.parse_uint(order_id, name="orderId", maximum=2**63 - 1),
-        limit=wire.parse_limit(params, default=100, maximum=1000),
-        offset=0 if offset is None else wire.parse_uint(offset, name="offset", maximum=10**9),
-    )
+async def _symbol(api: Api, wanted: wire.HistoryQuery) -> str | None:
+    """The market a history query is filtered to, if any (an unknown symbol is a 400)."""
+    return None if wanted.symbol is None else (await api.market(wanted.symbol)).symbol
 
 
 ROUTES = [

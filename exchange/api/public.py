@@ -17,36 +17,13 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from exchange.api import wire
-from exchange.api.errors import ApiError
 from exchange.api.service import JsonResponse, api_of, now_us, query_params
 from exchange.engine.engine import Engine
-
-DEPTH_LIMITS = (5, 10, 20, 50, 100, 500, 1000)
-KLINE_INTERVALS = {
-    "1m": 60,
-    "3m": 180,
-    "5m": 300,
-    "15m": 900,
-    "30m": 1800,
-    "1h": 3600,
-    "2h": 7200,
-    "4h": 14400,
-    "6h": 21600,
-    "8h": 28800,
-    "12h": 43200,
-    "1d": 86400,
-    "3d": 259200,
-    "1w": 604800,
-    "1month": 2592000,
-}
-MAX_KLINES = 1000
 
 
 async def status(request: Request) -> Response:
     """GET /api/v1/status."""
-    api = api_of(request)
-    ready = api.actor.ready
-    return JsonResponse({"status": "Ok" if ready else "Maintenance", "message": None if ready else "engine halted"})
+    return JsonResponse(wire.status_fields(api_of(request).actor.ready))
 
 
 async def ping(request: Request) -> Response:
@@ -94,7 +71,7 @@ async def markets(request: Request) -> Response:
 async def market(request: Request) -> Response:
     """GET /api/v1/market?symbol=: one market."""
     api = api_of(request)
-    found = await api.market(query_params(request).get("symbol"))
+    found = await api.market(wire.symbol_param(query_params(request)))
     halted = await api.actor.query(lambda e: e.books[found.symbol].halted)
     return JsonResponse(wire.market_fields(found, halted=halted, created_at=api.catalog.listed_at.get(found.symbol, 0)))
 
@@ -103,10 +80,8 @@ async def depth(request: Request) -> Response:
     """GET /api/v1/depth?symbol=&limit=: the book's best levels, ascending by price."""
     api = api_of(request)
     params = query_params(request)
-    found = await api.market(params.get("symbol"))
-    limit = wire.parse_limit(params, default=1000, maximum=1000)
-    if limit not in DEPTH_LIMITS:
-        raise ApiError(400, "INVALID_CLIENT_REQUEST", f"limit must be one of {', '.join(map(str, DEPTH_LIMITS))}")
+    found = await api.market(wire.symbol_param(params))
+    limit = wire.parse_depth_limit(params)
     sequence, bids, asks = await api.actor.query(lambda e: e.depth(found.symbol, limit))
     return JsonResponse(wire.depth_fields(found, sequence=sequence, bids=bids, asks=asks, ts=now_us()))
 
@@ -115,8 +90,8 @@ async def ticker(request: Request) -> Response:
     """GET /api/v1/ticker?symbol=: 24h rolling statistics of one market."""
     api = api_of(request)
     params = query_params(request)
-    found = await api.market(params.get("symbol"))
-    _check_ticker_interval(params)
+    found = await api.market(wire.symbol_param(params))
+    wire.check_ticker_interval(params)
     stats = await api.queries.tickers(now_us(), found.symbol)
     return JsonResponse(wire.ticker_fields(found.symbol, stats[0] if stats else None))
 
@@ -124,35 +99,18 @@ async def ticker(request: Request) -> Response:
 async def tickers(request: Request) -> Response:
     """GET /api/v1/tickers: 24h rolling statistics of every market."""
     api = api_of(request)
-    _check_ticker_interval(query_params(request))
+    wire.check_ticker_interval(query_params(request))
     stats = {t.symbol: t for t in await api.queries.tickers(now_us())}
     return JsonResponse([wire.ticker_fields(symbol, stats.get(symbol)) for symbol in sorted(await api.markets())])
-
-
-def _check_ticker_interval(params: wire.Params) -> None:
-    if params.get("interval") not in (None, "1d"):
-        raise ApiError(400, "INVALID_CLIENT_REQUEST", "interval must be 1d")
 
 
 async def klines(request: Request) -> Response:
     """GET /api/v1/klines?symbol=&interval=&startTime=&endTime=: candles, ascending; times in seconds."""
     api = api_of(request)
     params = query_params(request)
-    found = await api.market(params.get("symbol"))
-    interval = params.get("interval")
-    if interval not in KLINE_INTERVALS:
-        raise ApiError(400, "INVALID_CLIENT_REQUEST", f"interval must be one of {', '.join(KLINE_INTERVALS)}")
-    assert isinstance(interval, str)
-    start = wire.parse_uint(wire.required(params, "startTime"), name="startTime", maximum=2**40)
-    end_param = params.get("endTime")
-    end = int(time.time()) if end_param is None else wire.parse_uint(end_param, name="endTime", maximum=2**40)
-    if params.get("priceType") not in (None, "Last"):
-        raise ApiError(400, "INVALID_CLIENT_REQUEST", "priceType must be Last")
-    if end < start:
-        raise ApiError(400, "INVALID_RANGE", "endTime must not be before startTime")
-    seconds = KLINE_INTERVALS[interval]
-    start = max(start, end - seconds * MAX_KLINES)
-    candles = await api.queries.klines(found.symbol, interval, start * 1_000_000, end * 1_000_000)
+    found = await api.market(wire.symbol_param(params))
+    wanted = wire.parse_klines_query(params, now=int(time.time()))
+    candles = await api.queries.klines(found.symbol, wanted.interval, wanted.start * 1_000_000, wanted.end * 1_000_000)
     return JsonResponse([wire.kline_fields(c) for c in candles])
 
 
@@ -169,11 +127,9 @@ async def trades_history(request: Request) -> Response:
 async def _trades(request: Request, *, paged: bool) -> Response:
     api = api_of(request)
     params = query_params(request)
-    found = await api.market(params.get("symbol"))
-    limit = wire.parse_limit(params, default=100, maximum=1000)
-    offset_param = params.get("offset") if paged else None
-    offset = 0 if offset_param is None else wire.parse_uint(offset_param, name="offset", maximum=10**9)
-    found_trades = await api.queries.recent_trades(found.symbol, limit=limit, offset=offset)
+    found = await api.market(wire.symbol_param(params))
+    page = wire.parse_page(params, paged=paged)
+    found_trades = await api.queries.recent_trades(found.symbol, limit=page.limit, offset=page.offset)
     return JsonResponse([wire.trade_fields(t) for t in found_trades])
 
 

@@ -254,6 +254,120 @@ def parse_limit(params: Mapping[str, Scalar], *, default: int, maximum: int, nam
     return limit
 
 
+# -- query parameters of the market-data and history routes --------------------------
+
+DEPTH_LIMITS = (5, 10, 20, 50, 100, 500, 1000)
+MAX_KLINES = 1000
+MONTH_SECONDS = 30 * 86_400
+"""A month's nominal length, for the window of the newest `MAX_KLINES` monthly klines."""
+
+
+def symbol_param(params: Mapping[str, Scalar]) -> Scalar | None:
+    """The `symbol` a route names (the catalog decides whether it is a market)."""
+    return params.get("symbol")
+
+
+def parse_depth_limit(params: Mapping[str, Scalar]) -> int:
+    """`/depth`'s `limit`: one of Backpack's `DEPTH_LIMITS`, the whole book's 1000 by default."""
+    limit = parse_limit(params, default=1000, maximum=1000)
+    if limit not in DEPTH_LIMITS:
+        raise ApiError(400, BAD_REQUEST, f"limit must be one of {', '.join(map(str, DEPTH_LIMITS))}")
+    return limit
+
+
+def check_ticker_interval(params: Mapping[str, Scalar]) -> None:
+    """Tickers are rolling 24-hour statistics: `interval` may only say `1d`."""
+    if params.get("interval") not in (None, "1d"):
+        raise ApiError(400, BAD_REQUEST, "interval must be 1d")
+
+
+@dataclass(frozen=True, slots=True)
+class KlinesQuery:
+    """`/klines`' parameters: the interval and `[start, end)` in seconds, at most `MAX_KLINES` intervals long."""
+
+    interval: str
+    start: int
+    end: int
+
+
+def parse_klines_query(params: Mapping[str, Scalar], *, now: int) -> KlinesQuery:
+    """`interval`, `startTime` and `endTime` (seconds; `now` by default) of `/klines`, newest `MAX_KLINES` kept."""
+    interval = params.get("interval")
+    if not isinstance(interval, str) or interval not in queries.INTERVALS:
+        raise ApiError(400, BAD_REQUEST, f"interval must be one of {', '.join(queries.INTERVALS)}")
+    start = parse_uint(required(params, "startTime"), name="startTime", maximum=2**40)
+    end_param = params.get("endTime")
+    end = now if end_param is None else parse_uint(end_param, name="endTime", maximum=2**40)
+    if params.get("priceType") not in (None, "Last"):
+        raise ApiError(400, BAD_REQUEST, "priceType must be Last")
+    if end < start:
+        raise ApiError(400, "INVALID_RANGE", "endTime must not be before startTime")
+    seconds = queries.INTERVAL_SECONDS[interval] or MONTH_SECONDS
+    return KlinesQuery(interval=interval, start=max(start, end - seconds * MAX_KLINES), end=end)
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """A page of a newest-first listing: at most `limit` rows after skipping `offset`."""
+
+    limit: int
+    offset: int
+
+
+def parse_page(params: Mapping[str, Scalar], *, paged: bool = True) -> Page:
+    """`limit` (100 by default, at most 1000) and, where the route pages, `offset`."""
+    offset = params.get("offset") if paged else None
+    return Page(
+        limit=parse_limit(params, default=100, maximum=1000),
+        offset=0 if offset is None else parse_uint(offset, name="offset", maximum=10**9),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryQuery:
+    """The filters shared by the order and fill history routes."""
+
+    symbol: Scalar | None
+    order_id: int | None
+    page: Page
+
+
+def parse_history_query(params: Mapping[str, Scalar]) -> HistoryQuery:
+    """`symbol`, `orderId`, `limit`, `offset` and `sortDirection` (only `Desc`) of `/wapi/v1/history/*`."""
+    if params.get("sortDirection", "Desc") != "Desc":
+        raise ApiError(400, BAD_REQUEST, "only sortDirection=Desc is supported")
+    order_id = params.get("orderId")
+    return HistoryQuery(
+        symbol=symbol_param(params),
+        order_id=None if order_id is None else parse_uint(order_id, name="orderId", maximum=2**63 - 1),
+        page=parse_page(params),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class FillWindow:
+    """The fill history's own filters: whether it asks for user fills at all, and `[start, end)` in µs."""
+
+    user_fills: bool
+    start: int | None
+    end: int | None
+
+
+def parse_fill_window(params: Mapping[str, Scalar]) -> FillWindow:
+    """`fillType` (only `User` fills exist here) and `from`/`to` in ms, both ends included."""
+    since, until = params.get("from"), params.get("to")
+    return FillWindow(
+        user_fills=params.get("fillType") in (None, "User"),
+        start=None if since is None else parse_uint(since, name="from", maximum=2**53) * 1000,
+        end=None if until is None else parse_uint(until, name="to", maximum=2**53) * 1000 + 1000,
+    )
+
+
+def status_fields(ready: bool) -> Json:
+    """`/status`: `Ok`, or `Maintenance` while the engine is halted."""
+    return {"status": "Ok" if ready else "Maintenance", "message": None if ready else "engine halted"}
+
+
 # -- numbers and times on the wire ---------------------------------------------------
 
 

@@ -57,6 +57,17 @@ INTERVALS: dict[str, str] = {
 }
 """Backpack's kline intervals and their PostgreSQL intervals."""
 
+_UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86_400, "week": 604_800}
+
+
+def _fixed_seconds(interval: str) -> int | None:
+    count, unit = INTERVALS[interval].split()
+    return None if unit.startswith("month") else int(count) * _UNIT_SECONDS[unit.rstrip("s")]
+
+
+INTERVAL_SECONDS = {interval: _fixed_seconds(interval) for interval in INTERVALS}
+"""Each kline interval's length in seconds (None for the calendar month)."""
+
 EPOCH_ORIGIN = datetime(1970, 1, 1, tzinfo=UTC)
 MONDAY_ORIGIN = datetime(1970, 1, 5, tzinfo=UTC)
 FAR_FUTURE = datetime(9000, 1, 1, tzinfo=UTC)

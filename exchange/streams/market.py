@@ -27,22 +27,12 @@ from sortedcontainers import SortedDict
 
 from exchange.engine.events import DepthChanged, TradeExecuted
 from exchange.engine.numbers import Market
-from exchange.persistence.queries import INTERVALS, Kline, Ticker
+from exchange.persistence.queries import INTERVAL_SECONDS, INTERVALS, Kline, Ticker
 
 US = 1_000_000
 MINUTE_US = 60 * US
 DAY_US = 86_400 * US
 MONDAY_ORIGIN_US = 4 * DAY_US
-_UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86_400, "week": 604_800}
-
-
-def _fixed_seconds(interval: str) -> int | None:
-    count, unit = INTERVALS[interval].split()
-    return None if unit.startswith("month") else int(count) * _UNIT_SECONDS[unit.rstrip("s")]
-
-
-INTERVAL_SECONDS = {interval: _fixed_seconds(interval) for interval in INTERVALS}
-"""Each kline interval's length in seconds (None for the calendar month)."""
 
 
 def candle_bounds(interval: str, ts: int) -> tuple[int, int]:
