@@ -101,6 +101,7 @@ def create_app(settings: Settings) -> Starlette:
                 await demo.seed(actor, now_us())
             await api.refresh_catalog()
             streams = Streams(bus=bus, query=actor.query, db=db, verifier=api.verifier)
+            api.key_revoked_listeners.append(streams.key_revoked)
             await streams.start()
             stack.push_async_callback(streams.stop)
             app.state.db, app.state.bus, app.state.actor, app.state.api = db, bus, actor, api

@@ -23,7 +23,7 @@ the eviction.)
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -116,6 +116,8 @@ class Api:
         self.verifier = Verifier(self.lookup_key)
         self._keys: dict[str, Principal] = {}
         self._revocations = 0
+        self.key_revoked_listeners: list[Callable[[str], None]] = []
+        """Called with each revoked public key once its revocation is committed (the app adds the streams')."""
 
     # -- catalog -------------------------------------------------------------------
 
@@ -267,6 +269,8 @@ class Api:
         finally:
             self._revocations += 1
             self._keys.pop(public_key, None)
+        for listener in self.key_revoked_listeners:
+            listener(public_key)
 
     # -- requests ------------------------------------------------------------------
 

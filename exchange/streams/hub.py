@@ -89,11 +89,11 @@ class Client:
     """One connection's subscriptions and bounded outbox."""
 
     __slots__ = (
-        "account_of",
         "due",
         "max_queued_bytes",
         "outbox",
         "overflowed",
+        "private",
         "queued_bytes",
         "sink",
         "topics",
@@ -110,7 +110,8 @@ class Client:
         self.due = False
         self.wake = asyncio.Event()
         self.topics: set[Topic] = set()
-        self.account_of: dict[str, int] = {}
+        self.private: dict[str, tuple[int, str]] = {}
+        """Private stream name -> (account, public key of the key that signed the subscription)."""
         self.writer: asyncio.Task[None] | None = None
 
     def offer(self, frame: Frame) -> bool:

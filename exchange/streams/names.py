@@ -6,7 +6,7 @@ parse to one canonical, dotted name, which is also the `stream` of the frames th
 client receives. The canonical name is the topic of a public stream; a private
 stream's topic is `(name, account id)`, so one account never sees another's.
 
-Answers follow what Backpack does (see /work/notes/backpack.md, 5.1): an unknown
+Answers follow what Backpack's websocket API does (docs.backpack.exchange): an unknown
 stream type is 4006 "Invalid stream", a depth window other than 200ms/600ms/1000ms is
 4008 "Invalid depth window", and an unknown symbol with a valid type is accepted
 silently (it delivers once such a market exists, and never before). `account.rfqUpdate`

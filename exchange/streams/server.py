@@ -17,7 +17,7 @@ frames, framed once for everyone, are written to it directly; elsewhere (another
 server, or a negotiated compression) a data frame is one shared ASGI message, sent by
 the client's writer task (see `exchange.streams.hub`).
 
-Protocol (see /work/notes/backpack.md, 5.1). `{"method": "SUBSCRIBE"|"UNSUBSCRIBE",
+Protocol (Backpack's websocket API, docs.backpack.exchange). `{"method": "SUBSCRIBE"|"UNSUBSCRIBE",
 "params": [...], "id": n}`; no acknowledgement; data frames `{"stream", "data"}`.
 Errors as Backpack sends them, `{"id": null, "error": {"code", "message"}}`: 4002
 "Parse error" for text that is not JSON or not a well-formed request (the socket stays
@@ -27,7 +27,8 @@ verify (the private streams of that frame are not subscribed; nothing is deliver
 and 4005 past the subscription cap. Private streams need
 `"signature": [public key, signature, timestamp ms, window ms]` over
 `instruction=subscribe&timestamp=..&window=..`, checked by the REST verifier
-(`exchange.api.auth`) and bound to the key's account.
+(`exchange.api.auth`) and bound to the key's account. Revoking a key ends the private
+subscriptions it signed, with a 4003 error that names them (`key_revoked`).
 
 Closes, each with a reason: 1003 for a binary frame, 1009 for a frame over
 `max_frame_bytes`, 1008 after `max_malformed` malformed frames, when the client's
@@ -89,6 +90,8 @@ class Streams:
         self.feed = Feed(self.hub, bus, query, db)
         self.verifier = verifier
         self.connections: Counter[str] = Counter()
+        self._signed_with: dict[str, set[Client]] = {}
+        """Public key -> the clients holding a private subscription it signed."""
 
     async def start(self) -> None:
         """Seed and start the feed."""
@@ -122,6 +125,8 @@ class Streams:
                 close = reader.result()
         finally:
             self.hub.drop(client)
+            for _, public_key in client.private.values():
+                self._signed_with.get(public_key, set()).discard(client)
             self.connections[ip] -= 1
             WEBSOCKET_CONNECTIONS.dec()
             if not self.connections[ip]:
@@ -168,20 +173,21 @@ class Streams:
                 streams.append(parse_stream(name))
             except StreamError as error:
                 self._error(client, error.code, error.message)
-        account: int | None = None
+        signer: tuple[int, str] | None = None
         if subscribe and any(s.private for s in streams):
-            account = await self._authenticate(request.get("signature"))
-            if account is None:
+            signer = await self._authenticate(request.get("signature"))
+            if signer is None:
                 self._error(client, wire.WS_INVALID_SIGNATURE, "Invalid signature")
         for stream in streams:
             topic: Topic = stream.name
             if stream.private:
-                owner = account if subscribe else client.account_of.pop(stream.name, None)
+                owner = signer if subscribe else client.private.pop(stream.name, None)
                 if owner is None:
                     continue
                 if subscribe:
-                    client.account_of[stream.name] = owner
-                topic = (stream.name, owner)
+                    client.private[stream.name] = owner
+                    self._signed_with.setdefault(owner[1], set()).add(client)
+                topic = (stream.name, owner[0])
             if not subscribe:
                 self.hub.unsubscribe(client, topic)
             elif topic in client.topics or len(client.topics) < self.settings.max_subscriptions:
@@ -193,8 +199,18 @@ class Streams:
     def _error(self, client: Client, code: int, message: str) -> None:
         self.hub.send(client, wire.stream_error_frame(code, message))
 
-    async def _authenticate(self, signature: object) -> int | None:
-        """The account of a valid `[key, signature, timestamp, window]`, or None."""
+    def key_revoked(self, public_key: str) -> None:
+        """End the private subscriptions that `public_key` signed, telling each client why."""
+        for client in self._signed_with.pop(public_key, ()):
+            ended = [name for name, (_, key) in client.private.items() if key == public_key]
+            for name in ended:
+                account, _ = client.private.pop(name)
+                self.hub.unsubscribe(client, (name, account))
+            if ended:
+                self._error(client, wire.WS_INVALID_SIGNATURE, f"API key revoked: unsubscribed {', '.join(ended)}")
+
+    async def _authenticate(self, signature: object) -> tuple[int, str] | None:
+        """The account and public key of a valid `[key, signature, timestamp, window]`, or None."""
         if not (isinstance(signature, list) and len(signature) == 4):
             return None
         if not all(isinstance(part, str | int) and not isinstance(part, bool) for part in signature):
@@ -205,7 +221,7 @@ class Streams:
             principal = await self.verifier.authenticate(headers, "subscribe", [], KeyScope.READ)
         except ApiError:
             return None
-        return principal.account_id
+        return principal.account_id, key
 
 
 def _request(text: str) -> dict[str, Any] | None:

@@ -235,3 +235,29 @@ def test_a_new_account_needs_a_well_formed_key(exchange: Exchange) -> None:
         reply = exchange.admin.post("/exchange/v1/accounts", "accountCreate", {"publicKey": public_key})
         refused(reply, 400, "INVALID_CLIENT_REQUEST")
     ok(exchange.admin.post("/exchange/v1/accounts", "accountCreate", {"publicKey": raw}))
+
+
+def test_revoking_a_key_ends_the_private_subscriptions_it_signed(exchange: Exchange) -> None:
+    owner = exchange.new_account()
+    owner.fund("USDC", "100")
+    second = add_key(owner)
+
+    async def run() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        by_second, by_owner = await Socket.open(exchange.url), await Socket.open(exchange.url)
+        try:
+            await by_second.subscribe(
+                "account.orderUpdate", "account.balanceUpdate", "trade.SOL_USDC", keys=second.keys
+            )
+            await by_owner.subscribe("account.orderUpdate", keys=owner.keys)
+            await asyncio.sleep(0.2)
+            await asyncio.to_thread(lambda: ok(revoke(owner, second.keys.public_key)))
+            await asyncio.to_thread(lambda: ok(owner.place(**BID)))
+            return await by_second.drain(1.0), await by_owner.drain(1.0)
+        finally:
+            await by_second.close()
+            await by_owner.close()
+
+    seen_by_second, seen_by_owner = asyncio.run(run())
+    assert [frame["error"]["code"] for frame in seen_by_second] == [4003], seen_by_second
+    assert "account.orderUpdate" in seen_by_second[0]["error"]["message"]
+    assert [frame["data"]["e"] for frame in seen_by_owner] == ["orderAccepted"]
