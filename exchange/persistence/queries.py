@@ -1,4 +1,4 @@
-"""Reads of committed history: klines, recent trades, 24h tickers, order and fill history.
+"""Reads of committed history: klines, recent trades, 24h tickers, order, fill and transfer history.
 
 Every function reads what the writer committed and returns plain typed rows: amounts
 as the exact `Decimal`s stored, times as integer microseconds since the epoch (the
@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Select, and_, case, false, select, text, true, union_all
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -182,6 +182,22 @@ class Fill:
     fee: Decimal
     fee_asset: str
     is_maker: bool
+    ts: int
+
+
+TransferKind = Literal["deposit", "withdrawal"]
+"""The `kind` of a row of the transfers table."""
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    """One deposit or withdrawal of an account, as the writer committed it."""
+
+    transfer_id: str
+    kind: str
+    account_id: int
+    asset: str
+    amount: Decimal
     ts: int
 
 
@@ -359,6 +375,28 @@ class Queries:
         both = union_all(as_maker, as_taker).subquery()
         statement = select(both).order_by(both.c.trade_id.desc(), both.c.is_maker).limit(limit).offset(offset)
         return [Fill(**{**r._asdict(), "ts": to_micros(r.ts)}) for r in await self._rows(statement)]
+
+    async def transfer_history(
+        self,
+        account_id: int,
+        *,
+        kind: TransferKind,
+        start: int | None = None,
+        end: int | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Transfer]:
+        """An account's deposits or withdrawals in `[start, end)`, newest first (ties by transfer id, descending)."""
+        t = tables.transfers
+        conditions = [t.c.account_id == account_id, t.c.kind == kind, *_filters(t.c.asset, t.c.ts, None, start, end)]
+        statement = (
+            select(t)
+            .where(and_(*conditions))
+            .order_by(t.c.ts.desc(), t.c.transfer_id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        return [Transfer(**{**r._asdict(), "ts": to_micros(r.ts)}) for r in await self._rows(statement)]
 
 
 def _filters(symbol_column: Any, time_column: Any, symbol: str | None, start: int | None, end: int | None) -> list[Any]:

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from exchange.demo import ASSETS, BTC_USDC, ETH_USDC, MARKETS
-from exchange.engine.commands import AddAsset, AddMarket, CancelOrder, Command, Deposit, PlaceOrder
+from exchange.engine.commands import AddAsset, AddMarket, CancelOrder, Command, Deposit, PlaceOrder, Withdraw
 from exchange.engine.engine import Engine
 from exchange.engine.orders import OrderType, Side
 from exchange.persistence.database import create_engine
@@ -102,3 +102,41 @@ def test_trades_tickers_orders_and_fills(database_url: str) -> None:
     assert [(f.trade_id, f.order_id, f.side, f.is_maker, f.fee_asset) for f in taker_fills] == [
         (2, 3, "Bid", False, "BTC")
     ]
+
+
+def test_transfer_history(database_url: str) -> None:
+    engine = Engine()
+    commands: list[Command] = [
+        *(AddAsset(asset=a, ts=T0) for a in ASSETS),
+        Deposit(account_id=MAKER, asset="BTC", amount=10**8, transfer_id="d1", ts=T0),
+        Deposit(account_id=MAKER, asset="USDC", amount=25 * 10**5, transfer_id="d2", ts=T0 + MINUTE),
+        Deposit(account_id=TAKER, asset="BTC", amount=1, transfer_id="other", ts=T0 + MINUTE),
+        Withdraw(account_id=MAKER, asset="BTC", amount=10**7, transfer_id="w1", ts=T0 + 2 * MINUTE),
+    ]
+
+    async def main() -> tuple[Any, ...]:
+        db = create_engine(database_url)
+        try:
+            writer = Writer(db)
+            await writer.commit([engine.handle(c) for c in commands])
+            await writer.close()
+            q = await Queries.open(db)
+            return (
+                await q.transfer_history(MAKER, kind="deposit"),
+                await q.transfer_history(MAKER, kind="deposit", limit=1, offset=1),
+                await q.transfer_history(MAKER, kind="deposit", start=T0 + 1, end=T0 + 2 * MINUTE),
+                await q.transfer_history(MAKER, kind="withdrawal"),
+                await q.transfer_history(TAKER, kind="withdrawal"),
+            )
+        finally:
+            await db.dispose()
+
+    deposits, paged, window, withdrawals, none = asyncio.run(main())
+    assert [(t.transfer_id, t.kind, t.account_id, t.asset, t.amount, t.ts) for t in deposits] == [
+        ("d2", "deposit", MAKER, "USDC", Decimal("2.5"), T0 + MINUTE),
+        ("d1", "deposit", MAKER, "BTC", Decimal("1"), T0),
+    ]
+    assert [t.transfer_id for t in paged] == ["d1"]
+    assert [t.transfer_id for t in window] == ["d2"]
+    assert [(t.transfer_id, t.kind, t.amount) for t in withdrawals] == [("w1", "withdrawal", Decimal("0.1"))]
+    assert none == []
