@@ -32,7 +32,7 @@ def test_public_streams_after_known_trades(streams_exchange: Exchange) -> None:
     async def run() -> None:
         socket = await Socket.open(ex.url)
         await socket.subscribe(*streams)
-        await asyncio.sleep(0.2)
+        assert await socket.barrier() == []
         ask = await asyncio.to_thread(limit, ex.alice, symbol, "Ask", "100.00", "2")
         bid = await asyncio.to_thread(limit, ex.bob, symbol, "Bid", "100", "0.5")
         frames = await socket.drain(2.5)

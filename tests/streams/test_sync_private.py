@@ -58,7 +58,7 @@ def test_local_book_from_snapshot_and_diffs_equals_rest_depth(streams_exchange: 
     async def run() -> None:
         socket = await Socket.open(ex.url)
         await socket.subscribe(f"depth.{symbol}")
-        await asyncio.sleep(0.2)
+        await socket.barrier()
         flows = [threading.Thread(target=_random_flow, args=([t], symbol, 800, i)) for i, t in enumerate(traders)]
         for flow in flows:
             flow.start()

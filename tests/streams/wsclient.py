@@ -14,6 +14,8 @@ from tests.api.client import Client
 from tests.api.conftest import Exchange
 
 _names = itertools.count(1)
+BARRIER_PROBE = "barrier"
+INVALID_STREAM = {"id": None, "error": {"code": 4006, "message": "Invalid stream"}}
 
 
 def ws_url(http_url: str) -> str:
@@ -48,6 +50,19 @@ class Socket:
         if keys is not None:
             request["signature"] = signature(keys)
         await self.send(request)
+
+    async def barrier(self, timeout: float = 10.0) -> list[dict[str, Any]]:
+        """Wait until the server has handled every request sent before; return the frames that came first.
+
+        Backpack acknowledges no subscription, but a connection's requests are handled in
+        order, so the answer to a request for an invalid stream (4006) marks the point.
+        """
+        await self.subscribe(BARRIER_PROBE)
+        frames: list[dict[str, Any]] = []
+        async with asyncio.timeout(timeout):
+            while (frame := orjson.loads(await self.connection.recv())) != INVALID_STREAM:
+                frames.append(frame)
+        return frames
 
     async def recv(self, timeout: float = 5.0) -> dict[str, Any]:
         """The next frame, decoded."""
