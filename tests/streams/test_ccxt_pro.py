@@ -77,7 +77,7 @@ def test_watch_trades_ticker_ohlcv_orders_balance(streams_exchange: Exchange) ->
             ohlcv = asyncio.create_task(public.watch_ohlcv(symbol, "1m"))
             orders = asyncio.create_task(private.watch_orders(symbol))
             balance = asyncio.create_task(private.watch_balance())
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(2.0)  # ccxt acknowledges no subscription: give its SUBSCRIBE frames time to land
             now = public.milliseconds()
             await asyncio.to_thread(limit, maker, symbol_id, "Ask", "20", "3")
             placed = await asyncio.to_thread(limit, taker, symbol_id, "Bid", "20", "1.25")
@@ -107,11 +107,17 @@ def test_watch_trades_ticker_ohlcv_orders_balance(streams_exchange: Exchange) ->
             )
 
             await asyncio.wait_for(balance, 10)
-            await asyncio.sleep(0.5)
-            held = private.balance
-            rest = await private.fetch_balance()
-            for code in ("USDC", symbol.split("/")[0]):
-                assert held[code]["free"] == rest[code]["free"] and held[code]["used"] == rest[code]["used"]
+            codes = ("USDC", symbol.split("/")[0])
+
+            def mismatched(held: dict[str, Any], rest: dict[str, Any]) -> list[str]:
+                return [c for c in codes if (held[c]["free"], held[c]["used"]) != (rest[c]["free"], rest[c]["used"])]
+
+            for _ in range(50):  # the last balance updates may still be on their way
+                rest = await private.fetch_balance()
+                if not mismatched(private.balance, rest):
+                    break
+                await asyncio.sleep(0.2)
+            assert mismatched(private.balance, rest) == [], (private.balance, rest)
         finally:
             await public.close()
             await private.close()
