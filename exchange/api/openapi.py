@@ -217,6 +217,51 @@ SCHEMAS: dict[str, Schema] = {
             "tradeId": INTEGER,
         }
     ),
+    "Deposit": obj(
+        {
+            "id": STRING,
+            "toAddress": NULL,
+            "fromAddress": NULL,
+            "confirmationBlockNumber": NULL,
+            "identifier": NULL,
+            "source": {"const": wire.DEPOSIT_SOURCE},
+            "status": {"const": wire.TRANSFER_STATUS},
+            "transactionHash": NULL,
+            "subaccountId": NULL,
+            "symbol": STRING,
+            "quantity": DECIMAL,
+            "createdAt": STRING,
+            "fiatAmount": NULL,
+            "fiatCurrency": NULL,
+            "institutionBic": NULL,
+            "platformMemo": NULL,
+        }
+    ),
+    "Withdrawal": obj(
+        {
+            "id": STRING,
+            "blockchain": NULL,
+            "clientId": NULL,
+            "identifier": NULL,
+            "quantity": DECIMAL,
+            "fee": DECIMAL,
+            "symbol": STRING,
+            "status": {"const": wire.TRANSFER_STATUS},
+            "subaccountId": NULL,
+            "toAddress": NULL,
+            "transactionHash": NULL,
+            "createdAt": STRING,
+            "isInternal": BOOLEAN,
+            "triggerAt": NULL,
+            "accountIdentifier": NULL,
+            "bankIdentifier": NULL,
+            "bankName": NULL,
+            "fiatFee": NULL,
+            "fiatState": NULL,
+            "fiatSymbol": NULL,
+            "providerId": NULL,
+        }
+    ),
     "Balances": {
         "type": "object",
         "additionalProperties": obj({"available": DECIMAL, "locked": DECIMAL, "staked": DECIMAL}),
@@ -284,6 +329,11 @@ HISTORY = [
     _query("offset", {"type": "integer", "minimum": 0}),
     _query("sortDirection", {"type": "string", "enum": ["Desc"]}),
 ]
+TIME_WINDOW = [
+    _query("from", {"type": "integer", "minimum": 0}),
+    _query("to", {"type": "integer", "minimum": 0}),
+]
+TRANSFERS = [*TIME_WINDOW, LIMIT, _query("offset", {"type": "integer", "minimum": 0})]
 PUBLIC = "Backpack public"
 PRIVATE = "Backpack private (signed)"
 OWN = "Exchange's own (signed)"
@@ -375,11 +425,18 @@ def _paths() -> dict[str, Schema]:
                 array(ref("Fill")),
                 parameters=[
                     *HISTORY,
-                    _query("from", {"type": "integer", "minimum": 0}),
-                    _query("to", {"type": "integer", "minimum": 0}),
+                    *TIME_WINDOW,
                     _query("fillType", STRING),
                 ],
                 instruction="fillHistoryQueryAll",
+            )
+        },
+        "/wapi/v1/capital/deposits": {
+            "get": op("Deposit history", array(ref("Deposit")), parameters=TRANSFERS, instruction="depositQueryAll")
+        },
+        "/wapi/v1/capital/withdrawals": {
+            "get": op(
+                "Withdrawal history", array(ref("Withdrawal")), parameters=TRANSFERS, instruction="withdrawalQueryAll"
             )
         },
         "/exchange/v1/accounts": {

@@ -1,4 +1,4 @@
-"""Backpack's private REST routes: ED25519-signed balance, order and history endpoints.
+"""Backpack's private REST routes: ED25519-signed balance, order, history and transfer-history endpoints.
 
 Each handler follows the same steps, in an order that guarantees a refused request
 changes nothing: parse the params (a malformed body is a 400 before anything else),
@@ -26,6 +26,7 @@ from exchange.engine.engine import Engine
 from exchange.engine.events import Event, OrderAccepted
 from exchange.engine.numbers import Market
 from exchange.engine.orders import Order
+from exchange.persistence import queries
 
 MAX_BATCH = 20
 
@@ -188,6 +189,46 @@ async def fill_history(request: Request) -> Response:
     return JsonResponse([wire.fill_fields(f) for f in fills if wanted.order_id in (None, f.order_id)])
 
 
+async def _transfers(request: Request, instruction: str, kind: queries.TransferKind) -> list[queries.Transfer]:
+    api = api_of(request)
+    params = await api.params(request)
+    principal = await api.signed(request, instruction, Scope.READ, [params])
+    wanted = wire.parse_transfer_query(params)
+    return await api.queries.transfer_history(
+        principal.account_id,
+        kind=kind,
+        start=wanted.start,
+        end=wanted.end,
+        limit=wanted.page.limit,
+        offset=wanted.page.offset,
+    )
+
+
+async def deposit_history(request: Request) -> Response:
+    """GET /wapi/v1/capital/deposits (depositQueryAll): the account's deposits, newest first, by time (ms) and page.
+
+    Every deposit here is a ledger credit (the demo faucet or the operator's on-ramp), never
+    a chain transfer, so each is sent as Backpack sends a credit it made itself: `source`
+    "administrator", `status` "confirmed" (settled when committed), and `toAddress`,
+    `fromAddress`, `transactionHash`, `confirmationBlockNumber` null. `id` is the ledger's
+    transfer id, a string where Backpack has a number.
+    """
+    return JsonResponse([wire.deposit_fields(t) for t in await _transfers(request, "depositQueryAll", "deposit")])
+
+
+async def withdrawal_history(request: Request) -> Response:
+    """GET /wapi/v1/capital/withdrawals (withdrawalQueryAll): the account's withdrawals, newest first, by time and page.
+
+    A withdrawal is a ledger debit that settles when committed and goes to no chain: `status`
+    "confirmed", `fee` "0" (as `/api/v1/assets` lists `withdrawalFee`), `isInternal` false
+    (the funds left the exchange, not to another account of it), and `blockchain`,
+    `toAddress`, `transactionHash` null. `id` is the ledger's transfer id, a string.
+    """
+    return JsonResponse(
+        [wire.withdrawal_fields(t) for t in await _transfers(request, "withdrawalQueryAll", "withdrawal")]
+    )
+
+
 async def _symbol(api: Api, wanted: wire.HistoryQuery) -> str | None:
     """The market a history query is filtered to, if any (an unknown symbol is a 400)."""
     return None if wanted.symbol is None else (await api.market(wanted.symbol)).symbol
@@ -203,4 +244,6 @@ ROUTES = [
     Route("/api/v1/orders", cancel_orders, methods=["DELETE"]),
     Route("/wapi/v1/history/orders", order_history, methods=["GET"]),
     Route("/wapi/v1/history/fills", fill_history, methods=["GET"]),
+    Route("/wapi/v1/capital/deposits", deposit_history, methods=["GET"]),
+    Route("/wapi/v1/capital/withdrawals", withdrawal_history, methods=["GET"]),
 ]

@@ -14,7 +14,9 @@ Types and units follow Backpack (docs.backpack.exchange and its clients, ccxt am
 and amount is a decimal *string* in plain notation; ids of orders are strings, ids of
 trades numbers; `clientId` is a uint32 number; live order `createdAt` and public trade
 `timestamp` are integer milliseconds, depth `timestamp` is integer microseconds, and
-history (`/wapi/v1/history/...`) uses naive UTC ISO strings with milliseconds.
+history (`/wapi/v1/history/...`, `/wapi/v1/capital/deposits` and `/withdrawals`) uses
+naive UTC ISO strings with milliseconds. Deposits and withdrawals are identified by the
+ledger's transfer id, a string (Backpack numbers them; we have no such number to give).
 
 Parsing is strict. A request body is decoded with `load_json`, which keeps the exact
 text of every JSON number (so "0.10" stays "0.10" for the signature and for exact
@@ -353,14 +355,34 @@ class FillWindow:
     end: int | None
 
 
+def parse_ms_window(params: Mapping[str, Scalar]) -> tuple[int | None, int | None]:
+    """`from`/`to` in ms, both ends included, as `[start, end)` in µs (None: unbounded)."""
+    since, until = params.get("from"), params.get("to")
+    return (
+        None if since is None else parse_uint(since, name="from", maximum=2**53) * 1000,
+        None if until is None else parse_uint(until, name="to", maximum=2**53) * 1000 + 1000,
+    )
+
+
 def parse_fill_window(params: Mapping[str, Scalar]) -> FillWindow:
     """`fillType` (only `User` fills exist here) and `from`/`to` in ms, both ends included."""
-    since, until = params.get("from"), params.get("to")
-    return FillWindow(
-        user_fills=params.get("fillType") in (None, "User"),
-        start=None if since is None else parse_uint(since, name="from", maximum=2**53) * 1000,
-        end=None if until is None else parse_uint(until, name="to", maximum=2**53) * 1000 + 1000,
-    )
+    start, end = parse_ms_window(params)
+    return FillWindow(user_fills=params.get("fillType") in (None, "User"), start=start, end=end)
+
+
+@dataclass(frozen=True, slots=True)
+class TransferQuery:
+    """`/wapi/v1/capital/deposits` and `/withdrawals`: `[start, end)` in µs and a page."""
+
+    start: int | None
+    end: int | None
+    page: Page
+
+
+def parse_transfer_query(params: Mapping[str, Scalar]) -> TransferQuery:
+    """`from`/`to` (ms, both ends included), `limit` (100 by default, at most 1000) and `offset`."""
+    start, end = parse_ms_window(params)
+    return TransferQuery(start=start, end=end, page=parse_page(params))
 
 
 def status_fields(ready: bool) -> Json:
@@ -632,6 +654,61 @@ def fill_fields(fill: queries.Fill) -> Json:
         "systemOrderType": None,
         "timestamp": naive_iso(fill.ts),
         "tradeId": fill.trade_id,
+    }
+
+
+TRANSFER_STATUS = "confirmed"
+"""Backpack's status of a settled deposit or withdrawal (ccxt reads it as `ok`); a ledger transfer settles at once."""
+DEPOSIT_SOURCE = "administrator"
+"""Backpack's deposit `source` for a credit that did not arrive on a chain: the faucet and the operator's on-ramp."""
+
+
+def deposit_fields(transfer: queries.Transfer) -> Json:
+    """`Deposit` of `/wapi/v1/capital/deposits`: no chain, so addresses and hash are null; naive ISO `createdAt`."""
+    return {
+        "id": transfer.transfer_id,
+        "toAddress": None,
+        "fromAddress": None,
+        "confirmationBlockNumber": None,
+        "identifier": None,
+        "source": DEPOSIT_SOURCE,
+        "status": TRANSFER_STATUS,
+        "transactionHash": None,
+        "subaccountId": None,
+        "symbol": transfer.asset,
+        "quantity": dec(transfer.amount),
+        "createdAt": naive_iso(transfer.ts),
+        "fiatAmount": None,
+        "fiatCurrency": None,
+        "institutionBic": None,
+        "platformMemo": None,
+    }
+
+
+def withdrawal_fields(transfer: queries.Transfer) -> Json:
+    """`Withdrawal` of `/wapi/v1/capital/withdrawals`: no chain (blockchain, address, hash null), fee "0"."""
+    return {
+        "id": transfer.transfer_id,
+        "blockchain": None,
+        "clientId": None,
+        "identifier": None,
+        "quantity": dec(transfer.amount),
+        "fee": "0",
+        "symbol": transfer.asset,
+        "status": TRANSFER_STATUS,
+        "subaccountId": None,
+        "toAddress": None,
+        "transactionHash": None,
+        "createdAt": naive_iso(transfer.ts),
+        "isInternal": False,
+        "triggerAt": None,
+        "accountIdentifier": None,
+        "bankIdentifier": None,
+        "bankName": None,
+        "fiatFee": None,
+        "fiatState": None,
+        "fiatSymbol": None,
+        "providerId": None,
     }
 
 
