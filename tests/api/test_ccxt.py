@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import ccxt
 import pytest
+from ccxt.test.exchange.base.test_deposit_withdrawal import test_deposit_withdrawal as check_transaction
 from ccxt.test.exchange.base.test_ohlcv import test_ohlcv as check_ohlcv
 from ccxt.test.exchange.base.test_order import test_order as check_order
 from ccxt.test.exchange.base.test_order_book import test_order_book as check_order_book
@@ -17,6 +19,8 @@ from tests.api.client import Client
 from tests.api.conftest import Exchange
 
 SOL = "SOL/USDC"
+LEDGER_TRANSFER = {"txid": "no chain transaction", "type": "ccxt's backpack never sets it", "updated": "nor this"}
+"""Properties ccxt's transaction validator requires that a ledger transfer cannot have (or ccxt never fills in)."""
 
 
 def backpack(url: str, client: Client | None = None) -> Any:
@@ -141,3 +145,44 @@ def test_ccxt_exception_classes(exchange: Exchange, trader: tuple[Any, Any]) -> 
         )
     with pytest.raises(ccxt.BadSymbol):
         maker.fetch_ticker("NOPE/USDC")
+
+
+def test_deposits_and_withdrawals_pass_ccxt_validators(exchange: Exchange) -> None:
+    client = exchange.new_account()
+    client.fund("SOL", "3.5")
+    time.sleep(0.005)
+    client.fund("USDC", "1000.25")
+    body = {"symbol": "SOL", "quantity": "1.25", "transferId": "ccxt-out"}
+    assert client.post("/exchange/v1/capital/withdraw", "withdraw", body).status_code == 200
+    other = exchange.new_account()
+    other.fund("SOL", "7")
+    ccxt_client = backpack(exchange.url, client)
+    ccxt_client.load_markets()
+    now = ccxt_client.milliseconds()
+
+    deposits = ccxt_client.fetch_deposits()
+    assert [(d["currency"], d["amount"], d["status"], d["internal"]) for d in deposits] == [
+        ("SOL", 3.5, "ok", False),
+        ("USDC", 1000.25, "ok", False),
+    ]
+    for item in deposits:
+        check_transaction(
+            ccxt_client, {**LEDGER_TRANSFER, "fee": "a deposit has none"}, "fetchDeposits", item, None, now
+        )
+        assert (item["network"], item["addressFrom"], item["addressTo"]) == ("administrator", None, None)
+    assert [d["amount"] for d in ccxt_client.fetch_deposits("SOL")] == [3.5]
+    assert [d["id"] for d in ccxt_client.fetch_deposits(limit=1)] == [deposits[-1]["id"]]
+    assert ccxt_client.fetch_deposits(since=now + 60_000) == []
+
+    withdrawals = ccxt_client.fetch_withdrawals()
+    assert [(w["currency"], w["amount"], w["status"], w["fee"]) for w in withdrawals] == [
+        ("SOL", 1.25, "ok", {"cost": 0.0, "currency": "SOL"})
+    ]
+    (withdrawal,) = withdrawals
+    check_transaction(
+        ccxt_client, {**LEDGER_TRANSFER, "network": "no chain"}, "fetchWithdrawals", withdrawal, "SOL", now
+    )
+    assert withdrawal["id"] == f"withdraw:{client.account_id}:ccxt-out"
+    assert ccxt_client.fetch_withdrawals(since=withdrawal["timestamp"], params={"until": withdrawal["timestamp"]})
+    assert ccxt_client.fetch_withdrawals(params={"until": withdrawal["timestamp"] - 1}) == []
+    assert ccxt_client.fetch_withdrawals("USDC") == []
