@@ -219,11 +219,11 @@ SCHEMAS: dict[str, Schema] = {
     ),
     "Deposit": obj(
         {
-            "id": STRING,
+            "id": INTEGER,
             "toAddress": NULL,
             "fromAddress": NULL,
             "confirmationBlockNumber": NULL,
-            "identifier": NULL,
+            "identifier": STRING,
             "source": {"const": wire.DEPOSIT_SOURCE},
             "status": {"const": wire.TRANSFER_STATUS},
             "transactionHash": NULL,
@@ -239,10 +239,10 @@ SCHEMAS: dict[str, Schema] = {
     ),
     "Withdrawal": obj(
         {
-            "id": STRING,
+            "id": INTEGER,
             "blockchain": NULL,
             "clientId": NULL,
-            "identifier": NULL,
+            "identifier": STRING,
             "quantity": DECIMAL,
             "fee": DECIMAL,
             "symbol": STRING,

@@ -210,8 +210,8 @@ async def deposit_history(request: Request) -> Response:
     Every deposit here is a ledger credit (the demo faucet or the operator's on-ramp), never
     a chain transfer, so each is sent as Backpack sends a credit it made itself: `source`
     "administrator", `status` "confirmed" (settled when committed), and `toAddress`,
-    `fromAddress`, `transactionHash`, `confirmationBlockNumber` null. `id` is the ledger's
-    transfer id, a string where Backpack has a number.
+    `fromAddress`, `transactionHash`, `confirmationBlockNumber` null. `id` numbers transfers in
+    commit order; `identifier` is the ledger's transfer id the deposit request answered with.
     """
     return JsonResponse([wire.deposit_fields(t) for t in await _transfers(request, "depositQueryAll", "deposit")])
 
@@ -222,7 +222,8 @@ async def withdrawal_history(request: Request) -> Response:
     A withdrawal is a ledger debit that settles when committed and goes to no chain: `status`
     "confirmed", `fee` "0" (as `/api/v1/assets` lists `withdrawalFee`), `isInternal` false
     (the funds left the exchange, not to another account of it), and `blockchain`,
-    `toAddress`, `transactionHash` null. `id` is the ledger's transfer id, a string.
+    `toAddress`, `transactionHash` null. `id` numbers transfers in commit order; `identifier`
+    is the ledger's transfer id the withdrawal request answered with.
     """
     return JsonResponse(
         [wire.withdrawal_fields(t) for t in await _transfers(request, "withdrawalQueryAll", "withdrawal")]

@@ -15,8 +15,9 @@ and amount is a decimal *string* in plain notation; ids of orders are strings, i
 trades numbers; `clientId` is a uint32 number; live order `createdAt` and public trade
 `timestamp` are integer milliseconds, depth `timestamp` is integer microseconds, and
 history (`/wapi/v1/history/...`, `/wapi/v1/capital/deposits` and `/withdrawals`) uses
-naive UTC ISO strings with milliseconds. Deposits and withdrawals are identified by the
-ledger's transfer id, a string (Backpack numbers them; we have no such number to give).
+naive UTC ISO strings with milliseconds. Deposits and withdrawals are numbered in commit
+order (`id`), and carry the ledger's transfer id, the one a deposit or withdrawal
+request answers with, as their `identifier`.
 
 Parsing is strict. A request body is decoded with `load_json`, which keeps the exact
 text of every JSON number (so "0.10" stays "0.10" for the signature and for exact
@@ -666,11 +667,11 @@ DEPOSIT_SOURCE = "administrator"
 def deposit_fields(transfer: queries.Transfer) -> Json:
     """`Deposit` of `/wapi/v1/capital/deposits`: no chain, so addresses and hash are null; naive ISO `createdAt`."""
     return {
-        "id": transfer.transfer_id,
+        "id": transfer.id,
         "toAddress": None,
         "fromAddress": None,
         "confirmationBlockNumber": None,
-        "identifier": None,
+        "identifier": transfer.transfer_id,
         "source": DEPOSIT_SOURCE,
         "status": TRANSFER_STATUS,
         "transactionHash": None,
@@ -688,10 +689,10 @@ def deposit_fields(transfer: queries.Transfer) -> Json:
 def withdrawal_fields(transfer: queries.Transfer) -> Json:
     """`Withdrawal` of `/wapi/v1/capital/withdrawals`: no chain (blockchain, address, hash null), fee "0"."""
     return {
-        "id": transfer.transfer_id,
+        "id": transfer.id,
         "blockchain": None,
         "clientId": None,
-        "identifier": None,
+        "identifier": transfer.transfer_id,
         "quantity": dec(transfer.amount),
         "fee": "0",
         "symbol": transfer.asset,

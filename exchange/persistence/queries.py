@@ -194,6 +194,7 @@ class Transfer:
     """One deposit or withdrawal of an account, as the writer committed it."""
 
     transfer_id: str
+    id: int
     kind: str
     account_id: int
     asset: str
@@ -386,16 +387,10 @@ class Queries:
         limit: int = 100,
         offset: int = 0,
     ) -> list[Transfer]:
-        """An account's deposits or withdrawals in `[start, end)`, newest first (ties by transfer id, descending)."""
+        """An account's deposits or withdrawals in `[start, end)`, newest (highest number) first."""
         t = tables.transfers
         conditions = [t.c.account_id == account_id, t.c.kind == kind, *_filters(t.c.asset, t.c.ts, None, start, end)]
-        statement = (
-            select(t)
-            .where(and_(*conditions))
-            .order_by(t.c.ts.desc(), t.c.transfer_id.desc())
-            .limit(limit)
-            .offset(offset)
-        )
+        statement = select(t).where(and_(*conditions)).order_by(t.c.id.desc()).limit(limit).offset(offset)
         return [Transfer(**{**r._asdict(), "ts": to_micros(r.ts)}) for r in await self._rows(statement)]
 
 

@@ -182,7 +182,7 @@ def test_deposits_and_withdrawals_pass_ccxt_validators(exchange: Exchange) -> No
     check_transaction(
         ccxt_client, {**LEDGER_TRANSFER, "network": "no chain"}, "fetchWithdrawals", withdrawal, "SOL", now
     )
-    assert withdrawal["id"] == f"withdraw:{client.account_id}:ccxt-out"
+    assert withdrawal["id"].isdigit() and withdrawal["info"]["identifier"] == f"withdraw:{client.account_id}:ccxt-out"
     assert ccxt_client.fetch_withdrawals(since=withdrawal["timestamp"], params={"until": withdrawal["timestamp"]})
     assert ccxt_client.fetch_withdrawals(params={"until": withdrawal["timestamp"] - 1}) == []
     assert ccxt_client.fetch_withdrawals("USDC") == []

@@ -76,7 +76,9 @@ def carol(exchange: Exchange) -> tuple[Client, list[str], list[str]]:
 def test_deposits_are_the_accounts_own_newest_first(carol: tuple[Client, list[str], list[str]]) -> None:
     client, deposit_ids, _ = carol
     deposits = ok(client.get(*DEPOSITS))
-    assert [d["id"] for d in deposits] == deposit_ids
+    assert [d["identifier"] for d in deposits] == deposit_ids
+    numbers = [d["id"] for d in deposits]
+    assert all(isinstance(n, int) for n in numbers) and numbers == sorted(numbers, reverse=True)
     assert [(d["symbol"], Decimal(d["quantity"])) for d in deposits] == [
         ("BTC", Decimal("0.5")),
         ("USDC", Decimal("250.5")),
@@ -98,7 +100,9 @@ def test_deposits_are_the_accounts_own_newest_first(carol: tuple[Client, list[st
 def test_withdrawals_are_the_accounts_own_newest_first(carol: tuple[Client, list[str], list[str]]) -> None:
     client, _, withdrawal_ids = carol
     withdrawals = ok(client.get(*WITHDRAWALS))
-    assert [w["id"] for w in withdrawals] == withdrawal_ids
+    assert [w["identifier"] for w in withdrawals] == withdrawal_ids
+    numbers = [w["id"] for w in withdrawals]
+    assert all(isinstance(n, int) for n in numbers) and numbers == sorted(numbers, reverse=True)
     assert [(w["symbol"], w["quantity"], w["fee"], w["status"]) for w in withdrawals] == [
         ("USDC", "0.000001", "0", "confirmed"),
         ("SOL", "2.500000000", "0", "confirmed"),
