@@ -101,3 +101,39 @@ def test_mode_is_plain_postgres_when_timescaledb_cannot_load(database_url: str) 
     usable, mode, timescale = asyncio.run(main())
     assert mode == ("TimescaleDB" if usable else "plain PostgreSQL")
     assert timescale is usable
+
+
+def test_transfers_made_before_0002_are_numbered_and_new_ones_follow(empty_database: str) -> None:
+    from alembic import command
+
+    from exchange.persistence.database import alembic_config, upgrade
+
+    command.upgrade(alembic_config(empty_database), "0001")
+    insert = (
+        "INSERT INTO transfers (transfer_id, kind, account_id, asset, amount, ts) "
+        "VALUES (:id, 'deposit', 1, 'USDC', 1, now())"
+    )
+
+    async def run(*statements: tuple[str, dict[str, str]]) -> None:
+        db = create_engine(empty_database)
+        try:
+            async with db.begin() as connection:
+                for statement, params in statements:
+                    await connection.execute(text(statement), params)
+        finally:
+            await db.dispose()
+
+    async def numbers() -> list[tuple[str, int]]:
+        db = create_engine(empty_database)
+        try:
+            async with db.connect() as connection:
+                rows = await connection.execute(text("SELECT transfer_id, id FROM transfers ORDER BY id"))
+                return [(row.transfer_id, row.id) for row in rows]
+        finally:
+            await db.dispose()
+
+    asyncio.run(run(("INSERT INTO assets (symbol, decimals, created_at) VALUES ('USDC', 6, now())", {})))
+    asyncio.run(run(*((insert, {"id": name}) for name in ("first", "second"))))
+    upgrade(empty_database)
+    asyncio.run(run((insert, {"id": "third"})))
+    assert asyncio.run(numbers()) == [("first", 1), ("second", 2), ("third", 3)]
