@@ -31,7 +31,6 @@ off the tick or the step) is left to `exchange.engine.numbers`.
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -42,7 +41,7 @@ from typing import Any, TypeVar
 
 import orjson
 
-from exchange.api.auth import ApiKey, Scope
+from exchange.api.auth import ApiKey, Scope, decode_public_key
 from exchange.api.errors import ApiError
 from exchange.engine.commands import PlaceOrder
 from exchange.engine.events import Event, OrderAccepted, OrderCancelled, OrderExpired, OrderFilled, TradeExecuted
@@ -1018,10 +1017,10 @@ def parse_public_key(params: Mapping[str, Scalar]) -> str:
     """`publicKey` of a new account or key: the canonical base64 of 32 bytes (one text per key, so no duplicates)."""
     text = _text(params, "publicKey")
     try:
-        raw = base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
+        raw = decode_public_key(text)
+    except ApiError:
         raw = b""
-    if len(raw) != 32 or base64.b64encode(raw).decode() != text:
+    if not raw or base64.b64encode(raw).decode() != text:
         raise ApiError(400, BAD_REQUEST, "publicKey must be the base64 of a 32-byte ED25519 public key")
     return text
 
