@@ -24,6 +24,17 @@ def signed_form(params: Params) -> dict[str, str | bool | None]:
     return {key: _signed_value(value) for key, value in params.items()}
 
 
+def ok(reply: httpx.Response) -> Any:
+    """The body of a 200 reply (anything else fails the test with the reply's text)."""
+    assert reply.status_code == 200, reply.text
+    return reply.json()
+
+
+def refused(reply: httpx.Response, status: int, code: str) -> None:
+    """Assert an error reply's status and Backpack code."""
+    assert (reply.status_code, reply.json()["code"]) == (status, code), reply.text
+
+
 class Client:
     """One key's view of a server."""
 

@@ -14,21 +14,12 @@ from typing import Any
 import httpx
 
 from exchange.api.auth import KeyPair
-from tests.api.client import Client
+from tests.api.client import Client, ok, refused
 from tests.api.conftest import Exchange
 from tests.streams.wsclient import Socket
 
 KEYS = "/exchange/v1/keys"
 BID = {"symbol": "SOL_USDC", "side": "Bid", "orderType": "Limit", "price": "1", "quantity": "1"}
-
-
-def ok(reply: httpx.Response) -> Any:
-    assert reply.status_code == 200, reply.text
-    return reply.json()
-
-
-def refused(reply: httpx.Response, status: int, code: str) -> None:
-    assert (reply.status_code, reply.json()["code"]) == (status, code), reply.text
 
 
 def add_key(owner: Client, scopes: str | None = None) -> Client:

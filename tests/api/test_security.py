@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from exchange.api.auth import KeyPair
-from tests.api.client import Client, Params, signed_form
+from tests.api.client import Client, Params, refused, signed_form
 from tests.api.conftest import Exchange
 
 GOOD: Params = {"symbol": "SOL_USDC", "side": "Bid", "orderType": "Limit", "price": "100", "quantity": "1"}
@@ -28,10 +28,6 @@ def unchanged(exchange: Exchange) -> Iterator[None]:
     before = snapshot(exchange)
     yield
     assert snapshot(exchange) == before
-
-
-def refused(reply: httpx.Response, status: int, code: str) -> None:
-    assert (reply.status_code, reply.json()["code"]) == (status, code), reply.text
 
 
 def raw(client: Client, method: str, path: str, body: bytes, headers: dict[str, str]) -> httpx.Response:

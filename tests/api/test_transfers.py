@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.client import Client
+from tests.api.client import Client, ok
 from tests.api.conftest import Exchange
 
 DEPOSITS = ("/wapi/v1/capital/deposits", "depositQueryAll")
@@ -27,11 +27,6 @@ WITHDRAWAL_KEYS = {
     "toAddress", "transactionHash", "createdAt", "isInternal", "triggerAt", "accountIdentifier",
     "bankIdentifier", "bankName", "fiatFee", "fiatState", "fiatSymbol", "providerId",
 }  # fmt: skip
-
-
-def ok(reply: httpx.Response) -> Any:
-    assert reply.status_code == 200, reply.text
-    return reply.json()
 
 
 def transfer(client: Client, path: str, instruction: str, symbol: str, quantity: str, **extra: str) -> str:
