@@ -15,6 +15,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from exchange.api import wire
+from exchange.api.auth import Scope
 from exchange.api.service import JsonResponse
 from exchange.persistence import queries
 
@@ -280,7 +281,7 @@ SCHEMAS: dict[str, Schema] = {
     "ApiKey": obj(
         {
             "publicKey": STRING,
-            "scopes": array({"type": "string", "enum": ["read", "trade", "admin"]}),
+            "scopes": array({"type": "string", "enum": [scope.value for scope in Scope]}),
             "createdAt": {"type": "integer", "description": "milliseconds"},
             "revoked": BOOLEAN,
         }
