@@ -126,7 +126,10 @@ class Streams:
         finally:
             self.hub.drop(client)
             for _, public_key in client.private.values():
-                self._signed_with.get(public_key, set()).discard(client)
+                signed = self._signed_with.get(public_key, set())
+                signed.discard(client)
+                if not signed:
+                    self._signed_with.pop(public_key, None)
             self.connections[ip] -= 1
             WEBSOCKET_CONNECTIONS.dec()
             if not self.connections[ip]:
