@@ -10,25 +10,24 @@ with events, a rejection among them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from exchange.engine.numbers import Asset, Market
 from exchange.engine.orders import OrderType, SelfTradePrevention, Side, TimeInForce
+from exchange.engine.records import record
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class AddAsset:
     asset: Asset
     ts: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class AddMarket:
     market: Market
     ts: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class SetMarketHalted:
     """Halt (no new orders; cancels still work) or resume a market."""
 
@@ -37,7 +36,7 @@ class SetMarketHalted:
     ts: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Deposit:
     """Credit `amount` atoms; idempotent by `transfer_id` (a repeat is rejected, credits nothing)."""
 
@@ -48,7 +47,7 @@ class Deposit:
     ts: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Withdraw:
     """Debit `amount` atoms from available; idempotent by `transfer_id`."""
 
@@ -59,7 +58,7 @@ class Withdraw:
     ts: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class PlaceOrder:
     """Place a limit or market order; see `OrderSpec` for the units of each field."""
 
@@ -77,7 +76,7 @@ class PlaceOrder:
     ts: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class CancelOrder:
     """Cancel one of the account's open orders, by `order_id` or by `client_id`."""
 
@@ -88,7 +87,7 @@ class CancelOrder:
     ts: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class CancelAllOrders:
     """Cancel every open order of the account in one market."""
 

@@ -14,12 +14,12 @@ units (ticks, steps, atoms). Within the events of one command:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
 
 from exchange.engine.commands import Command
 from exchange.engine.numbers import Asset, Market
 from exchange.engine.orders import OrderSpec, OrderStatus, Side
+from exchange.engine.records import record
 
 
 class RejectReason(StrEnum):
@@ -47,33 +47,33 @@ class CloseReason(StrEnum):
     SELF_TRADE_PREVENTION = "SelfTradePrevention"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Rejected:
     command: Command
     reason: RejectReason
     message: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class AssetAdded:
     asset: Asset
     ts: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class MarketAdded:
     market: Market
     ts: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class MarketHaltChanged:
     symbol: str
     halted: bool
     ts: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Deposited:
     account_id: int
     asset: str
@@ -82,7 +82,7 @@ class Deposited:
     ts: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class Withdrawn:
     account_id: int
     asset: str
@@ -91,7 +91,7 @@ class Withdrawn:
     ts: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class BalanceChanged:
     account_id: int
     asset: str
@@ -100,13 +100,13 @@ class BalanceChanged:
     ts: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class OrderAccepted:
     order: OrderSpec
     ts: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class TradeExecuted:
     """One fill between a resting maker and an incoming taker, at the maker's price.
 
@@ -134,7 +134,7 @@ class TradeExecuted:
         return self.taker_side is Side.ASK
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class OrderFilled:
     """One side's view of a trade, with the order's totals after it."""
 
@@ -151,7 +151,7 @@ class OrderFilled:
     ts: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class OrderCancelled:
     order: OrderSpec
     executed: int
@@ -160,7 +160,7 @@ class OrderCancelled:
     ts: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class OrderExpired:
     """The unfilled rest of an order that may not rest (IOC, FOK, market) or hit STP."""
 
@@ -171,7 +171,7 @@ class OrderExpired:
     ts: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@record
 class DepthChanged:
     """The new total quantity (steps) of each level touched, `(price, quantity)` pairs."""
 
