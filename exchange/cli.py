@@ -227,11 +227,20 @@ def bots(
 # -- operating it: keys, accounts, deposits, listings ----------------------------------
 
 
-def _reply(url: str, key: KeyPair, method: str, path: str, instruction: str, params: dict[str, Any]) -> Any:
+def _reply(
+    url: str,
+    key: KeyPair,
+    method: str,
+    path: str,
+    instruction: str,
+    params: dict[str, Any],
+    *,
+    new_key: KeyPair | None = None,
+) -> Any:
     from exchange.remote import RemoteError, call
 
     try:
-        return call(url, key, method, path, instruction, params)
+        return call(url, key, method, path, instruction, params, new_key=new_key)
     except RemoteError as error:
         _fail(str(error))
 
@@ -329,7 +338,7 @@ def keys_add(
     assert signer is not None
     pair = KeyPair.generate()
     params = wire.key_params(wire.KeyRequest(public_key=pair.public_key, scopes=wanted))
-    reply = _reply(url, signer, "POST", "/exchange/v1/keys", "keyCreate", params)
+    reply = _reply(url, signer, "POST", "/exchange/v1/keys", "keyCreate", params, new_key=pair)
     typer.echo(json.dumps({**reply, "secret": pair.secret}, indent=2))
 
 

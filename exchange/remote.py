@@ -22,9 +22,21 @@ class RemoteError(Exception):
     """A call to the exchange failed; the message says why."""
 
 
-def call(url: str, key: KeyPair, method: str, path: str, instruction: str, params: SignedParams) -> Any:
-    """Send one signed request and return the decoded JSON reply; RemoteError on any failure."""
-    headers = key.headers(instruction, [params])
+def call(
+    url: str,
+    key: KeyPair,
+    method: str,
+    path: str,
+    instruction: str,
+    params: SignedParams,
+    *,
+    new_key: KeyPair | None = None,
+) -> Any:
+    """Send one signed request (with `new_key`'s proof of possession, if given) and return the decoded JSON reply.
+
+    RemoteError on any failure.
+    """
+    headers = key.headers(instruction, [params], new_key=new_key)
     try:
         with httpx.Client(base_url=url, timeout=15) as http:
             response = http.request(method, path, json=params, headers=headers)

@@ -144,6 +144,30 @@ class Verifier:
         now_ms = int(self._clock() * 1000)
         if abs(now_ms - int(timestamp)) > int(window):
             raise unauthorized("request timestamp is outside the receive window")
+        self._verify(
+            key_text, signature_text, signing_payload(instruction, params, timestamp, window), "Invalid signature"
+        )
+        return key_text
+
+    def check_possession(
+        self, headers: Mapping[str, str], public_key: str, instruction: str, params: Sequence[SignedParams]
+    ) -> None:
+        """Check X-Key-Signature: `public_key`'s own signature of the request's signing payload.
+
+        A request that registers a key proves with it that its sender holds the key's
+        secret. Call after `check_signature`, which validated the timestamp and window
+        both signatures cover.
+        """
+        signature_text = headers.get("x-key-signature")
+        if not signature_text:
+            raise unauthorized("X-Key-Signature is required: the new key's signature of this request")
+        window = headers.get("x-window", str(DEFAULT_WINDOW_MS))
+        payload = signing_payload(instruction, params, headers["x-timestamp"], window)
+        self._verify(
+            public_key, signature_text, payload, "X-Key-Signature is not the new key's signature of this request"
+        )
+
+    def _verify(self, key_text: str, signature_text: str, payload: bytes, refusal: str) -> None:
         verify_key = self._verify_keys.get(key_text)
         if verify_key is None:
             verify_key = VerifyKey(decode_public_key(key_text))
@@ -151,11 +175,9 @@ class Verifier:
                 self._verify_keys.clear()
             self._verify_keys[key_text] = verify_key
         try:
-            signature = base64.b64decode(signature_text, validate=True)
-            verify_key.verify(signing_payload(instruction, params, timestamp, window), signature)
+            verify_key.verify(payload, base64.b64decode(signature_text, validate=True))
         except (binascii.Error, ValueError, BadSignatureError):
-            raise ApiError(401, "INVALID_SIGNATURE", "Invalid signature") from None
-        return key_text
+            raise ApiError(401, "INVALID_SIGNATURE", refusal) from None
 
     async def authenticate(
         self, headers: Mapping[str, str], instruction: str, params: Sequence[SignedParams], scope: Scope
@@ -211,13 +233,23 @@ class KeyPair:
         *,
         timestamp: int | None = None,
         window: int = DEFAULT_WINDOW_MS,
+        new_key: KeyPair | None = None,
     ) -> dict[str, str]:
-        """The X-* headers that sign `params` for `instruction`, as Backpack's clients send them."""
+        """The X-* headers that sign `params` for `instruction`, as Backpack's clients send them.
+
+        With `new_key` (registering it: keyCreate), also its proof of possession,
+        X-Key-Signature: the new key's signature of the same payload.
+        """
         ts = str(int(time.time() * 1000) if timestamp is None else timestamp)
-        signing = _signing_key(self.secret)
         payload = signing_payload(instruction, params, ts, str(window))
-        signature = base64.b64encode(signing.sign(payload).signature).decode()
-        return {"X-API-Key": self.public_key, "X-Signature": signature, "X-Timestamp": ts, "X-Window": str(window)}
+        headers = {"X-API-Key": self.public_key, "X-Signature": self._sign(payload), "X-Timestamp": ts}
+        headers["X-Window"] = str(window)
+        if new_key is not None:
+            headers["X-Key-Signature"] = new_key._sign(payload)
+        return headers
+
+    def _sign(self, payload: bytes) -> str:
+        return base64.b64encode(_signing_key(self.secret).sign(payload).signature).decode()
 
 
 @lru_cache(maxsize=1024)

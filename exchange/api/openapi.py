@@ -335,6 +335,13 @@ TIME_WINDOW = [
     _query("to", {"type": "integer", "minimum": 0}),
 ]
 TRANSFERS = [*TIME_WINDOW, LIMIT, _query("offset", {"type": "integer", "minimum": 0})]
+KEY_SIGNATURE = {
+    "name": "X-Key-Signature",
+    "in": "header",
+    "required": True,
+    "schema": STRING,
+    "description": "Proof of possession: the new key's own signature of the same payload as X-Signature.",
+}
 PUBLIC = "Backpack public"
 PRIVATE = "Backpack private (signed)"
 OWN = "Exchange's own (signed)"
@@ -457,6 +464,7 @@ def _paths() -> dict[str, Schema]:
             "post": op(
                 "Add an API key to the signer's account, with scopes (comma-separated) among the signer's own",
                 ref("ApiKey"),
+                parameters=[KEY_SIGNATURE],
                 body=obj({"publicKey": STRING, "scopes": STRING}, optional=("scopes",)),
                 instruction="keyCreate",
             ),

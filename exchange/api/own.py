@@ -27,8 +27,10 @@ key answers the same body again) and takes effect for the very next request, RES
 websocket subscription, because both authenticate through `Api.lookup_key`, whose
 cache `Api.revoke_key` evicts (a subscription made before the revocation keeps its
 streams until its socket closes). A key registered once, revoked or not, is never
-registered again. Adding a key needs no proof of possession of its secret (the
-signer vouches for it); an account holds at most `MAX_ACTIVE_KEYS` unrevoked keys.
+registered again, so adding a key needs proof of possession of its secret: besides the
+account key's signature, the request carries the new key's own signature of the same
+payload (`X-Key-Signature`), and nobody can claim a public key they merely saw. An
+account holds at most `MAX_ACTIVE_KEYS` unrevoked keys.
 """
 
 from __future__ import annotations
@@ -82,6 +84,7 @@ async def create_key(request: Request) -> Response:
     """POST /exchange/v1/keys (keyCreate): add a key to the signer's account, with at most the signer's scopes."""
     api, principal, params = await _account_signed(request, "keyCreate")
     key = wire.parse_key(params)
+    api.verifier.check_possession(request.headers, key.public_key, "keyCreate", [params])
     scopes = principal.scopes - {Scope.ADMIN} if key.scopes is None else key.scopes
     if Scope.ADMIN in scopes:
         raise ApiError(403, "FORBIDDEN", "the admin scope is granted by the operator only")

@@ -54,10 +54,12 @@ class Client:
         headers: dict[str, str] | None = None,
         timestamp: int | None = None,
         window: int = 5000,
+        new_key: KeyPair | None = None,
     ) -> httpx.Response:
         """Send a signed request: params in the query of a GET, else as the JSON body."""
         batch = params if isinstance(params, list) else [params or {}]
-        signed = self.keys.headers(instruction, [signed_form(p) for p in batch], timestamp=timestamp, window=window)
+        forms = [signed_form(p) for p in batch]
+        signed = self.keys.headers(instruction, forms, timestamp=timestamp, window=window, new_key=new_key)
         signed.update(headers or {})
         if method == "GET":
             assert not isinstance(params, list)
@@ -70,9 +72,11 @@ class Client:
         """A signed GET."""
         return self.request("GET", path, instruction, params)
 
-    def post(self, path: str, instruction: str, params: Params | list[Params]) -> httpx.Response:
-        """A signed POST."""
-        return self.request("POST", path, instruction, params)
+    def post(
+        self, path: str, instruction: str, params: Params | list[Params], *, new_key: KeyPair | None = None
+    ) -> httpx.Response:
+        """A signed POST (with `new_key`'s proof of possession when it registers that key)."""
+        return self.request("POST", path, instruction, params, new_key=new_key)
 
     def delete(self, path: str, instruction: str, params: Params) -> httpx.Response:
         """A signed DELETE with a JSON body."""

@@ -30,10 +30,13 @@ def verifier() -> Verifier:
 
 
 def headers(
-    pair: KeyPair = KEY, instruction: str = "orderCancel", params: dict[str, str | bool | None] | None = None, **kw: int
+    pair: KeyPair = KEY,
+    instruction: str = "orderCancel",
+    params: dict[str, str | bool | None] | None = None,
+    new_key: KeyPair | None = None,
 ) -> dict[str, str]:
     signed = pair.headers(
-        instruction, [params or {"orderId": "28", "symbol": "BTC_USDT"}], timestamp=kw.pop("timestamp", NOW_MS), **kw
+        instruction, [params or {"orderId": "28", "symbol": "BTC_USDT"}], timestamp=NOW_MS, new_key=new_key
     )
     return {k.lower(): v for k, v in signed.items()}
 
@@ -141,3 +144,28 @@ def test_a_64_byte_secret_signs_like_its_seed() -> None:
     long_secret = base64.b64encode(bytes(signing) + bytes(signing.verify_key)).decode()
     pair = KeyPair(secret=long_secret, public_key=KEY.public_key)
     assert pair.headers("x", timestamp=1)["X-Signature"] == KEY.headers("x", timestamp=1)["X-Signature"]
+
+
+def test_proof_of_possession_is_the_new_keys_signature_of_the_same_request() -> None:
+    new = KeyPair.generate()
+    params: dict[str, str | bool | None] = {"publicKey": new.public_key, "scopes": "read"}
+    check = verifier()
+    signed = headers(KEY, "keyCreate", params, new_key=new)
+    check.check_signature(signed, "keyCreate", [params])
+    check.check_possession(signed, new.public_key, "keyCreate", [params])
+
+    missing = headers(KEY, "keyCreate", params)
+    assert code(lambda: check.check_possession(missing, new.public_key, "keyCreate", [params])) == (
+        401,
+        "UNAUTHORIZED",
+    )
+    by_another = headers(KEY, "keyCreate", params, new_key=OTHER)
+    assert code(lambda: check.check_possession(by_another, new.public_key, "keyCreate", [params])) == (
+        401,
+        "INVALID_SIGNATURE",
+    )
+    other_params: dict[str, str | bool | None] = {"publicKey": new.public_key, "scopes": "read,trade"}
+    assert code(lambda: check.check_possession(signed, new.public_key, "keyCreate", [other_params])) == (
+        401,
+        "INVALID_SIGNATURE",
+    )

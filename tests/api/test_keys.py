@@ -26,7 +26,7 @@ def add_key(owner: Client, scopes: str | None = None) -> Client:
     """Register a fresh key to `owner`'s account; the client that signs with it."""
     keys = KeyPair.generate()
     params = {"publicKey": keys.public_key} if scopes is None else {"publicKey": keys.public_key, "scopes": scopes}
-    ok(owner.post(KEYS, "keyCreate", params))
+    ok(owner.post(KEYS, "keyCreate", params, new_key=keys))
     return Client(owner.url, keys, owner.account_id)
 
 
@@ -44,7 +44,8 @@ def test_a_second_trade_key_places_orders_and_both_keys_are_listed(exchange: Exc
     owner.fund("USDC", "100")
     started = int(time.time() * 1000)
     second_keys = KeyPair.generate()
-    added = ok(owner.post(KEYS, "keyCreate", {"publicKey": second_keys.public_key, "scopes": "read,trade"}))
+    params = {"publicKey": second_keys.public_key, "scopes": "read,trade"}
+    added = ok(owner.post(KEYS, "keyCreate", params, new_key=second_keys))
     assert added["publicKey"] == second_keys.public_key
     assert added["scopes"] == ["read", "trade"] and added["revoked"] is False
     assert started - 1000 <= added["createdAt"] <= int(time.time() * 1000) + 1000
@@ -73,22 +74,20 @@ def test_a_read_only_key_can_neither_escalate_nor_revoke_a_trade_key(exchange: E
     before = listed(owner)
     assert before[-1]["scopes"] == ["read"]
 
-    refused(
-        reader.post(KEYS, "keyCreate", {"publicKey": KeyPair.generate().public_key, "scopes": "trade"}),
-        403,
-        "FORBIDDEN",
-    )
-    refused(
-        reader.post(KEYS, "keyCreate", {"publicKey": KeyPair.generate().public_key, "scopes": "read,trade"}),
-        403,
-        "FORBIDDEN",
-    )
+    for scopes in ("trade", "read,trade"):
+        new = KeyPair.generate()
+        refused(
+            reader.post(KEYS, "keyCreate", {"publicKey": new.public_key, "scopes": scopes}, new_key=new),
+            403,
+            "FORBIDDEN",
+        )
     refused(revoke(reader, owner.keys.public_key), 403, "FORBIDDEN")
     refused(reader.place(**BID), 403, "FORBIDDEN")
     for scopes in ("admin", "read,admin"):
         for signer in (owner, reader):
-            params = {"publicKey": KeyPair.generate().public_key, "scopes": scopes}
-            refused(signer.post(KEYS, "keyCreate", params), 403, "FORBIDDEN")
+            new = KeyPair.generate()
+            params = {"publicKey": new.public_key, "scopes": scopes}
+            refused(signer.post(KEYS, "keyCreate", params, new_key=new), 403, "FORBIDDEN")
     assert listed(owner) == before
     ok(owner.get("/api/v1/capital", "balanceQuery"))
 
@@ -159,13 +158,8 @@ def test_registered_and_malformed_keys_are_400(exchange: Exchange) -> None:
     ok(revoke(owner, gone.keys.public_key))
     before = listed(owner)
     raw = base64.b64decode(KeyPair.generate().public_key)
-    for public_key in (
-        owner.keys.public_key,
-        other.keys.public_key,
-        gone.keys.public_key,
-        exchange.admin.keys.public_key,
-    ):
-        reply = owner.post(KEYS, "keyCreate", {"publicKey": public_key})
+    for keys in (owner.keys, other.keys, gone.keys, exchange.admin.keys):
+        reply = owner.post(KEYS, "keyCreate", {"publicKey": keys.public_key}, new_key=keys)
         refused(reply, 400, "INVALID_CLIENT_REQUEST")
         assert "already registered" in reply.json()["message"]
     canonical = base64.b64encode(raw).decode()  # 43 characters and "=": the last one's 2 low bits are padding
@@ -191,6 +185,25 @@ def test_registered_and_malformed_keys_are_400(exchange: Exchange) -> None:
     assert listed(owner) == before
 
 
+def test_adding_a_key_needs_the_new_keys_own_signature(exchange: Exchange) -> None:
+    owner, other = exchange.new_account(), exchange.new_account()
+    before = listed(owner)
+    new = KeyPair.generate()
+    params = {"publicKey": new.public_key, "scopes": "read"}
+    refused(owner.post(KEYS, "keyCreate", params), 401, "UNAUTHORIZED")
+    refused(owner.post(KEYS, "keyCreate", params, new_key=KeyPair.generate()), 401, "INVALID_SIGNATURE")
+    wrong_request = {**params, "scopes": "read,trade"}
+    proof = owner.keys.headers("keyCreate", [wrong_request], new_key=new)["X-Key-Signature"]
+    reply = owner.request("POST", KEYS, "keyCreate", params, headers={"X-Key-Signature": proof})
+    refused(reply, 401, "INVALID_SIGNATURE")
+    assert listed(owner) == before
+    # A key someone merely saw (another account's, say) cannot be claimed: no proof is possible without its secret.
+    claim = {"publicKey": other.keys.public_key}
+    refused(owner.post(KEYS, "keyCreate", claim, new_key=KeyPair.generate()), 401, "INVALID_SIGNATURE")
+    ok(owner.post(KEYS, "keyCreate", params, new_key=new))
+    assert [k["publicKey"] for k in listed(owner)] == [owner.keys.public_key, new.public_key]
+
+
 def test_the_operators_key_has_no_account_keys(exchange: Exchange) -> None:
     admin = exchange.admin
     refused(admin.get(KEYS, "keyQueryAll"), 403, "FORBIDDEN")
@@ -209,13 +222,14 @@ def test_a_key_signed_for_another_instruction_is_refused(exchange: Exchange) -> 
 
 def test_an_account_holds_at_most_100_unrevoked_keys(exchange: Exchange) -> None:
     owner = exchange.new_account()
-    extra = [KeyPair.generate().public_key for _ in range(99)]
-    for public_key in extra:
-        ok(owner.post(KEYS, "keyCreate", {"publicKey": public_key, "scopes": "read"}))
-    reply = owner.post(KEYS, "keyCreate", {"publicKey": KeyPair.generate().public_key})
+    extra = [KeyPair.generate() for _ in range(99)]
+    for keys in extra:
+        ok(owner.post(KEYS, "keyCreate", {"publicKey": keys.public_key, "scopes": "read"}, new_key=keys))
+    new = KeyPair.generate()
+    reply = owner.post(KEYS, "keyCreate", {"publicKey": new.public_key}, new_key=new)
     refused(reply, 400, "INVALID_CLIENT_REQUEST")
     assert "at most 100" in reply.json()["message"]
-    ok(revoke(owner, extra[0]))
+    ok(revoke(owner, extra[0].public_key))
     add_key(owner)
     assert len(listed(owner)) == 101
 
