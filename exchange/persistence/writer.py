@@ -29,7 +29,13 @@ appends at least `COPY_ROWS` orders and trades, it is a transaction of COPY orde
 COPY trades, then `WRITE` for the rest. Listings (rare) also take the transaction path.
 
 The writer holds one connection of its own (taken from the engine's pool on the first
-commit and kept): no pool checkout, liveness ping or reset per batch. After any failed
+commit and kept): no pool checkout, liveness ping or reset per batch. On it, joins are
+nested loops only (`NESTED_LOOPS_ONLY`): each join of `WRITE` looks a batch's rows up
+by primary key, which an index probe per row always does best, while PostgreSQL, which
+guesses ten rows for any `unnest` and plans a prepared statement once, chose a hash join
+over a sequential scan of all orders while the table was new, and kept that plan as the
+table grew (until autovacuum's first ANALYZE), costing a commit time linear in the
+table's size. After any failed
 commit it drops that connection (the next commit takes a fresh one), and a connection
 found closed before a commit is replaced without failing anything. `close()` gives it
 back to the pool.
@@ -377,6 +383,10 @@ ON CONFLICT (symbol, bucket) DO UPDATE SET
 earlier batches, balances, transfers, new orders, trades, and the candle merge."""
 
 
+NESTED_LOOPS_ONLY = "SET enable_hashjoin = off; SET enable_mergejoin = off"
+"""The writer's session plans: every join it makes is a batch's ids against a primary key."""
+
+
 class Writer:
     """Commits batches of engine events to PostgreSQL, one transaction per batch, on a connection of its own."""
 
@@ -420,17 +430,20 @@ class Writer:
             held = await self._db.connect()
             raw = await held.get_raw_connection()
             self._held, self._pg = held, raw.driver_connection
+            await self._pg.execute(NESTED_LOOPS_ONLY)
         if self._pg.is_in_transaction():
             raise RuntimeError("the writer's connection is inside a transaction it did not open")
         return self._pg
 
     async def _release(self, *, invalidate: bool) -> None:
-        held, self._held, self._pg = self._held, None, None
+        held, pg, self._held, self._pg = self._held, self._pg, None, None
         if held is None:
             return
         with contextlib.suppress(Exception):
             if invalidate:
                 await held.invalidate()  # never reuse a connection whose state is unknown
+            else:
+                await pg.execute("RESET enable_hashjoin; RESET enable_mergejoin")  # the pool's plans again
             await held.close()
 
     async def _load(self) -> None:

@@ -4,7 +4,8 @@ A small batch is one statement in a transaction of its own; a large one is a tra
 of COPY orders, COPY trades and the same statement for the rest. Both must leave exactly
 what the engine computed. Text goes to the server inside array literals, so quotes,
 backslashes, commas, braces and the word NULL must come back as they were sent. The
-writer keeps one connection across batches, gives it back on `close`, and replaces a
+writer keeps one connection across batches, on which it looks rows up by primary key
+whatever the statistics, gives it back on `close` as it found it, and replaces a
 connection the server dropped while it was idle without failing the next batch.
 """
 
@@ -85,6 +86,34 @@ def test_the_writer_keeps_one_connection_and_replaces_one_the_server_dropped(dat
             await writer.close()
             assert db.pool.checkedout() == 0  # type: ignore[attr-defined]
             assert state.digest(await load_engine(db)) == state.digest(engine)
+        finally:
+            await db.dispose()
+
+    asyncio.run(main())
+
+
+def test_the_writers_connection_looks_rows_up_by_primary_key_and_the_pool_gets_it_back_as_it_was(
+    database_url: str,
+) -> None:
+    engine = Engine()
+    runs = [[engine.handle(c) for c in commands] for commands in batches(workload(8, 200), 40)]
+    ids = "unnest('{1,2}'::bigint[], '{a,b}'::text[]) AS u(id, s)"
+    by_id = f"UPDATE orders AS o SET status = u.s FROM {ids} WHERE o.id = u.id"
+
+    async def main() -> None:
+        db = create_engine(database_url)
+        writer = Writer(db)
+        try:
+            for run in runs:
+                await writer.commit(run)
+            pg = writer._pg
+            plan = "\n".join(r[0] for r in await pg.fetch(f"EXPLAIN {by_id}"))
+            assert "Index Scan using pk_orders" in plan and "Seq Scan on orders" not in plan, plan
+            await writer.close()  # the connection goes back to the pool, still open
+            settings = await pg.fetchrow(
+                "SELECT current_setting('enable_hashjoin'), current_setting('enable_mergejoin')"
+            )
+            assert tuple(settings) == ("on", "on")
         finally:
             await db.dispose()
 
