@@ -119,6 +119,11 @@ def decode_public_key(text: str) -> bytes:
     return raw
 
 
+def _window(headers: Mapping[str, str]) -> str:
+    """The request's X-Window as sent, or the default window."""
+    return headers.get("x-window", str(DEFAULT_WINDOW_MS))
+
+
 class Verifier:
     """Verifies signed requests against the keys `lookup` knows; caches parsed keys."""
 
@@ -132,7 +137,7 @@ class Verifier:
         key_text = headers.get("x-api-key")
         signature_text = headers.get("x-signature")
         timestamp = headers.get("x-timestamp")
-        window = headers.get("x-window", str(DEFAULT_WINDOW_MS))
+        window = _window(headers)
         if not key_text or not signature_text or not timestamp:
             raise unauthorized("X-API-Key, X-Signature and X-Timestamp headers are required")
         if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 16):
@@ -161,8 +166,7 @@ class Verifier:
         signature_text = headers.get("x-key-signature")
         if not signature_text:
             raise unauthorized("X-Key-Signature is required: the new key's signature of this request")
-        window = headers.get("x-window", str(DEFAULT_WINDOW_MS))
-        payload = signing_payload(instruction, params, headers["x-timestamp"], window)
+        payload = signing_payload(instruction, params, headers["x-timestamp"], _window(headers))
         self._verify(
             public_key, signature_text, payload, "X-Key-Signature is not the new key's signature of this request"
         )
