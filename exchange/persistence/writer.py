@@ -29,16 +29,17 @@ appends at least `COPY_ROWS` orders and trades, it is a transaction of COPY orde
 COPY trades, then `WRITE` for the rest. Listings (rare) also take the transaction path.
 
 The writer holds one connection of its own (taken from the engine's pool on the first
-commit and kept): no pool checkout, liveness ping or reset per batch. On it, joins are
-nested loops only (`NESTED_LOOPS_ONLY`): each join of `WRITE` looks a batch's rows up
-by primary key, which an index probe per row always does best, while PostgreSQL, which
-guesses ten rows for any `unnest` and plans a prepared statement once, chose a hash join
-over a sequential scan of all orders while the table was new, and kept that plan as the
-table grew (until autovacuum's first ANALYZE), costing a commit time linear in the
-table's size. After any failed
+commit and kept): no pool checkout, liveness ping or reset per batch. After any failed
 commit it drops that connection (the next commit takes a fresh one), and a connection
 found closed before a commit is replaced without failing anything. `close()` gives it
-back to the pool.
+back to the pool, with the pool's planner settings restored.
+
+On that connection joins are nested loops only (`NESTED_LOOPS_ONLY`). Each join of
+`WRITE` looks a batch's rows up by primary key, which an index probe per row always does
+best. Left to itself, PostgreSQL (which guesses ten rows for any `unnest` and plans a
+prepared statement once) chose a hash join over a sequential scan of all orders while
+the table was new and kept that plan as the table grew, until autovacuum's first
+ANALYZE: a commit time linear in the table's size.
 
 Candles merge with what is stored: open is kept, high/low widen, close is the batch's
 last trade (trade ids grow with every batch, so the batch's trades are the newest),
@@ -383,8 +384,11 @@ ON CONFLICT (symbol, bucket) DO UPDATE SET
 earlier batches, balances, transfers, new orders, trades, and the candle merge."""
 
 
-NESTED_LOOPS_ONLY = "SET enable_hashjoin = off; SET enable_mergejoin = off"
+_OTHER_JOINS = ("enable_hashjoin", "enable_mergejoin")
+NESTED_LOOPS_ONLY = "; ".join(f"SET {setting} = off" for setting in _OTHER_JOINS)
 """The writer's session plans: every join it makes is a batch's ids against a primary key."""
+POOL_PLANS = "; ".join(f"RESET {setting}" for setting in _OTHER_JOINS)
+"""Undoes `NESTED_LOOPS_ONLY` before the connection goes back to the pool."""
 
 
 class Writer:
@@ -443,7 +447,7 @@ class Writer:
             if invalidate:
                 await held.invalidate()  # never reuse a connection whose state is unknown
             else:
-                await pg.execute("RESET enable_hashjoin; RESET enable_mergejoin")  # the pool's plans again
+                await pg.execute(POOL_PLANS)
             await held.close()
 
     async def _load(self) -> None:
