@@ -30,8 +30,8 @@ from exchange.demo import SOL_USDC
 from exchange.engine.commands import AddAsset, AddMarket, CancelOrder, Command, Deposit, PlaceOrder
 from exchange.engine.engine import Balance, Engine
 from exchange.engine.events import TradeExecuted
-from exchange.engine.numbers import BPS, FEE_ACCOUNT, Market
-from exchange.engine.orders import OrderType, SelfTradePrevention, Side
+from exchange.engine.numbers import FEE_ACCOUNT, Market, fee_atoms
+from exchange.engine.orders import OrderType, SelfTradePrevention, Side, reservation
 
 SYMBOL = SOL_USDC.symbol
 ACCOUNTS = 64
@@ -132,10 +132,11 @@ class FloorOrder:
 class FloorMatcher:
     """A floor under the engine's cost: the bare matcher's loop plus the engine's bookkeeping, in one function.
 
-    It does to balances exactly what the engine does for a limit order (lock the
+    It does to balances exactly what the engine does for a limit order, through the
+    engine's own rules (`reservation`, `Market.notional`, `fee_atoms`): lock the
     reservation, fill at the maker's price, release the price improvement, charge the
-    fees on what each side receives into the fee account, release the rest on cancel)
-    and reports what the engine's events carry, each as a plain tuple: the accepted
+    fees on what each side receives into the fee account, release the rest on cancel.
+    It reports what the engine's events carry, each as a plain tuple: the accepted
     order, each trade with both orders' totals after it, the depth diff with level
     totals and the next sequence, and every touched balance. It leaves out what the
     engine must also do: validation, market orders, fill-or-kill and its read-only plan,
@@ -157,10 +158,10 @@ class FloorMatcher:
     def limit(self, order_id: int, account: int, is_bid: bool, price: int, quantity: int, ts: int) -> list[FloorEvent]:
         """Lock, match, rest what is left; return the events."""
         market = self.market
-        per_step, per_tick_step = market.base_atoms_per_step, market.quote_atoms_per_tick_step
+        per_step, notional = market.base_atoms_per_step, market.notional
         base, quote = self.balances[account, market.base.symbol], self.balances[account, market.quote.symbol]
         paying = quote if is_bid else base
-        locked = price * quantity * per_tick_step if is_bid else quantity * per_step
+        locked = reservation(market, Side.BID if is_bid else Side.ASK, price, quantity)
         if paying.available < locked:
             return [("rejected", order_id, ts)]
         paying.available -= locked
@@ -184,11 +185,11 @@ class FloorMatcher:
                 break
             for maker in list(level.values()):
                 steps = min(taker.remaining, maker.remaining)
-                base_atoms, quote_atoms = steps * per_step, best * steps * per_tick_step
+                base_atoms, quote_atoms = steps * per_step, notional(best, steps)
                 buyer, seller = (taker, maker) if is_bid else (maker, taker)
-                buyer_fee, seller_fee = base_atoms * buyer_bps // BPS, quote_atoms * seller_bps // BPS
-                buyer.quote.locked -= buyer.price * steps * per_tick_step
-                buyer.quote.available += (buyer.price - best) * steps * per_tick_step
+                buyer_fee, seller_fee = fee_atoms(base_atoms, buyer_bps), fee_atoms(quote_atoms, seller_bps)
+                buyer.quote.locked -= notional(buyer.price, steps)
+                buyer.quote.available += notional(buyer.price - best, steps)
                 buyer.base.available += base_atoms - buyer_fee
                 seller.base.locked -= base_atoms
                 seller.quote.available += quote_atoms - seller_fee
@@ -243,11 +244,7 @@ class FloorMatcher:
         changed: tuple[dict[int, int], dict[int, int]] = ({}, {})
         changed[order.is_bid][order.price] = sizes.pop(order.price) if not level else sizes[order.price]
         paying = order.quote if order.is_bid else order.base
-        unspent = (
-            order.price * order.remaining * self.market.quote_atoms_per_tick_step
-            if order.is_bid
-            else order.remaining * self.market.base_atoms_per_step
-        )
+        unspent = reservation(self.market, Side.BID if order.is_bid else Side.ASK, order.price, order.remaining)
         paying.locked -= unspent
         paying.available += unspent
         events: list[FloorEvent] = [("cancelled", order_id, order.executed, order.executed_quote, ts)]

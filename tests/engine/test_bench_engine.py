@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from exchange.bench.engine import _commands, _setup, funded_floor, run_bare, run_engine, run_floor, workload
+from exchange.engine.numbers import FEE_ACCOUNT
 
 
 def test_all_three_matchers_make_the_same_trades() -> None:
@@ -22,7 +23,7 @@ def test_the_floor_does_the_engines_bookkeeping_to_the_atom() -> None:
 
     held = {key: (b.available, b.locked) for key, b in floor.balances.items() if b.available or b.locked}
     assert held == {key: (b.available, b.locked) for key, b in engine.balances.items() if b.available or b.locked}
-    fees = {key: available for key, (available, _) in held.items() if key[0] == 0}
+    fees = {key: available for key, (available, _) in held.items() if key[0] == FEE_ACCOUNT}
     assert all(fees.values()) and len(fees) == 2
     book = engine.books["SOL_USDC"]
     bids, asks = book.depth(10_000)
