@@ -5,26 +5,29 @@ starts. The lifespan then brings the process up in dependency order and takes it
 in reverse (an `AsyncExitStack`, so adding a component is one `enter` line):
 
 1. open the database and run pending migrations;
-2. rebuild the engine from it (`load_engine` refuses corrupt state);
-3. start the engine actor, committing through the `Writer` and publishing on the bus;
-4. expose the `Api` (routes' dependencies) on `app.state.api` and load its catalog
-   (in demo mode after listing the demo markets, `exchange.demo.seed`);
-5. start the market maker and taker when enabled (`exchange.bots.run.running`);
-6. freeze the garbage collector's view of everything built so far, and from then on the
+2. build the writer, the engine actor (committing through the writer, publishing on
+   the bus), the `Api` (routes' dependencies) and the websocket `Streams`;
+3. take this instance's seat (`exchange.seat`): claim the database if it is free and
+   rebuild the engine from it (`load_engine` refuses corrupt state), or wait for the
+   claim in the background (standby, or while the active engine hands over). Once
+   this instance is the engine, the services that need it start: demo listings
+   (`exchange.demo.seed`), the catalog, the market-data feed, and the market maker
+   and taker when enabled (`exchange.bots.run.running`);
+4. freeze the garbage collector's view of everything built so far, and from then on the
    survivors of every full collection, sweeping frozen cycles every ten minutes
    (`exchange.collector`): a full collection then scans only what was promoted since
    the last, not every long-lived connection, so it stops the loop for milliseconds.
 
-On shutdown the bots stop, then the actor (it finishes and commits what is queued), then the
-writer gives its connection back, then the database closes. Components are reachable on
-`app.state` for the parts added later (websocket endpoint, web page, metrics, market
-maker): `db`, `bus`, `actor`, `api`.
+On shutdown the bots stop, then the feed, then the actor (it finishes and commits what
+is queued), then the writer releases the claim and gives its connection back, then the
+database closes. Components are reachable on `app.state`: `db`, `bus`, `actor`, `api`,
+`streams`, `seat`.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager, nullcontext
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -45,6 +48,7 @@ from exchange.persistence.database import open_database, upgrade
 from exchange.persistence.queries import Queries
 from exchange.persistence.recovery import load_engine
 from exchange.persistence.writer import Writer
+from exchange.seat import EngineSeat
 from exchange.streams.bus import InMemoryBus
 from exchange.streams.server import ROUTES as STREAM_ROUTES
 from exchange.streams.server import Streams
@@ -74,19 +78,16 @@ def create_app(settings: Settings) -> Starlette:
         async with AsyncExitStack() as stack:
             db = await stack.enter_async_context(open_database(settings))
             upgrade(db.url.render_as_string(hide_password=False))
-            engine = await load_engine(db)
+            writer = Writer(db)
 
             async def reload() -> Engine:
+                await writer.claim()
                 return await load_engine(db)
 
             bus = InMemoryBus()
-            writer = Writer(db)
-            stack.push_async_callback(writer.close)
             commit = observability.observed_commit(writer.commit)
-            actor = EngineActor(engine, commit=commit, publish=bus.publish, reload=reload)
-            await actor.start()
+            actor = EngineActor(commit=commit, publish=bus.publish, reload=reload, claimed=lambda: writer.holds_claim)
             observability.watch_actor(actor)
-            stack.push_async_callback(actor.stop)
             api = Api(
                 actor=actor,
                 db=db,
@@ -97,17 +98,33 @@ def create_app(settings: Settings) -> Starlette:
                 admin_public_key=settings.admin_public_key,
                 max_body_bytes=settings.max_body_bytes,
             )
-            if settings.demo:
-                await demo.seed(actor, now_us())
-            await api.refresh_catalog()
             streams = Streams(bus=bus, query=actor.query, db=db, verifier=api.verifier)
             api.key_revoked_listeners.append(streams.key_revoked)
-            await streams.start()
-            stack.push_async_callback(streams.stop)
+
+            @asynccontextmanager
+            async def engine_services() -> AsyncIterator[None]:
+                """What runs only while this instance is the engine: listings, catalog, feed, bots."""
+                if settings.demo:
+                    await demo.seed(actor, now_us())
+                await api.refresh_catalog()
+                await streams.start()
+                try:
+                    async with running_bots(actor, db, settings) if settings.bots_enabled else nullcontext():
+                        yield
+                finally:
+                    await streams.stop()
+
+            seat = EngineSeat(
+                writer=writer,
+                actor=actor,
+                load=lambda: load_engine(db),
+                services=engine_services,
+                standby=settings.standby,
+            )
+            observability.watch_seat(seat)
             app.state.db, app.state.bus, app.state.actor, app.state.api = db, bus, actor, api
-            app.state.streams = streams
-            if settings.bots_enabled:
-                await stack.enter_async_context(running_bots(actor, db, settings))
+            app.state.streams, app.state.seat = streams, seat
+            await stack.enter_async_context(seat.running())
             await stack.enter_async_context(freezing_survivors())
             yield
 

@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", validation_alias=AliasChoices("HOST", "host"))
     port: int = Field(default=8000, ge=1, le=65_535, validation_alias=AliasChoices("PORT", "port"))
     demo: bool = Field(default=False, validation_alias=AliasChoices("EXCHANGE_DEMO", "demo"))
+    standby: bool = Field(default=False, validation_alias=AliasChoices("EXCHANGE_STANDBY", "standby"))
+    """Wait for the database's engine claim instead of asking the active engine to hand over."""
     bots: bool | None = Field(default=None, validation_alias=AliasChoices("EXCHANGE_BOTS", "bots"))
     bot_markets: Annotated[list[str], NoDecode] = Field(
         default=[], validation_alias=AliasChoices("EXCHANGE_BOT_MARKETS", "bot_markets")

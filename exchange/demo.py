@@ -20,8 +20,8 @@ from decimal import Decimal
 
 from exchange.engine.actor import EngineActor
 from exchange.engine.commands import AddAsset, AddMarket, Command
-from exchange.engine.engine import Engine
 from exchange.engine.numbers import Asset, Market
+from exchange.engine.queries import GetListings, Listings
 
 USDC = Asset(symbol="USDC", decimals=6)
 SOL = Asset(symbol="SOL", decimals=9)
@@ -51,13 +51,11 @@ MARKETS = (SOL_USDC, BTC_USDC, ETH_USDC)
 REFERENCE_PRICES = {"SOL_USDC": Decimal("150"), "BTC_USDC": Decimal("60000"), "ETH_USDC": Decimal("3000")}
 
 
-def _listed(engine: Engine) -> tuple[set[str], set[str]]:
-    return set(engine.assets), set(engine.books)
-
-
 async def seed(actor: EngineActor, now_us: int) -> int:
     """List the demo assets and markets the engine lacks; return how many listings were added."""
-    assets, markets = await actor.query(_listed)
+    listings: Listings = await actor.query(GetListings())
+    assets = {asset.symbol for asset in listings.assets}
+    markets = {state.market.symbol for state in listings.markets}
     commands: list[Command] = [AddAsset(asset=a, ts=now_us) for a in ASSETS if a.symbol not in assets]
     commands += [AddMarket(market=m, ts=now_us) for m in MARKETS if m.symbol not in markets]
     for command in commands:

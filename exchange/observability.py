@@ -21,9 +21,11 @@ from the request: no query string, no headers, no body, so signatures, keys and
 account details never reach the logs.
 
 `GET /health` answers 200 while the process serves HTTP. `GET /ready` answers 200 only
-when the database answers `SELECT 1` and the engine actor accepts commands (started,
-not halted after a failed commit, not stopping); otherwise 503 with the reasons, so a
-platform routes traffic only to a process that can trade.
+when this instance is the database's engine (`exchange.seat`), the database answers
+`SELECT 1` and the engine actor accepts commands (started, not halted after a failed
+commit, not stopping); otherwise 503 with the reasons, so a platform routes traffic only
+to a process that can trade. Both answers name the instance's `role` and `epoch`, which
+`/metrics` also reports (`exchange_engine_role{role}`, `exchange_engine_epoch`).
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from exchange.engine.actor import EngineActor
 from exchange.engine.commands import PlaceOrder
 from exchange.engine.events import Event, OrderAccepted, Rejected, TradeExecuted
+from exchange.seat import EngineSeat, Role
 
 ORDERS_ACCEPTED = Counter("exchange_orders_accepted", "Orders accepted by the engine (committed).", ["symbol"])
 ORDERS_REJECTED = Counter("exchange_orders_rejected", "Orders rejected by the engine, by reason.", ["reason"])
@@ -62,6 +65,8 @@ BATCH_COMMANDS = Histogram(
     "exchange_batch_commands", "Commands per committed batch.", buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
 )
 QUEUE_DEPTH = Gauge("exchange_engine_queue_depth", "Items waiting in the engine inbox.")
+ENGINE_ROLE = Gauge("exchange_engine_role", "1 for the engine role this instance holds, 0 for the others.", ["role"])
+ENGINE_EPOCH = Gauge("exchange_engine_epoch", "The fencing epoch of this instance's claim (0 without one).")
 WEBSOCKET_CONNECTIONS = Gauge("exchange_websocket_connections", "Open websocket connections.")
 WEBSOCKET_DROPPED = Counter(
     "exchange_websocket_slow_clients_dropped", "Websocket clients disconnected for falling behind."
@@ -110,6 +115,13 @@ def observed_commit(commit: Commit) -> Commit:
 def watch_actor(actor: EngineActor) -> None:
     """Report `actor`'s inbox depth at every scrape."""
     QUEUE_DEPTH.set_function(lambda: actor.queue_depth)
+
+
+def watch_seat(seat: EngineSeat) -> None:
+    """Report the instance's engine role (1 for the role it holds, 0 for the others) and epoch at every scrape."""
+    for role in Role:
+        ENGINE_ROLE.labels(role=role.value).set_function(lambda role=role: float(seat.role is role))  # type: ignore[misc]
+    ENGINE_EPOCH.set_function(lambda: seat.epoch or 0)
 
 
 # -- logs ---------------------------------------------------------------------------
@@ -230,8 +242,12 @@ async def health(request: Request) -> Response:
 async def ready(request: Request) -> Response:
     """GET /ready: 200 when the database answers and the engine accepts commands, else 503 with reasons."""
     problems: list[str] = []
+    seat: EngineSeat | None = getattr(request.app.state, "seat", None)
+    role = {"role": seat.role.value, "epoch": seat.epoch} if seat is not None else {}
     actor: EngineActor | None = getattr(request.app.state, "actor", None)
-    if actor is None or not actor.ready:
+    if seat is not None and seat.role is not Role.ACTIVE:
+        problems.append(f"this instance is not the engine ({seat.role.value})")
+    elif actor is None or not actor.ready:
         problems.append("engine halted" if actor is not None and actor.halted else "engine not running")
     db = getattr(request.app.state, "db", None)
     if db is None:
@@ -243,8 +259,8 @@ async def ready(request: Request) -> Response:
         except Exception as error:
             problems.append(f"database unreachable: {type(error).__name__}")
     if problems:
-        return JSONResponse({"status": "unavailable", "problems": problems}, status_code=503)
-    return JSONResponse({"status": "ready"})
+        return JSONResponse({"status": "unavailable", "problems": problems, **role}, status_code=503)
+    return JSONResponse({"status": "ready", **role})
 
 
 ROUTES: list[BaseRoute] = [

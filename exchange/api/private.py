@@ -22,10 +22,9 @@ from exchange.api.auth import Scope
 from exchange.api.errors import REJECTIONS, ApiError, RejectedError
 from exchange.api.service import Api, JsonResponse, api_of, now_us
 from exchange.engine.commands import CancelAllOrders, CancelOrder, PlaceOrder
-from exchange.engine.engine import Engine
 from exchange.engine.events import Event, OrderAccepted
 from exchange.engine.numbers import Market
-from exchange.engine.orders import Order
+from exchange.engine.queries import GetBalances, GetOpenOrders, GetOrder, Holding, OrderView
 from exchange.persistence import queries
 
 MAX_BATCH = 20
@@ -36,7 +35,8 @@ async def capital(request: Request) -> Response:
     api = api_of(request)
     params = await api.params(request)
     principal = await api.signed(request, "balanceQuery", Scope.READ, [params])
-    balances = await api.actor.query(lambda engine: engine.balances_of(principal.account_id))
+    holdings: tuple[Holding, ...] = await api.actor.query(GetBalances(account_id=principal.account_id))
+    balances = {h.asset: (h.available, h.locked) for h in holdings}
     return JsonResponse(wire.balance_fields(api.catalog.assets, balances))
 
 
@@ -85,20 +85,6 @@ async def execute_orders(request: Request) -> Response:
     return JsonResponse(await asyncio.gather(*tasks))
 
 
-def _find_open(
-    engine: Engine, account_id: int, symbol: str, order_id: int | None, client_id: int | None
-) -> wire.OrderView | None:
-    order: Order | None
-    if order_id is not None:
-        order = engine.open_orders.get(order_id)
-    else:
-        assert client_id is not None
-        order = engine.client_ids.get((account_id, client_id))
-    if order is None or order.spec.account_id != account_id or order.spec.symbol != symbol:
-        return None
-    return wire.OrderView.of(order)
-
-
 async def query_order(request: Request) -> Response:
     """GET /api/v1/order (orderQuery): one order resting on the book, by orderId or clientId."""
     api = api_of(request)
@@ -106,7 +92,8 @@ async def query_order(request: Request) -> Response:
     principal = await api.signed(request, "orderQuery", Scope.READ, [params])
     market = await api.market(wire.market_ref(params))
     order_id, client_id = wire.parse_order_ref(params)
-    view = await api.actor.query(lambda e: _find_open(e, principal.account_id, market.symbol, order_id, client_id))
+    wanted = GetOrder(account_id=principal.account_id, symbol=market.symbol, order_id=order_id, client_id=client_id)
+    view: OrderView | None = await api.actor.query(wanted)
     if view is None:
         raise ApiError(404, "RESOURCE_NOT_FOUND", "Order not found")
     return JsonResponse(wire.order_fields(view, market))
@@ -126,10 +113,6 @@ async def cancel_order(request: Request) -> Response:
     return JsonResponse(wire.order_fields(closed[0], market))
 
 
-def _open_views(engine: Engine, account_id: int, symbol: str | None) -> list[wire.OrderView]:
-    return [wire.OrderView.of(order) for order in engine.orders_of(account_id, symbol)]
-
-
 async def query_orders(request: Request) -> Response:
     """GET /api/v1/orders (orderQueryAll): the account's open orders, optionally in one market."""
     api = api_of(request)
@@ -138,7 +121,7 @@ async def query_orders(request: Request) -> Response:
     symbol = wire.market_ref(params)
     if symbol is not None:
         symbol = (await api.market(symbol)).symbol
-    views = await api.actor.query(lambda e: _open_views(e, principal.account_id, symbol))
+    views: tuple[OrderView, ...] = await api.actor.query(GetOpenOrders(account_id=principal.account_id, symbol=symbol))
     markets = api.catalog.markets
     return JsonResponse([wire.order_fields(view, markets[view.spec.symbol]) for view in views])
 
@@ -164,7 +147,7 @@ async def order_history(request: Request) -> Response:
         principal.account_id, symbol=await _symbol(api, wanted), limit=wanted.page.limit, offset=wanted.page.offset
     )
     markets = api.catalog.markets
-    views = [wire.OrderView.stored(row, markets[row.symbol]) for row in rows if wanted.order_id in (None, row.id)]
+    views = [wire.stored_order(row, markets[row.symbol]) for row in rows if wanted.order_id in (None, row.id)]
     return JsonResponse([wire.order_fields(v, markets[v.spec.symbol], history=True) for v in views])
 
 

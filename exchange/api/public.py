@@ -17,8 +17,8 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from exchange.api import wire
-from exchange.api.service import JsonResponse, api_of, now_us, query_params
-from exchange.engine.engine import Engine
+from exchange.api.service import Api, JsonResponse, api_of, now_us, query_params
+from exchange.engine.queries import Depth, GetDepth, GetListings, Listings
 
 
 async def status(request: Request) -> Response:
@@ -48,14 +48,15 @@ async def assets(request: Request) -> Response:
     return JsonResponse([wire.asset_fields(a) for a in sorted(api.catalog.assets.values(), key=lambda a: a.symbol)])
 
 
-def _halted(engine: Engine) -> dict[str, bool]:
-    return {symbol: book.halted for symbol, book in engine.books.items()}
+async def _halted(api: Api) -> dict[str, bool]:
+    listings: Listings = await api.actor.query(GetListings())
+    return {state.market.symbol: state.halted for state in listings.markets}
 
 
 async def markets(request: Request) -> Response:
     """GET /api/v1/markets: every spot market with its filters."""
     api = api_of(request)
-    halted = await api.actor.query(_halted)
+    halted = await _halted(api)
     listed = api.catalog.markets
     if set(halted) - set(listed):
         await api.refresh_catalog()
@@ -72,7 +73,7 @@ async def market(request: Request) -> Response:
     """GET /api/v1/market?symbol=: one market."""
     api = api_of(request)
     found = await api.market(wire.symbol_param(query_params(request)))
-    halted = await api.actor.query(lambda e: e.books[found.symbol].halted)
+    halted = (await _halted(api))[found.symbol]
     return JsonResponse(wire.market_fields(found, halted=halted, created_at=api.catalog.listed_at.get(found.symbol, 0)))
 
 
@@ -82,8 +83,8 @@ async def depth(request: Request) -> Response:
     params = query_params(request)
     found = await api.market(wire.symbol_param(params))
     limit = wire.parse_depth_limit(params)
-    sequence, bids, asks = await api.actor.query(lambda e: e.depth(found.symbol, limit))
-    return JsonResponse(wire.depth_fields(found, sequence=sequence, bids=bids, asks=asks, ts=now_us()))
+    book: Depth = await api.actor.query(GetDepth(symbol=found.symbol, limit=limit))
+    return JsonResponse(wire.depth_fields(found, sequence=book.sequence, bids=book.bids, asks=book.asks, ts=now_us()))
 
 
 async def ticker(request: Request) -> Response:

@@ -41,9 +41,9 @@ from exchange.api.ratelimit import RateLimiter
 from exchange.api.wire import Params, Scalar, load_json, scalar_params
 from exchange.engine.actor import EngineActor
 from exchange.engine.commands import Command
-from exchange.engine.engine import Engine
 from exchange.engine.events import AssetAdded, Event, MarketAdded, Rejected
 from exchange.engine.numbers import Asset, Market
+from exchange.engine.queries import GetListings, Listings
 from exchange.persistence import tables
 from exchange.persistence.queries import Queries
 from exchange.persistence.timestamps import to_micros
@@ -85,10 +85,6 @@ class Catalog:
                 self.listed_at[event.market.symbol] = event.ts
 
 
-def _listings(engine: Engine) -> tuple[dict[str, Asset], dict[str, Market]]:
-    return dict(engine.assets), {symbol: book.market for symbol, book in engine.books.items()}
-
-
 class Api:
     """The routes' dependencies and the helpers they share."""
 
@@ -123,7 +119,9 @@ class Api:
 
     async def refresh_catalog(self) -> None:
         """Re-read the listings from the engine and their listing times from the database."""
-        assets, markets = await self.actor.query(_listings)
+        listings: Listings = await self.actor.query(GetListings())
+        assets = {asset.symbol: asset for asset in listings.assets}
+        markets = {state.market.symbol: state.market for state in listings.markets}
         async with self.db.connect() as connection:
             rows = await connection.execute(select(tables.markets.c.symbol, tables.markets.c.created_at))
             listed_at = {row.symbol: to_micros(row.created_at) for row in rows}

@@ -47,14 +47,13 @@ from exchange.engine.commands import PlaceOrder
 from exchange.engine.events import Event, OrderAccepted, OrderCancelled, OrderExpired, OrderFilled, TradeExecuted
 from exchange.engine.numbers import Asset, Market
 from exchange.engine.orders import (
-    Order,
-    OrderSpec,
     OrderStatus,
     OrderType,
     SelfTradePrevention,
     Side,
     TimeInForce,
 )
+from exchange.engine.queries import OrderView
 from exchange.persistence import queries
 
 MAX_NUMBER_LENGTH = 40
@@ -537,28 +536,11 @@ def trade_fields(trade: queries.Trade) -> Json:
 # -- orders, fills, balances ---------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class OrderView:
-    """An order's terms and progress at one moment, in engine units."""
-
-    spec: OrderSpec
-    status: OrderStatus
-    executed: int
-    executed_quote: int
-
-    @staticmethod
-    def stored(row: queries.Order, market: Market) -> OrderView:
-        """Back to engine units from a stored order (exact: it was written from them)."""
-        spec = row.spec(market)
-        executed, executed_quote = row.executed(market)
-        return OrderView(spec=spec, status=OrderStatus(row.status), executed=executed, executed_quote=executed_quote)
-
-    @staticmethod
-    def of(order: Order) -> OrderView:
-        """Copy a live engine order (call inside `actor.query`, never keep the Order)."""
-        return OrderView(
-            spec=order.spec, status=order.status, executed=order.executed, executed_quote=order.executed_quote
-        )
+def stored_order(row: queries.Order, market: Market) -> OrderView:
+    """Back to engine units from a stored order (exact: it was written from them)."""
+    spec = row.spec(market)
+    executed, executed_quote = row.executed(market)
+    return OrderView(spec=spec, status=OrderStatus(row.status), executed=executed, executed_quote=executed_quote)
 
 
 def order_after(events: Sequence[Event], order_id: int) -> OrderView | None:

@@ -188,6 +188,7 @@ async def measure(*, orders: int, batch: int, seed: int, server_url: str) -> Fig
         db = create_engine(url)
         try:
             writer = Writer(db)
+            await writer.claim()
             latencies = []
             for result in results:
                 started = time.perf_counter()

@@ -33,10 +33,19 @@ from exchange.api.auth import KeyPair
 from exchange.bots.quoting import Levels, Resting
 from exchange.engine.actor import EngineActor
 from exchange.engine.commands import CancelOrder, Deposit, PlaceOrder
-from exchange.engine.engine import Engine
 from exchange.engine.events import OrderAccepted, Rejected
 from exchange.engine.numbers import Asset, Market
 from exchange.engine.orders import OrderType, Side, TimeInForce
+from exchange.engine.queries import (
+    Depth,
+    GetBalances,
+    GetDepth,
+    GetListings,
+    GetOpenOrders,
+    Holding,
+    Listings,
+    OrderView,
+)
 
 MAX_BATCH = 20
 """Orders per `POST /api/v1/orders`, Backpack's limit."""
@@ -109,18 +118,6 @@ def _now_us() -> int:
     return time.time_ns() // 1000
 
 
-def _listings(engine: Engine) -> dict[str, Market]:
-    return {symbol: book.market for symbol, book in engine.books.items()}
-
-
-def _resting(engine: Engine, account_id: int, symbol: str) -> list[Resting]:
-    return [
-        Resting(o.spec.id, o.spec.side, o.spec.price, o.remaining)
-        for o in engine.orders_of(account_id, symbol)
-        if o.spec.price is not None
-    ]
-
-
 class InProcessClient:
     """A `Client` that talks to the engine actor directly, as account `account_id`."""
 
@@ -130,21 +127,27 @@ class InProcessClient:
 
     async def markets(self) -> dict[str, Market]:
         """Every listed market by symbol."""
-        return await self.actor.query(_listings)
+        listings: Listings = await self.actor.query(GetListings())
+        return {state.market.symbol: state.market for state in listings.markets}
 
     async def depth(self, symbol: str, limit: int) -> tuple[Levels, Levels]:
         """(bids, asks) of the book, best first."""
-        _, bids, asks = await self.actor.query(lambda engine: engine.depth(symbol, limit))
-        return bids, asks
+        book: Depth = await self.actor.query(GetDepth(symbol=symbol, limit=limit))
+        return list(book.bids), list(book.asks)
 
     async def open_orders(self, symbol: str) -> list[Resting]:
         """The bot's open orders in a market."""
-        return await self.actor.query(lambda engine: _resting(engine, self.account_id, symbol))
+        views: tuple[OrderView, ...] = await self.actor.query(GetOpenOrders(account_id=self.account_id, symbol=symbol))
+        return [
+            Resting(v.spec.id, v.spec.side, v.spec.price, v.spec.quantity - v.executed)
+            for v in views
+            if v.spec.price is not None and v.spec.quantity is not None
+        ]
 
     async def balances(self) -> dict[str, int]:
         """Available atoms per asset."""
-        held = await self.actor.query(lambda engine: engine.balances_of(self.account_id))
-        return {asset: available for asset, (available, _) in held.items()}
+        holdings: tuple[Holding, ...] = await self.actor.query(GetBalances(account_id=self.account_id))
+        return {h.asset: h.available for h in holdings}
 
     async def place(self, orders: Sequence[OrderRequest]) -> list[Outcome]:
         """Submit every order at once, so they land in one batch, in order."""

@@ -22,6 +22,12 @@ Self-trade prevention follows the taker's policy: RejectTaker expires the taker'
 rest when it meets its own order; RejectMaker expires the owner's resting order and
 goes on; RejectBoth does both; Allow trades.
 
+Transfer ids. A deposit or withdrawal names a transfer id and is applied at most once.
+The engine remembers the most recent `RECENT_TRANSFERS` ids, so its memory grows with
+open state, never with history; a repeat of an older id passes the engine's check, and
+the database's primary key on `transfers.transfer_id` refuses it at commit, which the
+engine actor turns into the same DUPLICATE_TRANSFER rejection for that caller alone.
+
 Order ids and trade ids come from counters that are part of the state snapshot, so
 a rebuilt engine continues the same sequence.
 """
@@ -71,6 +77,24 @@ from exchange.engine.orders import (
     TimeInForce,
     reservation,
 )
+from exchange.engine.queries import (
+    Depth,
+    GetBalances,
+    GetBooks,
+    GetDepth,
+    GetDigest,
+    GetListings,
+    GetOpenOrders,
+    GetOrder,
+    Holding,
+    Listings,
+    MarketState,
+    OrderView,
+    Query,
+)
+
+RECENT_TRANSFERS = 10_000
+"""How many of the latest transfer ids the engine checks itself (the database checks them all)."""
 
 
 class Balance:
@@ -120,7 +144,8 @@ class Engine:
         self.open_orders: dict[int, Order] = {}
         self.open_by_account: dict[int, dict[int, Order]] = {}
         self.client_ids: dict[tuple[int, int], Order] = {}
-        self.transfer_ids: set[str] = set()
+        self.transfer_ids: dict[str, None] = {}
+        """The most recent `RECENT_TRANSFERS` transfer ids applied, oldest first (see the module docstring)."""
         self.next_order_id = 1
         self.next_trade_id = 1
         self._events: list[Event] = []
@@ -189,7 +214,7 @@ class Engine:
 
     def _deposit(self, command: Deposit) -> None:
         self._check_transfer(command.asset, command.amount, command.transfer_id)
-        self.transfer_ids.add(command.transfer_id)
+        self._remember_transfer(command.transfer_id)
         self._balance(command.account_id, command.asset).available += command.amount
         self._events.append(
             Deposited(
@@ -206,7 +231,7 @@ class Engine:
         balance = self.balances.get((command.account_id, command.asset))
         if balance is None or balance.available < command.amount:
             raise Rejection(RejectReason.INSUFFICIENT_FUNDS, "withdrawal exceeds the available balance")
-        self.transfer_ids.add(command.transfer_id)
+        self._remember_transfer(command.transfer_id)
         self._balance(command.account_id, command.asset).available -= command.amount
         self._events.append(
             Withdrawn(
@@ -225,6 +250,12 @@ class Engine:
             raise Rejection(RejectReason.INVALID_AMOUNT, "amount must be positive")
         if transfer_id in self.transfer_ids:
             raise Rejection(RejectReason.DUPLICATE_TRANSFER, f"transfer {transfer_id} was already applied")
+
+    def _remember_transfer(self, transfer_id: str) -> None:
+        transfer_ids = self.transfer_ids
+        transfer_ids[transfer_id] = None
+        if len(transfer_ids) > RECENT_TRANSFERS:
+            del transfer_ids[next(iter(transfer_ids))]
 
     # -- orders --------------------------------------------------------------------
 
@@ -491,6 +522,44 @@ class Engine:
 
     # -- queries -------------------------------------------------------------------
 
+    def answer(self, query: Query) -> Any:
+        """The answer to a named query (`exchange.engine.queries`): plain records, never live state."""
+        match query:
+            case GetDepth(symbol=symbol, limit=limit):
+                return self._depth(symbol, limit)
+            case GetListings():
+                return self._listings()
+            case GetBooks(limit=limit):
+                return self._listings(), tuple(self._depth(symbol, limit) for symbol in self.books)
+            case GetBalances(account_id=account_id):
+                balances = self.balances_by_account.get(account_id, ())
+                return tuple(Holding(asset=b.asset, available=b.available, locked=b.locked) for b in balances)
+            case GetOpenOrders(account_id=account_id, symbol=symbol):
+                return tuple(_view(order) for order in self.orders_of(account_id, symbol))
+            case GetOrder(account_id=account_id, symbol=symbol, order_id=order_id, client_id=client_id):
+                if order_id is not None:
+                    order = self.open_orders.get(order_id)
+                else:
+                    order = self.client_ids.get((account_id, client_id)) if client_id is not None else None
+                mine = order is not None and order.spec.account_id == account_id and order.spec.symbol == symbol
+                return _view(order) if mine and order is not None else None
+            case GetDigest():
+                from exchange.engine.state import digest  # state.py builds on this module
+
+                return digest(self)
+        raise TypeError(f"not a query: {query!r}")
+
+    def _depth(self, symbol: str, limit: int) -> Depth:
+        sequence, bids, asks = self.depth(symbol, limit)
+        return Depth(symbol=symbol, sequence=sequence, bids=tuple(bids), asks=tuple(asks))
+
+    def _listings(self) -> Listings:
+        markets = (MarketState(market=b.market, sequence=b.sequence, halted=b.halted) for b in self.books.values())
+        return Listings(
+            assets=tuple(sorted(self.assets.values(), key=lambda a: a.symbol)),
+            markets=tuple(sorted(markets, key=lambda m: m.market.symbol)),
+        )
+
     def depth(self, symbol: str, limit: int) -> tuple[int, list[tuple[int, int]], list[tuple[int, int]]]:
         """(depth sequence, best `limit` bids, best `limit` asks) as (ticks, steps) pairs, best first."""
         book = self.books[symbol]
@@ -528,6 +597,10 @@ class Engine:
             self.balances_by_account.setdefault(account_id, []).append(balance)
         self._touched[id(balance)] = balance
         return balance
+
+
+def _view(order: Order) -> OrderView:
+    return OrderView(spec=order.spec, status=order.status, executed=order.executed, executed_quote=order.executed_quote)
 
 
 def _paying_asset(book: Book, side: Side) -> str:

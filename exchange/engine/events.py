@@ -37,6 +37,8 @@ class RejectReason(StrEnum):
     DUPLICATE_CLIENT_ID = "DUPLICATE_CLIENT_ID"
     ORDER_NOT_FOUND = "ORDER_NOT_FOUND"
     DUPLICATE_TRANSFER = "DUPLICATE_TRANSFER"
+    UNSTORABLE = "UNSTORABLE"
+    """The database refused the command's effects (a value it cannot store); given by the actor, not the engine."""
 
 
 class CloseReason(StrEnum):

@@ -1,8 +1,8 @@
 """The engine's whole state as plain data: snapshot, restore, digest, reservation check.
 
 A `Snapshot` holds everything `Engine.handle` reads: assets, markets with their depth
-sequences and halt flags, balances, open orders, the id counters and the applied
-transfer ids. Restoring re-rests open orders in ascending id, which is their
+sequences and halt flags, balances, open orders, the id counters and the most
+recent transfer ids. Restoring re-rests open orders in ascending id, which is their
 price-time priority (an order never moves once it rests), so
 `restore(snapshot(e))` behaves exactly like `e`, and two engines that saw the same
 commands from the same snapshot have the same `digest`.
@@ -17,16 +17,10 @@ import hashlib
 from dataclasses import dataclass
 
 from exchange.engine.book import Book
-from exchange.engine.engine import Balance, Engine
-from exchange.engine.numbers import Asset, Market
+from exchange.engine.engine import RECENT_TRANSFERS, Balance, Engine
+from exchange.engine.numbers import Asset
 from exchange.engine.orders import Order, OrderSpec, Side, reservation
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MarketState:
-    market: Market
-    sequence: int
-    halted: bool
+from exchange.engine.queries import MarketState
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -53,7 +47,8 @@ class Snapshot:
     open_orders: tuple[OpenOrderState, ...]
     next_order_id: int
     next_trade_id: int
-    transfer_ids: frozenset[str]
+    transfer_ids: tuple[str, ...]
+    """The most recent transfer ids, oldest first (`engine.RECENT_TRANSFERS` at most)."""
 
 
 def snapshot(engine: Engine) -> Snapshot:
@@ -73,7 +68,7 @@ def snapshot(engine: Engine) -> Snapshot:
         ),
         next_order_id=engine.next_order_id,
         next_trade_id=engine.next_trade_id,
-        transfer_ids=frozenset(engine.transfer_ids),
+        transfer_ids=tuple(engine.transfer_ids),
     )
 
 
@@ -96,7 +91,7 @@ def restore(state: Snapshot) -> Engine:
         book.discard_changes()  # re-resting restores the visible book, it does not change it
     engine.next_order_id = state.next_order_id
     engine.next_trade_id = state.next_trade_id
-    engine.transfer_ids = set(state.transfer_ids)
+    engine.transfer_ids = dict.fromkeys(state.transfer_ids[-RECENT_TRANSFERS:])
     return engine
 
 

@@ -1,7 +1,8 @@
 """Recovery: rebuild the engine from what the database committed, and refuse corrupt state.
 
 The database holds everything `state.Snapshot` needs (see `tables`): assets, markets
-with their depth sequence and halt flag, balances, open orders, applied transfer ids,
+with their depth sequence and halt flag, balances, open orders, the most recent
+transfer ids (in commit order: the last `RECENT_TRANSFERS`),
 and the id counters, which are the largest order and trade ids plus one (every
 accepted order and every trade is a row, so no id is ever handed out twice).
 
@@ -24,9 +25,10 @@ from decimal import Decimal
 from sqlalchemy import RowMapping, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from exchange.engine.engine import Engine
+from exchange.engine.engine import RECENT_TRANSFERS, Engine
 from exchange.engine.numbers import Asset, InvalidInput, Market, units_of
-from exchange.engine.state import BalanceState, MarketState, OpenOrderState, Snapshot, reservation_mismatches, restore
+from exchange.engine.queries import MarketState
+from exchange.engine.state import BalanceState, OpenOrderState, Snapshot, reservation_mismatches, restore
 from exchange.persistence import queries, tables
 
 
@@ -98,7 +100,9 @@ async def load_snapshot(connection: AsyncConnection) -> Snapshot:
         )
     max_order = await connection.scalar(select(func.coalesce(func.max(o.c.id), 0)))
     max_trade = await connection.scalar(select(func.coalesce(func.max(tables.trades.c.id), 0)))
-    transfer_ids = frozenset(await connection.scalars(select(tables.transfers.c.transfer_id)))
+    t = tables.transfers
+    recent = select(t.c.transfer_id).order_by(t.c.id.desc()).limit(RECENT_TRANSFERS)
+    transfer_ids = tuple(reversed(list(await connection.scalars(recent))))
     return Snapshot(
         assets=tuple(assets.values()),
         markets=tuple(market_states),

@@ -18,6 +18,8 @@ Invariants of the stored data:
 - Open orders (status New or PartiallyFilled) plus balances, markets (with their depth
   sequence) and applied transfer ids are exactly what recovery needs to rebuild the
   engine; the id counters are the largest order and trade ids plus one.
+- `engine_claim` names the one engine that may commit: every commit checks, inside its
+  own transaction, that the epoch it claimed is still the row's (`claim.py`).
 - Orders and balances are overwritten in place on every batch. No index covers a
   column that changes (status, executed amounts, balances), and the pages keep free
   space (fillfactor), so those updates are HOT: no index is touched. The price is
@@ -29,6 +31,7 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     Column,
     DateTime,
     ForeignKey,
@@ -189,3 +192,15 @@ candles_1m = Table(
     Column("trades", BigInteger, nullable=False),
     PrimaryKeyConstraint("symbol", "bucket"),
 )
+
+engine_claim = Table(
+    "engine_claim",
+    metadata,
+    Column("single", Boolean, primary_key=True, server_default=text("true")),
+    Column("epoch", BigInteger, nullable=False, server_default=text("0")),
+    Column("holder", Text, comment="host and process of the claiming engine"),
+    Column("claimed_at", DateTime(timezone=True)),
+    Column("committed_at", DateTime(timezone=True)),
+    CheckConstraint("single", name="one_row"),
+)
+"""One row: the fencing epoch of the engine that may commit (`exchange.persistence.claim`)."""

@@ -62,7 +62,9 @@ reloads, so a rolled-back listing is never used.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -73,6 +75,7 @@ import asyncpg
 from sqlalchemy import BigInteger, Boolean, DateTime, Numeric, Table, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from exchange.engine.actor import CommitRefused
 from exchange.engine.events import (
     AssetAdded,
     BalanceChanged,
@@ -85,12 +88,13 @@ from exchange.engine.events import (
     OrderCancelled,
     OrderExpired,
     OrderFilled,
+    RejectReason,
     TradeExecuted,
     Withdrawn,
 )
 from exchange.engine.numbers import Asset, Market
 from exchange.engine.orders import OrderSpec, OrderStatus, Side
-from exchange.persistence import tables
+from exchange.persistence import claim, tables
 from exchange.persistence.recovery import market_of
 from exchange.persistence.timestamps import MINUTE_US, to_datetime
 
@@ -340,6 +344,9 @@ def insert_from_arrays(table: Table, columns: Sequence[str], first: int) -> str:
     )
 
 
+EPOCH_PARAMETER = 28 + len(ORDER_COLUMNS) + len(TRADE_COLUMNS)
+"""The last parameter of `WRITE`: the epoch this engine claimed, checked by the fence."""
+
 WRITE = f"""
 WITH markets_done AS (
     UPDATE markets AS m
@@ -366,6 +373,8 @@ WITH markets_done AS (
     {insert_from_arrays(tables.orders, ORDER_COLUMNS, 28)}
 ), trades_new AS (
     {insert_from_arrays(tables.trades, TRADE_COLUMNS, 28 + len(ORDER_COLUMNS))}
+), fence AS (
+    {claim.FENCE.format(n=EPOCH_PARAMETER)}
 )
 INSERT INTO candles_1m AS c (symbol, bucket, open, high, low, close, volume, quote_volume, trades)
 SELECT s, b::timestamptz, o::numeric, h::numeric, l::numeric, c::numeric, v::numeric, q::numeric, n
@@ -381,7 +390,8 @@ ON CONFLICT (symbol, bucket) DO UPDATE SET
     trades = c.trades + excluded.trades
 """
 """A whole batch in one statement: markets' sequence and halt flag, progress of orders from
-earlier batches, balances, transfers, new orders, trades, and the candle merge."""
+earlier batches, balances, transfers, new orders, trades, the candle merge, and the fence
+that refuses it all unless this engine's claim still holds."""
 
 
 _OTHER_JOINS = ("enable_hashjoin", "enable_mergejoin")
@@ -392,19 +402,68 @@ POOL_PLANS = "; ".join(f"RESET {setting}" for setting in _OTHER_JOINS)
 
 
 class Writer:
-    """Commits batches of engine events to PostgreSQL, one transaction per batch, on a connection of its own."""
+    """Commits batches of engine events to PostgreSQL, one transaction per batch, on a connection of its own.
 
-    def __init__(self, db: AsyncEngine, *, copy_rows: int = COPY_ROWS) -> None:
+    The connection is also the engine's claim on the database (`exchange.persistence.claim`):
+    `claim()` takes it, every commit is fenced by its epoch, and losing the connection
+    loses the claim. `commit` refuses to run without it.
+    """
+
+    def __init__(self, db: AsyncEngine, *, copy_rows: int = COPY_ROWS, holder: str | None = None) -> None:
         self._db = db
         self._copy_rows = copy_rows
+        self._holder = holder or claim.holder_name()
         self._markets: dict[str, Units] | None = None
         self._assets: dict[str, Scale] = {}
         self._copy_safe = True
         self._held: AsyncConnection | None = None
         self._pg: asyncpg.Connection = None
+        self.epoch: int | None = None
+        """The epoch this writer claimed, while its claim holds; None otherwise."""
+        self.on_handover: Callable[[], None] = lambda: None
+        """Called (from the connection's notification) when another instance asks for the claim."""
+
+    @property
+    def holds_claim(self) -> bool:
+        """True while the claim taken by `claim()` holds (its session is alive and not superseded)."""
+        return self.epoch is not None and self._pg is not None and not self._pg.is_closed()
+
+    async def claim(self, *, wait: bool = False, handover: bool = False, poll: float = 0.05) -> int:  # float-ok
+        """Take the database's claim (lock, then a new epoch) and return the epoch.
+
+        Without `wait`, raise `ClaimHeldError` if another engine holds it; with it, poll
+        every `poll` seconds until it is free, asking its holder to hand over every
+        two seconds if `handover`.
+        """
+        if self.holds_claim:
+            assert self.epoch is not None
+            return self.epoch
+        await self._release(invalidate=True)
+        self._markets = None
+        pg = await self._connection()
+        asked = -float("inf")  # float-ok: monotonic seconds
+        while not await claim.try_lock(pg):
+            if not wait:
+                await self._release(invalidate=False)
+                raise claim.ClaimHeldError("another engine holds this database's claim")
+            if handover and time.monotonic() - asked > 2:
+                await claim.ask_handover(pg)
+                asked = time.monotonic()
+            await asyncio.sleep(poll)
+        self.epoch = await claim.take(pg, self._holder)
+        await pg.add_listener(claim.CHANNEL, self._notified)
+        pg.add_termination_listener(self._terminated)
+        return self.epoch
 
     async def commit(self, results: Sequence[Sequence[Event]]) -> None:
-        """Persist the events of a batch of commands in one transaction, or raise with nothing committed."""
+        """Persist the events of a batch of commands in one transaction, or raise with nothing committed.
+
+        Raises `ClaimLostError` if this writer does not (or no longer) hold the claim,
+        and `CommitRefused` if the database refused the batch's data (a constraint or
+        a value it cannot store); the connection and the claim survive that one.
+        """
+        if not self.holds_claim:
+            raise claim.ClaimLostError("this engine does not hold the database's claim")
         batch = _Batch()
         folds = _FOLDS
         for events in results:
@@ -417,26 +476,51 @@ class Writer:
         try:
             if self._markets is None:
                 await self._load()
-            await self._write(await self._connection(), batch)
+            await self._write(self._pg, batch)
+        except (asyncpg.PostgresError, ARGUMENT_REFUSED) as error:
+            self._markets = None
+            refused = _refusal(error)
+            if refused is None:
+                await self._lose(invalidate=True)
+                if isinstance(error, asyncpg.PostgresError) and error.sqlstate == claim.FENCED:
+                    raise claim.ClaimLostError(str(error)) from error
+                raise
+            raise refused from error
         except BaseException:
             self._markets = None
-            await self._release(invalidate=True)
+            await self._lose(invalidate=True)
             raise
 
     async def close(self) -> None:
-        """Give the writer's connection back to the pool (the next commit takes one again)."""
-        await self._release(invalidate=False)
+        """Release the claim and give the writer's connection back to the pool."""
+        if self.holds_claim:
+            with contextlib.suppress(Exception):
+                await claim.release(self._pg)
+        await self._lose(invalidate=False)
+
+    async def _lose(self, *, invalidate: bool) -> None:
+        self.epoch = None
+        await self._release(invalidate=invalidate)
+
+    def _notified(self, connection: object, pid: int, channel: str, payload: str) -> None:
+        if self.epoch is None:
+            return
+        if payload == claim.HANDOVER:
+            self.on_handover()
+            return
+        superseding = claim.superseding_epoch(payload)
+        if superseding is not None and superseding > self.epoch:
+            self.epoch = None  # the fence would refuse the next commit anyway
+
+    def _terminated(self, connection: object) -> None:
+        self.epoch = None
 
     async def _connection(self) -> asyncpg.Connection:
-        if self._held is not None and self._pg.is_closed():
-            await self._release(invalidate=True)
         if self._held is None:
             held = await self._db.connect()
             raw = await held.get_raw_connection()
             self._held, self._pg = held, raw.driver_connection
             await self._pg.execute(NESTED_LOOPS_ONLY)
-        if self._pg.is_in_transaction():
-            raise RuntimeError("the writer's connection is inside a transaction it did not open")
         return self._pg
 
     async def _release(self, *, invalidate: bool) -> None:
@@ -444,6 +528,9 @@ class Writer:
         if held is None:
             return
         with contextlib.suppress(Exception):
+            if not pg.is_closed():
+                await pg.remove_listener(claim.CHANNEL, self._notified)
+                pg.remove_termination_listener(self._terminated)
             if invalidate:
                 await held.invalidate()  # never reuse a connection whose state is unknown
             else:
@@ -501,7 +588,8 @@ class Writer:
             await pg.execute(WRITE, *self._parameters(batch, new, trades))
 
     def _parameters(self, batch: _Batch, new: list[_OrderState], trades: list[TradeExecuted]) -> list[str]:
-        """`WRITE`'s parameters: the batch's rows, one array per column (`new` and `trades` may be left to COPY)."""
+        """`WRITE`'s parameters: the batch's rows, one array per column (`new` and `trades` may be left to
+        COPY), then the claimed epoch."""
         markets = self._markets
         assert markets is not None
         amount = self._assets
@@ -522,12 +610,34 @@ class Writer:
             *_columns((self._transfer_row(t) for t in batch.transfers), len(TRANSFER_COLUMNS)),
             *_columns((order_row(markets[s.spec.symbol], s, None) for s in new), len(ORDER_COLUMNS)),
             *_columns((trade_row(markets[t.symbol], t) for t in trades), len(TRADE_COLUMNS)),
+            str(self.epoch),
         ]
 
     def _transfer_row(self, transfer: Deposited | Withdrawn) -> tuple[str, ...]:
         kind = "deposit" if isinstance(transfer, Deposited) else "withdrawal"
         amount = self._assets[transfer.asset](transfer.amount)
         return (transfer.transfer_id, kind, str(transfer.account_id), transfer.asset, amount, timestamp(transfer.ts))
+
+
+ARGUMENT_REFUSED = asyncpg.exceptions._base.DataError
+"""asyncpg's own refusal of a query argument it cannot encode (raised before anything is sent)."""
+
+
+def _refusal(error: Exception) -> CommitRefused | None:
+    """The rejection to give the command whose data the database refused, or None for any other failure.
+
+    A data exception (SQLSTATE class 22: a NUL in a text, a value out of range) or an
+    integrity violation (class 23) is about the batch, not the connection. A transfer id
+    that is already stored is the engine's own DUPLICATE_TRANSFER: the engine remembers
+    only recent transfer ids, and the table's primary key is the final word.
+    """
+    if isinstance(error, asyncpg.UniqueViolationError) and error.constraint_name == "pk_transfers":
+        return CommitRefused(RejectReason.DUPLICATE_TRANSFER, "the transfer was already applied")
+    if isinstance(error, ARGUMENT_REFUSED) or (
+        isinstance(error, asyncpg.PostgresError) and error.sqlstate[:2] in ("22", "23")
+    ):
+        return CommitRefused(RejectReason.UNSTORABLE, f"the database refused the command: {error}")
+    return None
 
 
 async def _copy(pg: asyncpg.Connection, table: str, columns: Sequence[str], rows: Iterable[tuple[str, ...]]) -> None:

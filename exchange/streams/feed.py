@@ -38,7 +38,6 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from exchange.api import wire
-from exchange.engine.engine import Engine
 from exchange.engine.events import (
     AssetAdded,
     BalanceChanged,
@@ -52,6 +51,7 @@ from exchange.engine.events import (
     TradeExecuted,
 )
 from exchange.engine.numbers import Asset, Market
+from exchange.engine.queries import Depth, GetBooks, Listings
 from exchange.persistence import tables
 from exchange.persistence.timestamps import to_datetime, to_micros
 from exchange.streams.bus import Bus, Subscription
@@ -61,20 +61,13 @@ from exchange.streams.names import DEPTH_WINDOWS, depth_window_topic, kline_topi
 
 log = logging.getLogger(__name__)
 
-Depth = tuple[int, list[tuple[int, int]], list[tuple[int, int]]]
-Snapshot = tuple[dict[str, Asset], dict[str, Market], dict[str, Depth]]
-Query = Callable[[Callable[[Engine], Snapshot]], Awaitable[Snapshot]]
+Query = Callable[[GetBooks], Awaitable[tuple[Listings, tuple[Depth, ...]]]]
 SEED_DAYS = 32
 
 
 def now_us() -> int:
     """The feed's clock for `E`: integer microseconds."""
     return time.time_ns() // 1000
-
-
-def _snapshot(engine: Engine) -> Snapshot:
-    books = {symbol: engine.depth(symbol, 10**9) for symbol in engine.books}
-    return dict(engine.assets), {s: b.market for s, b in engine.books.items()}, books
 
 
 class Feed:
@@ -98,9 +91,11 @@ class Feed:
     async def start(self) -> None:
         """Subscribe, seed books and candles, and start the consumer and the timers."""
         subscription = self._bus.subscribe(maxsize=1_000_000)
-        self.assets, self.markets, books = await self._query(_snapshot)
-        for symbol, (sequence, bids, asks) in books.items():
-            self.books[symbol] = LiveBook(sequence, bids, asks)
+        listings, books = await self._query(GetBooks(limit=10**9))
+        self.assets = {asset.symbol: asset for asset in listings.assets}
+        self.markets = {state.market.symbol: state.market for state in listings.markets}
+        for book in books:
+            self.books[book.symbol] = LiveBook(book.sequence, list(book.bids), list(book.asks))
         await self._seed_candles()
         self._tasks.append(asyncio.create_task(self._consume(subscription), name="streams-feed"))
         for window, seconds in DEPTH_WINDOWS.items():

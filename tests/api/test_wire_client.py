@@ -8,11 +8,11 @@ import pytest
 
 from exchange.api import wire
 from exchange.api.auth import KeyPair, Scope
-from exchange.api.wire import OrderView
 from exchange.demo import ASSETS, BTC_USDC, MARKETS, SOL_USDC
 from exchange.engine.commands import PlaceOrder
 from exchange.engine.numbers import Asset, Market
 from exchange.engine.orders import OrderSpec, OrderStatus, OrderType, SelfTradePrevention, Side, TimeInForce
+from exchange.engine.queries import OrderView
 
 ORDERS = [
     PlaceOrder(

@@ -35,6 +35,8 @@ class Committed:
 
     def __init__(self) -> None:
         self.events: list[Event] = []
+        self.engine = Engine()
+        """The actor's engine: the tests read it only between steps, when everything is committed."""
 
     async def commit(self, batch: Sequence[Sequence[Event]]) -> None:
         self.events.extend(event for events in batch for event in events)
@@ -44,13 +46,11 @@ class Committed:
 
 
 async def started(committed: Committed) -> EngineActor:
-    engine = Engine()
-
     async def reload() -> Engine:
         raise AssertionError("no commit fails here")
 
-    actor = EngineActor(engine, commit=committed.commit, publish=lambda events: None, reload=reload)
-    await actor.start()
+    actor = EngineActor(commit=committed.commit, publish=lambda events: None, reload=reload)
+    await actor.start(committed.engine)
     await demo.seed(actor, now_us=1)
     return actor
 
@@ -68,7 +68,7 @@ async def maker_on(actor: EngineActor, *, levels: int, faucet: bool = True, seed
     )
 
 
-async def assert_exact_ladders(actor: EngineActor, maker: MarketMaker, levels: int) -> None:
+async def assert_exact_ladders(committed: Committed, maker: MarketMaker, levels: int) -> None:
     for symbol in maker.markets:
         mine = await maker.client.open_orders(symbol)
         bids = [o.price for o in mine if o.side is Side.BID]
@@ -76,16 +76,17 @@ async def assert_exact_ladders(actor: EngineActor, maker: MarketMaker, levels: i
         assert len(bids) == len(set(bids)) == levels, symbol
         assert len(asks) == len(set(asks)) == levels, symbol
         assert max(bids) < min(asks), symbol
-    assert not state.reservation_mismatches(await actor.query(lambda engine: engine))
+    assert not state.reservation_mismatches(committed.engine)
 
 
 async def test_the_maker_keeps_exactly_n_levels_a_side_in_every_market_as_its_price_walks() -> None:
-    actor = await started(Committed())
+    committed = Committed()
+    actor = await started(committed)
     maker = await maker_on(actor, levels=5)
     assert set(maker.markets) == {m.symbol for m in demo.MARKETS}
     for _ in range(30):
         await maker.step()
-        await assert_exact_ladders(actor, maker, 5)
+        await assert_exact_ladders(committed, maker, 5)
     await actor.stop()
 
 
@@ -101,12 +102,13 @@ async def test_the_taker_trades_against_the_maker_which_restores_its_ladder() ->
     assert len(committed.trades()) > 10
     assert all({t.maker_account_id, t.taker_account_id} == {MAKER, TAKER} for t in committed.trades())
     await maker.step()
-    await assert_exact_ladders(actor, maker, 4)
+    await assert_exact_ladders(committed, maker, 4)
     await actor.stop()
 
 
 async def test_the_maker_survives_refusals_and_quotes_what_it_can_pay_for() -> None:
-    actor = await started(Committed())
+    committed = Committed()
+    actor = await started(committed)
     maker = await maker_on(actor, levels=3, faucet=False)
     outcomes = await maker.quote("SOL_USDC")
     assert outcomes and all(isinstance(o, Refused) and o.code == "INSUFFICIENT_FUNDS" for o in outcomes)
@@ -116,7 +118,7 @@ async def test_the_maker_survives_refusals_and_quotes_what_it_can_pay_for() -> N
     assert all(isinstance(o, Refused) and o.code == "MARKET_HALTED" for o in outcomes)
     await actor.submit(SetMarketHalted(symbol="SOL_USDC", halted=False, ts=6))
     await maker.step()
-    await assert_exact_ladders(actor, maker, 3)
+    await assert_exact_ladders(committed, maker, 3)
     await actor.stop()
 
 
@@ -130,7 +132,7 @@ async def test_the_maker_steps_around_other_traders_without_taking() -> None:
     maker = await maker_on(actor, levels=3)
     for _ in range(5):
         await maker.step()
-        await assert_exact_ladders(actor, maker, 3)
+        await assert_exact_ladders(committed, maker, 3)
         asks = [o.price for o in await maker.client.open_orders("SOL_USDC") if o.side is Side.ASK]
         assert min(asks) > high_bid
     assert not committed.trades()

@@ -16,11 +16,21 @@ import pytest
 
 from exchange.demo import SOL, SOL_USDC, USDC
 from exchange.engine import actor as actor_module
-from exchange.engine.actor import EngineActor, EngineUnavailableError
-from exchange.engine.commands import AddAsset, AddMarket, Command, Deposit, PlaceOrder
+from exchange.engine.actor import CommitRefused, EngineActor, EngineUnavailableError
+from exchange.engine.commands import AddAsset, AddMarket, CancelOrder, Command, Deposit, PlaceOrder
 from exchange.engine.engine import Engine
-from exchange.engine.events import BalanceChanged, Deposited, Event, OrderAccepted
+from exchange.engine.events import (
+    BalanceChanged,
+    Deposited,
+    Event,
+    OrderAccepted,
+    OrderCancelled,
+    Rejected,
+    RejectReason,
+    TradeExecuted,
+)
 from exchange.engine.orders import OrderType, Side
+from exchange.engine.queries import GetBalances, GetDepth, Holding
 
 pytestmark = pytest.mark.anyio
 
@@ -66,7 +76,25 @@ class Ledger:
         if self.failures:
             self.failures -= 1
             raise ConnectionError("database unreachable")
+        if any(isinstance(e, Deposited) and "\x00" in e.transfer_id for events in results for e in events):
+            raise CommitRefused(RejectReason.UNSTORABLE, "invalid byte sequence for encoding UTF8: 0x00")
         self.batches.append([list(events) for events in results])
+
+    def committed_state(self) -> Engine:
+        """What a reload from this ledger gives: the listed engine plus every committed deposit."""
+        engine = listed_engine()
+        for event in self.committed():
+            if isinstance(event, Deposited):
+                engine.handle(
+                    Deposit(
+                        account_id=event.account_id,
+                        asset=event.asset,
+                        amount=event.amount,
+                        transfer_id=event.transfer_id,
+                        ts=event.ts,
+                    )
+                )
+        return engine
 
     def publish(self, events: Sequence[Event]) -> None:
         self.published.extend(events)
@@ -92,7 +120,6 @@ async def started(
 ) -> EngineActor:
     """A running actor over `ledger` (a listed engine unless given one), retrying reloads at once."""
     actor = EngineActor(
-        engine or listed_engine(),
         commit=ledger.commit,
         publish=ledger.publish,
         reload=ledger.reload,
@@ -101,7 +128,7 @@ async def started(
         retry_delay=0.001,
         database_timeout=database_timeout,
     )
-    await actor.start()
+    await actor.start(engine or listed_engine())
     return actor
 
 
@@ -133,8 +160,9 @@ async def eventually(condition: Callable[[], bool]) -> None:
             await asyncio.sleep(0.001)
 
 
-def available_usdc(account_id: int) -> Callable[[Engine], int]:
-    return lambda engine: engine.balances_of(account_id).get("USDC", (0, 0))[0]
+async def available_usdc(actor: EngineActor, account_id: int) -> int:
+    holdings: tuple[Holding, ...] = await actor.query(GetBalances(account_id=account_id))
+    return next((h.available for h in holdings if h.asset == "USDC"), 0)
 
 
 async def test_reply_and_publish_only_after_commit() -> None:
@@ -187,7 +215,7 @@ async def test_failed_commit_fails_the_batch_halts_and_recovers_from_reload() ->
     assert ledger.published == ledger.committed()
     await eventually(lambda: actor.ready)
     assert ledger.reloads == 4
-    assert await actor.query(available_usdc(1)) == 0, "the reloaded engine replaces the in-memory one"
+    assert await available_usdc(actor, 1) == 0, "the reloaded engine replaces the in-memory one"
     assert [type(e) for e in await actor.submit(deposit(1, 50, 2))] == [Deposited, BalanceChanged]
     await actor.stop()
 
@@ -200,7 +228,7 @@ async def test_halted_actor_refuses_at_once() -> None:
     with pytest.raises(EngineUnavailableError):
         await actor.submit(deposit(1, 1, 2))
     with pytest.raises(EngineUnavailableError):
-        await actor.query(available_usdc(1))
+        await available_usdc(actor, 1)
     await actor.stop()
     assert ledger.batches == [] and ledger.published == []
 
@@ -211,7 +239,7 @@ async def test_commands_queued_behind_a_failed_batch_are_failed_too() -> None:
     ledger.failures = 1
     in_flight = await held(actor, ledger, deposit(1, 1, 1))
     queued = asyncio.create_task(actor.submit(deposit(1, 1, 2)))
-    read = asyncio.create_task(actor.query(available_usdc(1)))
+    read = asyncio.create_task(available_usdc(actor, 1))
     await settle()
     ledger.gate.set()
     for reply in (in_flight, queued, read):
@@ -257,7 +285,7 @@ async def test_query_waits_for_the_commit_of_what_the_engine_computed() -> None:
     ledger = Ledger()
     actor = await started(ledger)
     reply = await held(actor, ledger, deposit(1, 500, 1))
-    read = asyncio.create_task(actor.query(available_usdc(1)))
+    read = asyncio.create_task(available_usdc(actor, 1))
     await settle()
     assert not read.done(), "the engine holds an uncommitted deposit: no read may see it yet"
     ledger.gate.set()
@@ -270,12 +298,9 @@ async def test_query_errors_reach_only_its_caller() -> None:
     ledger = Ledger()
     actor = await started(ledger)
 
-    def broken(engine: Engine) -> int:
-        raise LookupError("no such thing")
-
-    with pytest.raises(LookupError):
-        await actor.query(broken)
-    assert actor.ready and await actor.query(available_usdc(1)) == 0
+    with pytest.raises(KeyError):
+        await actor.query(GetDepth(symbol="NO_SUCH", limit=1))
+    assert actor.ready and await available_usdc(actor, 1) == 0
     await actor.stop()
 
 
@@ -329,7 +354,7 @@ async def test_a_caller_that_gives_up_does_not_disturb_the_batch() -> None:
     ledger.gate.set()
     assert [type(e) for e in await patient] == [Deposited, BalanceChanged]
     assert len(ledger.batches[0]) == 2, "a command already taken is committed even if its caller left"
-    assert await actor.query(available_usdc(1)) == 5
+    assert await available_usdc(actor, 1) == 5
     await actor.stop()
 
 
@@ -343,3 +368,56 @@ def test_the_actor_imports_nothing_from_the_outer_rooms() -> None:
     outer = ("exchange.persistence", "exchange.api", "exchange.streams", "sqlalchemy", "asyncpg", "starlette")
     assert "exchange.engine.engine" in imported
     assert not {name for name in imported if name.startswith(outer)}
+
+
+async def test_a_command_the_database_refuses_fails_alone_and_the_actor_never_halts() -> None:
+    ledger = Ledger()
+    ledger.reloaded = ledger.committed_state
+    actor = await started(ledger)
+    ledger.gate.clear()
+    good = [asyncio.create_task(actor.submit(deposit(n, 100, n))) for n in range(1, 11)]
+    poison = asyncio.create_task(
+        actor.submit(Deposit(account_id=99, asset="USDC", amount=5, transfer_id="x\x00y", ts=30))
+    )
+    more = [asyncio.create_task(actor.submit(deposit(n, 100, n))) for n in range(11, 21)]
+    await settle()
+    ledger.gate.set()
+    replies = await asyncio.gather(*good, *more)
+    assert all([type(e) for e in events] == [Deposited, BalanceChanged] for events in replies)
+    [refused] = await poison
+    assert isinstance(refused, Rejected) and refused.reason is RejectReason.UNSTORABLE
+    assert actor.ready and not actor.halted
+    assert ledger.reloads == 2, "once to leave the refused batch, once to leave the refused command"
+    deposited = [e.account_id for e in ledger.committed() if isinstance(e, Deposited)]
+    assert sorted(deposited) == list(range(1, 21)), "each good command is committed exactly once"
+    assert [e for e in ledger.published if isinstance(e, Deposited)] == [
+        e for e in ledger.committed() if isinstance(e, Deposited)
+    ]
+    assert [await available_usdc(actor, n) for n in (1, 20, 99)] == [100, 100, 0]
+    assert [type(e) for e in await actor.submit(deposit(1, 1, 21))] == [Deposited, BalanceChanged]
+    await actor.stop()
+
+
+async def test_cancels_in_a_batch_are_applied_before_new_orders() -> None:
+    ledger = Ledger()
+    actor = await started(ledger)
+    for account in (1, 2):
+        await actor.submit(Deposit(account_id=account, asset="SOL", amount=10**12, transfer_id=f"s{account}", ts=1))
+        await actor.submit(deposit(account, 10**12, account))
+    ask = PlaceOrder(
+        account_id=1, symbol="SOL_USDC", side=Side.ASK, order_type=OrderType.LIMIT, price=15_000, quantity=5, ts=2
+    )
+    [accepted, *_] = await actor.submit(ask)
+    assert isinstance(accepted, OrderAccepted)
+    ledger.gate.clear()
+    taker = asyncio.create_task(actor.submit(bid(2, 15_000, 5)))
+    cancel = asyncio.create_task(
+        actor.submit(CancelOrder(account_id=1, symbol="SOL_USDC", order_id=accepted.order.id, ts=3))
+    )
+    await settle()
+    ledger.gate.set()
+    assert any(isinstance(e, OrderCancelled) for e in await cancel), "the cancel arrived second but went first"
+    assert not any(isinstance(e, TradeExecuted) for e in await taker), "so the bid found nothing to take"
+    [batch] = ledger.batches[-1:]
+    assert [type(events[0]) for events in batch] == [OrderCancelled, OrderAccepted]
+    await actor.stop()

@@ -165,6 +165,11 @@ def test_order_not_found_including_other_accounts_orders() -> None:
 
 def test_every_reason_is_produced_by_a_test_here() -> None:
     source = Path(__file__).read_text()
+    given_by_the_actor = {RejectReason.UNSTORABLE: "tests/engine/test_actor.py"}
     assert [
-        r for r in RejectReason if f"RejectReason.{r.name}" not in source and r is not RejectReason.INVALID_ORDER
+        r
+        for r in RejectReason
+        if f"RejectReason.{r.name}" not in source
+        and r is not RejectReason.INVALID_ORDER
+        and r not in given_by_the_actor
     ] == []

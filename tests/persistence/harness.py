@@ -29,10 +29,11 @@ from typing import Any
 from exchange.config import Settings
 from exchange.engine.actor import EngineActor, EngineUnavailableError
 from exchange.engine.commands import AddAsset, AddMarket, CancelOrder, Command, Deposit, PlaceOrder
+from exchange.engine.engine import Engine
 from exchange.engine.events import Event
 from exchange.engine.numbers import Asset, Market
 from exchange.engine.orders import OrderType, SelfTradePrevention, Side, TimeInForce
-from exchange.engine.state import digest
+from exchange.engine.queries import GetDigest
 from exchange.persistence.database import open_database
 from exchange.persistence.recovery import load_engine
 from exchange.persistence.writer import Writer
@@ -117,7 +118,7 @@ async def answer(actor: EngineActor, request: dict[str, Any]) -> dict[str, Any]:
     """Run one request through the actor; only committed outcomes come back as events."""
     try:
         if request["op"] == "digest":
-            return {"digest": await actor.query(digest)}
+            return {"digest": await actor.query(GetDigest())}
         command = command_of(request, time.time_ns() // 1000)
         return {"events": [event_json(e) for e in await actor.submit(command)]}
     except EngineUnavailableError as error:
@@ -138,10 +139,16 @@ async def main(url: str) -> None:
     """Rebuild the engine from `url`, run the actor, and serve clients forever."""
     async with open_database(Settings(database_url=url)) as db:
         writer = Writer(db)
+        await writer.claim()
+
+        async def reload() -> Engine:
+            await writer.claim()
+            return await load_engine(db)
+
         actor = EngineActor(
-            await load_engine(db), commit=writer.commit, publish=lambda events: None, reload=partial(load_engine, db)
+            commit=writer.commit, publish=lambda events: None, reload=reload, claimed=lambda: writer.holds_claim
         )
-        await actor.start()
+        await actor.start(await load_engine(db))
         server = await asyncio.start_server(partial(session, actor), "127.0.0.1", 0)
         print(f"READY {server.sockets[0].getsockname()[1]}", flush=True)
         await server.serve_forever()

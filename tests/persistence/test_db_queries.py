@@ -54,6 +54,7 @@ def test_trades_tickers_orders_and_fills(database_url: str) -> None:
         db = create_engine(database_url)
         try:
             writer = Writer(db)
+            await writer.claim()
             await writer.commit([engine.handle(c) for c in session()])
             await writer.close()
             q = await Queries.open(db)
@@ -118,6 +119,7 @@ def test_transfer_history(database_url: str) -> None:
         db = create_engine(database_url)
         try:
             writer = Writer(db)
+            await writer.claim()
             await writer.commit([engine.handle(c) for c in commands])
             await writer.close()
             q = await Queries.open(db)

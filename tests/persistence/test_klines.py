@@ -67,6 +67,7 @@ def klines_after(
         db = create_engine(url)
         try:
             writer = Writer(db)
+            await writer.claim()
             await writer.commit([listing()])
             for batch in batches:
                 await writer.commit([batch])
@@ -241,6 +242,7 @@ def test_buckets_are_utc_whatever_the_session_time_zone(database_url: str) -> No
         db = create_async_engine(database_url, connect_args={"server_settings": {"timezone": "Europe/Berlin"}})
         try:
             writer = Writer(db)
+            await writer.claim()
             await writer.commit([listing(), [t(btc, 100, 1, last_of_february)], [t(btc, 100, 1, dst_day)]])
             await writer.close()
             queries = await Queries.open(db)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select, text
@@ -25,6 +26,7 @@ from exchange.engine.engine import Engine
 from exchange.engine.events import Rejected
 from exchange.engine.numbers import Asset
 from exchange.persistence import tables
+from exchange.persistence.claim import ClaimLostError
 from exchange.persistence.database import create_engine
 from exchange.persistence.recovery import load_engine
 from exchange.persistence.timestamps import to_datetime
@@ -38,6 +40,7 @@ def persist_and_reload(url: str, copy_rows: int) -> tuple[Engine, Engine]:
     async def main() -> Engine:
         db = create_engine(url)
         writer = Writer(db, copy_rows=copy_rows)
+        await writer.claim()
         try:
             for commands in batches(workload(5, 1500), 60):
                 await writer.commit([engine.handle(c) for c in commands])
@@ -60,7 +63,7 @@ def test_copy_batches_store_what_the_engine_computed(database_url: str) -> None:
     assert state.digest(loaded) == state.digest(original)
 
 
-def test_the_writer_keeps_one_connection_and_replaces_one_the_server_dropped(database_url: str) -> None:
+def test_the_writer_keeps_one_connection_and_losing_it_loses_the_claim(database_url: str) -> None:
     engine = Engine()
     runs = [[engine.handle(c) for c in commands] for commands in batches(workload(6, 300), 40)]
 
@@ -71,6 +74,7 @@ def test_the_writer_keeps_one_connection_and_replaces_one_the_server_dropped(dat
     async def main() -> None:
         db = create_engine(database_url)
         writer = Writer(db)
+        epoch = await writer.claim()
         try:
             await writer.commit(runs[0])
             first = await backend(writer)
@@ -80,6 +84,10 @@ def test_the_writer_keeps_one_connection_and_replaces_one_the_server_dropped(dat
             async with db.connect() as admin:
                 await admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
             await asyncio.sleep(0.2)  # the writer's connection sees the server close it
+            assert not writer.holds_claim
+            with pytest.raises(ClaimLostError):
+                await writer.commit(runs[2])
+            assert await writer.claim() == epoch + 1, "claiming again is a new epoch"
             for run in runs[2:]:
                 await writer.commit(run)
             assert await backend(writer) != first
@@ -103,6 +111,7 @@ def test_the_writers_connection_looks_rows_up_by_primary_key_and_the_pool_gets_i
     async def main() -> None:
         db = create_engine(database_url)
         writer = Writer(db)
+        await writer.claim()
         try:
             for run in runs:
                 await writer.commit(run)
@@ -132,6 +141,7 @@ def test_text_that_needs_quoting_in_an_array_literal_is_stored_verbatim(database
     async def main() -> set[str]:
         db = create_engine(database_url)
         writer = Writer(db)
+        await writer.claim()
         try:
             await writer.commit(listing)
             await writer.commit(deposits)

@@ -6,16 +6,17 @@ import asyncio
 from decimal import Decimal
 
 import pytest
-from asyncpg.exceptions import UniqueViolationError
 from sqlalchemy import select, update
 
 from exchange.bench.persist import batches, workload
 from exchange.demo import BTC
 from exchange.engine import state
+from exchange.engine.actor import CommitRefused
 from exchange.engine.commands import AddAsset, Command, Deposit
 from exchange.engine.engine import Engine
-from exchange.engine.events import BalanceChanged, Deposited, Event, Rejected
+from exchange.engine.events import BalanceChanged, Deposited, Event, Rejected, RejectReason
 from exchange.persistence import tables
+from exchange.persistence.claim import ClaimLostError
 from exchange.persistence.database import create_engine
 from exchange.persistence.recovery import CorruptStateError, load_engine
 from exchange.persistence.writer import Writer
@@ -28,6 +29,7 @@ def run_and_persist(url: str, seed: int, orders: int, batch: int) -> Engine:
     async def main() -> None:
         db = create_engine(url)
         writer = Writer(db)
+        await writer.claim()
         try:
             for commands in batches(workload(seed, orders), batch):
                 await writer.commit([engine.handle(c) for c in commands])
@@ -105,9 +107,11 @@ def test_a_failed_commit_leaves_nothing_and_the_writer_goes_on(database_url: str
         db = create_engine(database_url)
         try:
             writer = Writer(db)
+            await writer.claim()
             await writer.commit(first)
-            with pytest.raises(UniqueViolationError):
+            with pytest.raises(CommitRefused) as refused:
                 await writer.commit([replayed_transfer])
+            assert refused.value.reason is RejectReason.DUPLICATE_TRANSFER
             async with db.connect() as connection:
                 balance = await connection.scalar(select(tables.balances.c.available))
             await writer.commit(again)
@@ -123,7 +127,7 @@ def test_a_failed_commit_leaves_nothing_and_the_writer_goes_on(database_url: str
     assert asyncio.run(main()) == [("after failure", Decimal("5E-8")), ("after retry", Decimal("1.2E-7"))]
 
 
-def test_a_batch_of_rejections_needs_no_database() -> None:
+def test_without_the_claim_the_writer_commits_nothing_not_even_rejections() -> None:
     engine = Engine()
     rejected = [engine.handle(Deposit(account_id=1, asset="NOPE", amount=1, transfer_id="x", ts=1))]
     assert isinstance(rejected[0][0], Rejected)
@@ -131,7 +135,8 @@ def test_a_batch_of_rejections_needs_no_database() -> None:
     async def main() -> None:
         unreachable = create_engine("postgresql://postgres@127.0.0.1:9/nowhere")
         try:
-            await Writer(unreachable).commit(rejected)
+            with pytest.raises(ClaimLostError):
+                await Writer(unreachable).commit(rejected)
         finally:
             await unreachable.dispose()
 
