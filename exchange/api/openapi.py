@@ -528,6 +528,13 @@ def _paths() -> dict[str, Schema]:
         "/admin/v1/markets/resume": {
             "post": op("Resume a market", ref("MarketState"), body=obj({"symbol": STRING}), instruction="marketResume")
         },
+        "/admin/v1/engine": {
+            "get": op(
+                "This instance's engine: its role, fencing epoch and state digest (equal to a fresh load's)",
+                obj({"role": STRING, "epoch": {"type": ["integer", "null"]}, "digest": {"type": ["string", "null"]}}),
+                instruction="engineQuery",
+            )
+        },
     }
 
 

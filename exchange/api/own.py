@@ -49,6 +49,8 @@ from exchange.api.service import Api, JsonResponse, api_of, now_us
 from exchange.engine.commands import AddAsset, AddMarket, Deposit, SetMarketHalted, Withdraw
 from exchange.engine.events import RejectReason
 from exchange.engine.numbers import InvalidInput, Market
+from exchange.engine.queries import GetDigest
+from exchange.seat import EngineSeat, Role
 
 SIGNUP_SCOPES = frozenset((Scope.READ, Scope.TRADE))
 
@@ -131,9 +133,10 @@ async def _transfer(api: Api, principal: Principal, transfer: wire.TransferReque
     command = command_type(
         account_id=account_id, asset=asset.symbol, amount=amount, transfer_id=transfer_id, ts=now_us()
     )
-    duplicate = False
+    duplicate = await api.queries.transfer_exists(transfer_id)  # the engine only remembers recent ids
     try:
-        await api.execute(command)
+        if not duplicate:
+            await api.execute(command)
     except RejectedError as error:
         if error.rejected.reason is not RejectReason.DUPLICATE_TRANSFER:
             raise
@@ -200,6 +203,16 @@ async def create_market(request: Request) -> Response:
     return JsonResponse(wire.market_fields(market, halted=False, created_at=ts))
 
 
+async def engine(request: Request) -> Response:
+    """GET /admin/v1/engine (engineQuery): this instance's engine role, epoch and the digest of its state."""
+    api = api_of(request)
+    params = await api.params(request)
+    await api.signed(request, "engineQuery", Scope.ADMIN, [params])
+    seat: EngineSeat = request.app.state.seat
+    digest = await api.actor.query(GetDigest()) if seat.role is Role.ACTIVE else None
+    return JsonResponse({"role": seat.role.value, "epoch": seat.epoch, "digest": digest})
+
+
 async def _set_halted(request: Request, halted: bool) -> Response:
     api = api_of(request)
     params = await api.params(request)
@@ -230,4 +243,5 @@ ROUTES = [
     Route("/admin/v1/markets", create_market, methods=["POST"]),
     Route("/admin/v1/markets/halt", halt_market, methods=["POST"]),
     Route("/admin/v1/markets/resume", resume_market, methods=["POST"]),
+    Route("/admin/v1/engine", engine, methods=["GET"]),
 ]

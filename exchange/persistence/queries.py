@@ -377,6 +377,11 @@ class Queries:
         statement = select(both).order_by(both.c.trade_id.desc(), both.c.is_maker).limit(limit).offset(offset)
         return [Fill(**{**r._asdict(), "ts": to_micros(r.ts)}) for r in await self._rows(statement)]
 
+    async def transfer_exists(self, transfer_id: str) -> bool:
+        """Whether a deposit or withdrawal with this transfer id was ever committed."""
+        t = tables.transfers
+        return bool(await self._rows(select(t.c.transfer_id).where(t.c.transfer_id == transfer_id)))
+
     async def transfer_history(
         self,
         account_id: int,
