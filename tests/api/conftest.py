@@ -8,15 +8,18 @@ two markets and two funded accounts; `strict_exchange` has tight rate limits.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import httpx
 import pytest
 import uvicorn
+from starlette.applications import Starlette
 
 from exchange.api.auth import KeyPair
 from exchange.app import create_app
@@ -25,6 +28,8 @@ from exchange.persistence.database import with_database
 from tests.api.client import Client
 from tests.support.databases import SERVER_URL, database
 from tests.support.processes import free_port
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -62,10 +67,25 @@ def database_name() -> Iterator[str]:
     yield f"exchange_api_{uuid.uuid4().hex[:10]}"
 
 
-def _serve(settings: Settings, name: str) -> Iterator[str]:
+@dataclass
+class Served:
+    """A server running `app` in a thread of its own: its URL and its event loop."""
+
+    url: str
+    app: Starlette
+    loop: asyncio.AbstractEventLoop
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Run `coroutine` on the server's loop (where its engine actor lives) and return its result."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=60)
+
+
+def serving(settings: Settings, name: str) -> Iterator[Served]:
+    """Run the real app with `settings` over a fresh database `name` until the generator is closed."""
     with database(name):
         port = free_port()
-        config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+        app = create_app(settings)
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
         server = uvicorn.Server(config)
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
@@ -74,10 +94,15 @@ def _serve(settings: Settings, name: str) -> Iterator[str]:
             assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
             time.sleep(0.02)
         try:
-            yield f"http://127.0.0.1:{port}"
+            yield Served(f"http://127.0.0.1:{port}", app, server.servers[0].get_loop())
         finally:
             server.should_exit = True
             thread.join(timeout=30)
+
+
+def _serve(settings: Settings, name: str) -> Iterator[str]:
+    for served in serving(settings, name):
+        yield served.url
 
 
 def _settings(name: str, admin: KeyPair, **overrides: object) -> Settings:
