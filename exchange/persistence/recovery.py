@@ -122,9 +122,10 @@ async def load_engine(db: AsyncEngine) -> Engine:
     engine = restore(snapshot)
     mismatches = reservation_mismatches(engine)
     if mismatches:
+        assets = {asset.symbol: asset for asset in snapshot.assets}
         lines = [
-            f"account {account} asset {asset}: locked {engine.assets[asset].amount(locked)} "
-            f"but its open orders reserve {engine.assets[asset].amount(reserved)}"
+            f"account {account} asset {asset}: locked {assets[asset].amount(locked)} "
+            f"but its open orders reserve {assets[asset].amount(reserved)}"
             for account, asset, locked, reserved in mismatches
         ]
         raise CorruptStateError("refusing to start on corrupt state: " + "; ".join(lines))
