@@ -19,7 +19,6 @@ import enum
 import types
 import typing
 from decimal import Decimal
-from functools import cache
 from typing import Any
 
 import orjson
@@ -90,13 +89,23 @@ def _value(data: Any, expected: Any) -> Any:
     return data
 
 
-@cache
 def _fields(cls: type[Any]) -> tuple[str, ...]:
-    if dataclasses.is_dataclass(cls):
-        return tuple(f.name for f in dataclasses.fields(cls) if f.init)
-    return tuple(cls._fields)
+    fields = _FIELDS.get(cls.__name__)
+    if fields is None:
+        if dataclasses.is_dataclass(cls):
+            fields = tuple(f.name for f in dataclasses.fields(cls) if f.init)
+        else:
+            fields = tuple(cls._fields)
+        _FIELDS[cls.__name__] = fields
+    return fields
 
 
-@cache
 def _hints(cls: type[Any]) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
+    hints = _HINTS.get(cls.__name__)
+    if hints is None:
+        hints = _HINTS[cls.__name__] = typing.get_type_hints(cls)
+    return hints
+
+
+_FIELDS: dict[str, tuple[str, ...]] = {}
+_HINTS: dict[str, dict[str, Any]] = {}
