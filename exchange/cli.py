@@ -130,12 +130,19 @@ HOST = typer.Option(None, "--host", help="Interface to listen on [env HOST, defa
 PORT = typer.Option(None, "--port", help="Port to listen on [env PORT, default 8000].", min=1, max=65_535)
 
 
+STANDBY = typer.Option(
+    None,
+    "--standby/--no-standby",
+    help="Wait for the engine claim and take over when the active engine dies [env EXCHANGE_STANDBY].",
+)
+
+
 @app.command()
-def serve(host: str | None = HOST, port: int | None = PORT) -> None:
+def serve(host: str | None = HOST, port: int | None = PORT, standby: bool | None = STANDBY) -> None:
     """Run the exchange: API, websockets, engine, writer, and the bots if EXCHANGE_BOTS is on."""
     from exchange.serve import serve as run
 
-    raise typer.Exit(run(_settings(host=host, port=port)))
+    raise typer.Exit(run(_settings(host=host, port=port, standby=standby)))
 
 
 @app.command()
