@@ -28,11 +28,18 @@ server parses and indexes one chunk while Python builds the next. So when a batc
 appends at least `COPY_ROWS` orders and trades, it is a transaction of COPY orders,
 COPY trades, then `WRITE` for the rest. Listings (rare) also take the transaction path.
 
-The writer holds one connection of its own (taken from the engine's pool on the first
-commit and kept): no pool checkout, liveness ping or reset per batch. After any failed
-commit it drops that connection (the next commit takes a fresh one), and a connection
-found closed before a commit is replaced without failing anything. `close()` gives it
-back to the pool, with the pool's planner settings restored.
+The writer holds one connection of its own (taken from the engine's pool by `claim()`
+and kept): no pool checkout, liveness ping or reset per batch. That connection is also
+the engine's claim on the database (`exchange.persistence.claim`): it holds the advisory
+lock, and `WRITE` ends with the fence that refuses the whole statement unless the epoch
+this writer claimed is still current. So a commit without the claim, or after it was
+lost (the connection dropped, a newer epoch taken), raises `ClaimLostError` and writes
+nothing; after any failure but a refusal the connection is dropped, and with it the
+claim, which only `claim()` takes again (at a new epoch, on the committed state).
+A batch the database refuses for its data (SQLSTATE classes 22 and 23, or an argument
+asyncpg cannot encode) raises `CommitRefused` and keeps the connection and the claim:
+the engine actor then isolates the offending command. `close()` releases the claim and
+gives the connection back to the pool, with the pool's planner settings restored.
 
 On that connection joins are nested loops only (`NESTED_LOOPS_ONLY`). Each join of
 `WRITE` looks a batch's rows up by primary key, which an index probe per row always does
