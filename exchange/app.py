@@ -78,7 +78,7 @@ def create_app(settings: Settings) -> Starlette:
         async with AsyncExitStack() as stack:
             db = await stack.enter_async_context(open_database(settings))
             upgrade(db.url.render_as_string(hide_password=False))
-            writer = Writer(db)
+            writer = Writer(db, observe=observability.observe_stage)
 
             async def reload() -> Engine:
                 await writer.claim()
@@ -86,7 +86,13 @@ def create_app(settings: Settings) -> Starlette:
 
             bus = InMemoryBus()
             commit = observability.observed_commit(writer.commit)
-            actor = EngineActor(commit=commit, publish=bus.publish, reload=reload, claimed=lambda: writer.holds_claim)
+            actor = EngineActor(
+                commit=commit,
+                publish=bus.publish,
+                reload=reload,
+                claimed=lambda: writer.holds_claim,
+                observe=observability.observe_stage,
+            )
             observability.watch_actor(actor)
             api = Api(
                 actor=actor,

@@ -92,6 +92,19 @@ def bench_api(
     run(clients=clients, seconds=seconds, server_url=database_url)
 
 
+@bench.command("latency")
+def bench_latency(
+    seconds: float = typer.Option(10.0, help="Duration of each measurement."),
+    database_url: str | None = typer.Option(
+        None, "--database-url", envvar="DATABASE_URL", help="Server to use (a scratch database is made and dropped)."
+    ),
+) -> None:
+    """One signed durable order at a time (1 and 4 clients) beside a bare commit and a bare HTTP round trip."""
+    from exchange.bench.latency import main as run
+
+    run(seconds=seconds, server_url=database_url)
+
+
 @bench.command("ws")
 def bench_ws(
     clients: int = typer.Option(1_000, help="Websocket clients subscribed to depth and trades of one market."),

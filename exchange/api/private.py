@@ -12,6 +12,7 @@ or, for reads, from an `actor.query` that runs at a committed point.
 from __future__ import annotations
 
 import asyncio
+import time
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -25,6 +26,7 @@ from exchange.engine.commands import CancelAllOrders, CancelOrder, PlaceOrder
 from exchange.engine.events import Event, OrderAccepted
 from exchange.engine.numbers import Market
 from exchange.engine.queries import GetBalances, GetOpenOrders, GetOrder, Holding, OrderView
+from exchange.observability import observe_stage
 from exchange.persistence import queries
 
 MAX_BATCH = 20
@@ -59,7 +61,10 @@ async def execute_order(request: Request) -> Response:
     params = await api.params(request)
     principal = await api.signed(request, "orderExecute", Scope.TRADE, [params])
     command, market = await _parse_order(api, params, principal.account_id)
-    return JsonResponse(_placed(await api.execute(command), market))
+    observe_stage("parse_verify", time.perf_counter() - request.state.started)
+    events = await api.execute(command)
+    request.state.replied = time.perf_counter()
+    return JsonResponse(_placed(events, market))
 
 
 async def execute_orders(request: Request) -> Response:

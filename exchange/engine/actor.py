@@ -55,8 +55,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from exchange.engine.commands import CancelAllOrders, CancelOrder, Command
@@ -84,6 +85,7 @@ class CommitRefused(Exception):
 class _Submit:
     command: Command
     reply: asyncio.Future[list[Event]]
+    enqueued: float = field(default_factory=time.perf_counter)  # float-ok: seconds
 
 
 @dataclass(slots=True)
@@ -113,6 +115,7 @@ class EngineActor:
         publish: Callable[[Sequence[Event]], None],
         reload: Callable[[], Awaitable[Engine]],
         claimed: Callable[[], bool] = lambda: True,
+        observe: Callable[[str, float], None] = lambda stage, seconds: None,
         queue_size: int = 10_000,
         max_batch: int = 1_000,
         retry_delay: float = 0.05,  # float-ok: seconds, not money
@@ -124,6 +127,7 @@ class EngineActor:
         self._publish = publish
         self._reload = reload
         self._claimed = claimed
+        self._observe = observe
         self._inbox: asyncio.Queue[_Item] = asyncio.Queue(queue_size)
         self._max_batch = max_batch
         self._retry_delay = retry_delay
@@ -218,7 +222,11 @@ class EngineActor:
         """Apply (cancels first), commit, then release replies, events and query answers, in that order."""
         submits = sorted((item for item in batch if isinstance(item, _Submit)), key=_cancels_first)
         if submits:
+            taken = time.perf_counter()
+            for submit in submits:
+                self._observe("queue", taken - submit.enqueued)
             results = [self._engine.handle(submit.command) for submit in submits]
+            self._observe("engine", time.perf_counter() - taken)
             try:
                 await self._commit_bounded(results)
             except CommitRefused as refused:

@@ -12,11 +12,12 @@ twice and finished in one batch is one row in its last state; an account's balan
 touched ten times is one row with the last absolute values (`BalanceChanged` carries
 absolute values, never deltas); a market's depth sequence is the last one. Trades and
 transfers are appended as they are; trades are also summed per (market, minute) into
-1-minute candles. Then the whole batch is ONE statement (`WRITE`): a data-modifying
-`WITH` whose parts each take their rows as `unnest`-of-arrays parameters, one part per
-table, so a statement costs one round trip however many rows it carries. Its parts
-touch disjoint rows (an order is either new in the batch or from an earlier one), so
-that they all see one snapshot does not matter.
+1-minute candles. Then the whole batch is ONE statement (`write_statement`): a
+data-modifying `WITH` whose parts each take their rows as `unnest`-of-arrays parameters,
+one part per table that the batch has rows for, so a statement costs one round trip
+however many rows it carries, and a lone order's statement runs three parts, not seven.
+Its parts touch disjoint rows (an order is either new in the batch or from an earlier
+one), so that they all see one snapshot does not matter.
 
 A batch's commit latency is what every caller of the batch waits for, so the common
 case, a small batch, is a single statement outside any explicit transaction: PostgreSQL
@@ -26,12 +27,12 @@ statement per table and COMMIT would be several. A large batch is dominated by i
 appends instead, and there COPY wins: it streams the rows in chunks built lazily, so the
 server parses and indexes one chunk while Python builds the next. So when a batch
 appends at least `COPY_ROWS` orders and trades, it is a transaction of COPY orders,
-COPY trades, then `WRITE` for the rest. Listings (rare) also take the transaction path.
+COPY trades, then the statement for the rest. Listings (rare) also take the transaction path.
 
 The writer holds one connection of its own (taken from the engine's pool by `claim()`
 and kept): no pool checkout, liveness ping or reset per batch. That connection is also
 the engine's claim on the database (`exchange.persistence.claim`): it holds the advisory
-lock, and `WRITE` ends with the fence that refuses the whole statement unless the epoch
+lock, and every statement is the fence that refuses the whole statement unless the epoch
 this writer claimed is still current. So a commit without the claim, or after it was
 lost (the connection dropped, a newer epoch taken), raises `ClaimLostError` and writes
 nothing; after any failure but a refusal the connection is dropped, and with it the
@@ -41,12 +42,15 @@ asyncpg cannot encode) raises `CommitRefused` and keeps the connection and the c
 the engine actor then isolates the offending command. `close()` releases the claim and
 gives the connection back to the pool, with the pool's planner settings restored.
 
-On that connection joins are nested loops only (`NESTED_LOOPS_ONLY`). Each join of
-`WRITE` looks a batch's rows up by primary key, which an index probe per row always does
-best. Left to itself, PostgreSQL (which guesses ten rows for any `unnest` and plans a
-prepared statement once) chose a hash join over a sequential scan of all orders while
-the table was new and kept that plan as the table grew, until autovacuum's first
-ANALYZE: a commit time linear in the table's size.
+On that connection joins are nested loops only, and prepared statements are planned once
+(`WRITER_PLANS`). Each join of a batch's statement looks its rows up by primary key,
+which an index probe per row always does best. Left to itself, PostgreSQL (which
+guesses ten rows for any `unnest`) chose a hash join over a sequential scan of all
+orders while the table was new and kept that plan as the table grew, until
+autovacuum's first ANALYZE: a commit time linear in the table's size. And it re-plans
+a prepared statement on each of its first five executions and then whenever it guesses
+a custom plan pays, which for these statements cost about 0.4 ms of every lone order's
+commit (`exchange bench latency`); their generic plan is the nested-loop plan anyway.
 
 Candles merge with what is stored: open is kept, high/low widen, close is the batch's
 last trade (trade ids grow with every batch, so the batch's trades are the newest),
@@ -351,61 +355,83 @@ def insert_from_arrays(table: Table, columns: Sequence[str], first: int) -> str:
     )
 
 
-EPOCH_PARAMETER = 28 + len(ORDER_COLUMNS) + len(TRADE_COLUMNS)
-"""The last parameter of `WRITE`: the epoch this engine claimed, checked by the fence."""
-
-WRITE = f"""
-WITH markets_done AS (
-    UPDATE markets AS m
+def _markets_part(n: int) -> str:
+    return f"""UPDATE markets AS m
     SET sequence = coalesce(u.sequence, m.sequence), halted = coalesce(u.halted, m.halted)
-    FROM unnest($1::text::text[], $2::text::bigint[], $3::text::boolean[]) AS u(symbol, sequence, halted)
-    WHERE m.symbol = u.symbol
-), orders_done AS (
-    UPDATE orders AS o
+    FROM unnest(${n}::text::text[], ${n + 1}::text::bigint[], ${n + 2}::text::boolean[]) AS u(symbol, sequence, halted)
+    WHERE m.symbol = u.symbol"""
+
+
+def _progress_part(n: int) -> str:
+    arrays = ", ".join(f"${n + k}::text::{kind}[]" for k, kind in enumerate(("bigint", "text", "text", "text", "text")))
+    return f"""UPDATE orders AS o
     SET status = u.status,
         executed_quantity = u.executed::numeric,
         executed_quote_quantity = u.executed_quote::numeric,
         updated_at = u.ts::timestamptz
-    FROM unnest($4::text::bigint[], $5::text::text[], $6::text::text[], $7::text::text[], $8::text::text[])
-         AS u(id, status, executed, executed_quote, ts)
-    WHERE o.id = u.id
-), balances_done AS (
-    INSERT INTO balances (account_id, asset, available, locked)
+    FROM unnest({arrays}) AS u(id, status, executed, executed_quote, ts)
+    WHERE o.id = u.id"""
+
+
+def _balances_part(n: int) -> str:
+    return f"""INSERT INTO balances (account_id, asset, available, locked)
     SELECT a, s, v::numeric, l::numeric
-    FROM unnest($9::text::bigint[], $10::text::text[], $11::text::text[], $12::text::text[]) AS u(a, s, v, l)
-    ON CONFLICT (account_id, asset) DO UPDATE SET available = excluded.available, locked = excluded.locked
-), transfers_done AS (
-    {insert_from_arrays(tables.transfers, TRANSFER_COLUMNS, 22)}
-), orders_new AS (
-    {insert_from_arrays(tables.orders, ORDER_COLUMNS, 28)}
-), trades_new AS (
-    {insert_from_arrays(tables.trades, TRADE_COLUMNS, 28 + len(ORDER_COLUMNS))}
-), fence AS (
-    {claim.FENCE.format(n=EPOCH_PARAMETER)}
+    FROM unnest(${n}::text::bigint[], ${n + 1}::text::text[], ${n + 2}::text::text[], ${n + 3}::text::text[])
+         AS u(a, s, v, l)
+    ON CONFLICT (account_id, asset) DO UPDATE SET available = excluded.available, locked = excluded.locked"""
+
+
+def _candles_part(n: int) -> str:
+    arrays = ", ".join(f"${n + k}::text::{'bigint' if k == 8 else 'text'}[]" for k in range(9))
+    return f"""INSERT INTO candles_1m AS c (symbol, bucket, open, high, low, close, volume, quote_volume, trades)
+    SELECT s, b::timestamptz, o::numeric, h::numeric, l::numeric, c::numeric, v::numeric, q::numeric, n
+    FROM unnest({arrays}) AS u(s, b, o, h, l, c, v, q, n)
+    ON CONFLICT (symbol, bucket) DO UPDATE SET
+        high = greatest(c.high, excluded.high),
+        low = least(c.low, excluded.low),
+        close = excluded.close,
+        volume = c.volume + excluded.volume,
+        quote_volume = c.quote_volume + excluded.quote_volume,
+        trades = c.trades + excluded.trades"""
+
+
+PARTS: tuple[tuple[str, int, Callable[[int], str]], ...] = (
+    ("markets_done", 3, _markets_part),
+    ("orders_done", 5, _progress_part),
+    ("balances_done", 4, _balances_part),
+    ("candles_done", 9, _candles_part),
+    ("transfers_done", len(TRANSFER_COLUMNS), lambda n: insert_from_arrays(tables.transfers, TRANSFER_COLUMNS, n)),
+    ("orders_new", len(ORDER_COLUMNS), lambda n: insert_from_arrays(tables.orders, ORDER_COLUMNS, n)),
+    ("trades_new", len(TRADE_COLUMNS), lambda n: insert_from_arrays(tables.trades, TRADE_COLUMNS, n)),
 )
-INSERT INTO candles_1m AS c (symbol, bucket, open, high, low, close, volume, quote_volume, trades)
-SELECT s, b::timestamptz, o::numeric, h::numeric, l::numeric, c::numeric, v::numeric, q::numeric, n
-FROM unnest($13::text::text[], $14::text::text[], $15::text::text[], $16::text::text[], $17::text::text[],
-            $18::text::text[], $19::text::text[], $20::text::text[], $21::text::bigint[])
-     AS u(s, b, o, h, l, c, v, q, n)
-ON CONFLICT (symbol, bucket) DO UPDATE SET
-    high = greatest(c.high, excluded.high),
-    low = least(c.low, excluded.low),
-    close = excluded.close,
-    volume = c.volume + excluded.volume,
-    quote_volume = c.quote_volume + excluded.quote_volume,
-    trades = c.trades + excluded.trades
-"""
-"""A whole batch in one statement: markets' sequence and halt flag, progress of orders from
-earlier batches, balances, transfers, new orders, trades, the candle merge, and the fence
-that refuses it all unless this engine's claim still holds."""
+"""The parts of a batch's statement, in parameter order: (name, parameter count, SQL from the first parameter)."""
 
 
-_OTHER_JOINS = ("enable_hashjoin", "enable_mergejoin")
-NESTED_LOOPS_ONLY = "; ".join(f"SET {setting} = off" for setting in _OTHER_JOINS)
-"""The writer's session plans: every join it makes is a batch's ids against a primary key."""
-POOL_PLANS = "; ".join(f"RESET {setting}" for setting in _OTHER_JOINS)
-"""Undoes `NESTED_LOOPS_ONLY` before the connection goes back to the pool."""
+@lru_cache(maxsize=128)
+def write_statement(present: tuple[bool, ...]) -> str:
+    """The statement for a batch that has rows for the `PARTS` flagged in `present`.
+
+    Each part with rows is a data-modifying `WITH` part taking its rows as `unnest`-of-arrays
+    parameters; the statement itself is the fence, whose last parameter is the claimed
+    epoch. A part with no rows is left out, so a lone order's statement has three parts, not
+    seven: less for the server to run and for the writer to build. There are few shapes
+    (about a dozen in practice), each prepared once on the writer's connection.
+    """
+    parts, n = [], 1
+    for (name, width, sql), on in zip(PARTS, present, strict=True):
+        if on:
+            parts.append(f"{name} AS (\n    {sql(n)}\n)")
+            n += width
+    fence = claim.FENCE.format(n=n)
+    return f"WITH {', '.join(parts)}\n{fence}" if parts else fence
+
+
+_WRITER_PLANS = {"enable_hashjoin": "off", "enable_mergejoin": "off", "plan_cache_mode": "force_generic_plan"}
+WRITER_PLANS = "; ".join(f"SET {setting} = {value}" for setting, value in _WRITER_PLANS.items())
+"""The writer's session plans: every join it makes is a batch's ids against a primary key, and a
+statement is planned once, when prepared, not again on each of its first executions."""
+POOL_PLANS = "; ".join(f"RESET {setting}" for setting in _WRITER_PLANS)
+"""Undoes `WRITER_PLANS` before the connection goes back to the pool."""
 
 
 class Writer:
@@ -416,10 +442,18 @@ class Writer:
     loses the claim. `commit` refuses to run without it.
     """
 
-    def __init__(self, db: AsyncEngine, *, copy_rows: int = COPY_ROWS, holder: str | None = None) -> None:
+    def __init__(
+        self,
+        db: AsyncEngine,
+        *,
+        copy_rows: int = COPY_ROWS,
+        holder: str | None = None,
+        observe: Callable[[str, float], None] = lambda stage, seconds: None,
+    ) -> None:
         self._db = db
         self._copy_rows = copy_rows
         self._holder = holder or claim.holder_name()
+        self._observe = observe
         self._markets: dict[str, Units] | None = None
         self._assets: dict[str, Scale] = {}
         self._copy_safe = True
@@ -471,6 +505,7 @@ class Writer:
         """
         if not self.holds_claim:
             raise claim.ClaimLostError("this engine does not hold the database's claim")
+        started = time.perf_counter()
         batch = _Batch()
         folds = _FOLDS
         for events in results:
@@ -483,7 +518,7 @@ class Writer:
         try:
             if self._markets is None:
                 await self._load()
-            await self._write(self._pg, batch)
+            await self._write(self._pg, batch, started)
         except (asyncpg.PostgresError, ARGUMENT_REFUSED) as error:
             self._markets = None
             refused = _refusal(error)
@@ -527,7 +562,7 @@ class Writer:
             held = await self._db.connect()
             raw = await held.get_raw_connection()
             self._held, self._pg = held, raw.driver_connection
-            await self._pg.execute(NESTED_LOOPS_ONLY)
+            await self._pg.execute(WRITER_PLANS)
         return self._pg
 
     async def _release(self, *, invalidate: bool) -> None:
@@ -572,12 +607,16 @@ class Writer:
             self._list(market_added.market)
         return self._markets
 
-    async def _write(self, pg: asyncpg.Connection, batch: _Batch) -> None:
+    async def _write(self, pg: asyncpg.Connection, batch: _Batch, started: float) -> None:  # float-ok: seconds
         markets = self._learn(batch)
         new = [s for s in batch.orders.values() if s.new]
         copy = self._copy_safe and len(new) + len(batch.trades) >= self._copy_rows
         if not (copy or batch.assets or batch.markets):
-            await pg.execute(WRITE, *self._parameters(batch, new, batch.trades))  # its own transaction
+            statement, parameters = self._statement(batch, new, batch.trades)
+            built = time.perf_counter()
+            self._observe("write_build", built - started)
+            await pg.execute(statement, *parameters)  # its own transaction
+            self._observe("commit", time.perf_counter() - built)
             return
         async with pg.transaction():
             if batch.assets:
@@ -592,33 +631,30 @@ class Writer:
                 new, trades = [], []
             else:
                 trades = batch.trades
-            await pg.execute(WRITE, *self._parameters(batch, new, trades))
+            statement, parameters = self._statement(batch, new, trades)
+            await pg.execute(statement, *parameters)
 
-    def _parameters(self, batch: _Batch, new: list[_OrderState], trades: list[TradeExecuted]) -> list[str]:
-        """`WRITE`'s parameters: the batch's rows, one array per column (`new` and `trades` may be left to
-        COPY), then the claimed epoch."""
+    def _statement(self, batch: _Batch, new: list[_OrderState], trades: list[TradeExecuted]) -> tuple[str, list[str]]:
+        """The batch's statement and its parameters: one array per column of each part with rows (`new` and
+        `trades` may be left to COPY), then the claimed epoch."""
         markets = self._markets
         assert markets is not None
         amount = self._assets
         symbols = sorted(set(batch.sequences) | set(batch.halted))
-        return [
-            array_literal(symbols),
-            array_literal([batch.sequences.get(s) for s in symbols]),
-            array_literal([batch.halted.get(s) for s in symbols]),
-            *_columns((_order_progress(markets[s.spec.symbol], s) for s in batch.orders.values() if not s.new), 5),
-            *_columns(
-                (
-                    (account, asset, amount[asset](available), amount[asset](locked))
-                    for (account, asset), (available, locked) in batch.balances.items()
-                ),
-                4,
-            ),
-            *_columns((_candle_row(markets, k, c) for k, c in batch.candles.items()), 9),
-            *_columns((self._transfer_row(t) for t in batch.transfers), len(TRANSFER_COLUMNS)),
-            *_columns((order_row(markets[s.spec.symbol], s, None) for s in new), len(ORDER_COLUMNS)),
-            *_columns((trade_row(markets[t.symbol], t) for t in trades), len(TRADE_COLUMNS)),
-            str(self.epoch),
+        rows: list[list[tuple[object, ...]]] = [
+            [(s, batch.sequences.get(s), batch.halted.get(s)) for s in symbols],
+            [_order_progress(markets[s.spec.symbol], s) for s in batch.orders.values() if not s.new],
+            [
+                (account, asset, amount[asset](available), amount[asset](locked))
+                for (account, asset), (available, locked) in batch.balances.items()
+            ],
+            [_candle_row(markets, k, c) for k, c in batch.candles.items()],
+            [self._transfer_row(t) for t in batch.transfers],
+            [order_row(markets[s.spec.symbol], s, None) for s in new],
+            [trade_row(markets[t.symbol], t) for t in trades],
         ]
+        parameters = [column for part in rows if part for column in _columns(part)]
+        return write_statement(tuple(bool(part) for part in rows)), [*parameters, str(self.epoch)]
 
     def _transfer_row(self, transfer: Deposited | Withdrawn) -> tuple[str, ...]:
         kind = "deposit" if isinstance(transfer, Deposited) else "withdrawal"
@@ -671,11 +707,9 @@ async def _chunks(rows: Iterable[tuple[str, ...]], size: int = 512) -> AsyncIter
         yield "\n".join(lines).encode()
 
 
-def _columns(rows: Iterable[tuple[object, ...]], width: int) -> list[str]:
-    """Rows of `width` values turned into one array literal per column: the parameters of an `unnest`."""
-    columns = list(zip(*rows, strict=True)) or [()] * width
-    assert len(columns) == width
-    return [array_literal(column) for column in columns]
+def _columns(rows: list[tuple[object, ...]]) -> list[str]:
+    """Rows (at least one) turned into one array literal per column: the parameters of an `unnest`."""
+    return [array_literal(column) for column in zip(*rows, strict=True)]
 
 
 def array_literal(values: Iterable[object]) -> str:

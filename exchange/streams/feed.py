@@ -52,6 +52,7 @@ from exchange.engine.events import (
 )
 from exchange.engine.numbers import Asset, Market
 from exchange.engine.queries import Depth, GetBooks, Listings
+from exchange.observability import observe_stage
 from exchange.persistence import tables
 from exchange.persistence.timestamps import to_datetime, to_micros
 from exchange.streams.bus import Bus, Subscription
@@ -148,7 +149,9 @@ class Feed:
         while True:
             events = await subscription.next()
             self.events += len(events)
+            started = time.perf_counter()
             await self.handle(events)
+            observe_stage("fanout", time.perf_counter() - started)
 
     async def handle(self, events: Sequence[Event]) -> None:
         """Publish the frames of committed events, yielding to the loop between slices."""
