@@ -112,6 +112,15 @@ class Run:
     seconds: float
     latencies: list[float]
 
+    def __add__(self, other: Run) -> Run:
+        """Two runs as one (their requests, errors, time and latencies added up)."""
+        return Run(
+            self.requests + other.requests,
+            self.errors + other.errors,
+            self.seconds + other.seconds,
+            self.latencies + other.latencies,
+        )
+
     @property
     def rate(self) -> float:
         """Successful requests per second."""

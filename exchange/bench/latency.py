@@ -37,29 +37,15 @@ def percentile(samples: list[float], p: float) -> float:
     return statistics.quantiles(samples, n=1000)[round(p * 10) - 1] * 1000
 
 
-async def bare_commits(database_url: str, seconds: float) -> list[float]:
+async def bare_commits(connection: asyncpg.Connection, seconds: float) -> list[float]:
     """Latencies of single-row autocommit INSERTs on one connection, back to back."""
-    connection = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://"))
-    try:
-        await connection.execute("CREATE TABLE bench_commit (id bigserial PRIMARY KEY, body text NOT NULL)")
-        latencies = []
-        deadline = time.perf_counter() + seconds
-        while time.perf_counter() < deadline:
-            start = time.perf_counter()
-            await connection.execute("INSERT INTO bench_commit (body) VALUES ('one order')")
-            latencies.append(time.perf_counter() - start)
-        return latencies
-    finally:
-        await connection.close()
-
-
-async def bare_round_trips(seconds: float) -> Run:
-    port = _free_port()
-    bare = _start("serve_bare", port, {})
-    try:
-        return await load(port, [lambda n: (b'{"symbol":"SOL_USDC"}', {})], seconds)
-    finally:
-        _stop(bare)
+    latencies = []
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        start = time.perf_counter()
+        await connection.execute("INSERT INTO bench_commit (body) VALUES ('one order')")
+        latencies.append(time.perf_counter() - start)
+    return latencies
 
 
 def stages(metrics: str) -> dict[str, tuple[float, int]]:
@@ -74,24 +60,32 @@ def stages(metrics: str) -> dict[str, tuple[float, int]]:
     return {stage: (total, int(count)) for stage, (total, count) in found.items()}
 
 
-async def _measure(server_url: str, seconds: float) -> None:
+async def _measure(server_url: str, seconds: float, rounds: int = 5) -> None:
     async with scratch_database(server_url, prefix="exchange_bench_latency") as database_url:
-        commits = await bare_commits(database_url, seconds)
-        http = await bare_round_trips(seconds)
+        connection = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://"))
+        await connection.execute("CREATE TABLE bench_commit (id bigserial PRIMARY KEY, body text NOT NULL)")
         admin = KeyPair.generate()
-        port = _free_port()
+        port, bare_port = _free_port(), _free_port()
         server = _start("serve_exchange", port, server_env(database_url, admin))
+        bare = _start("serve_bare", bare_port, {})
         try:
             keys = await asyncio.to_thread(_setup, f"http://127.0.0.1:{port}", admin, 4)
+            commits: list[float] = []
+            http, one = Run(0, 0, 0.0, []), Run(0, 0, 0.0, [])
             async with httpx.AsyncClient() as client:
                 before = stages((await client.get(f"http://127.0.0.1:{port}/metrics")).text)
-                one = await load(port, [_order_maker(keys[0], 0)], seconds)
+                for _ in range(rounds):  # interleaved, so the floors and the orders share the machine's moods
+                    commits += await bare_commits(connection, seconds / rounds)
+                    http += await load(bare_port, [lambda n: (b'{"symbol":"SOL_USDC"}', {})], seconds / rounds)
+                    one += await load(port, [_order_maker(keys[0], 0)], seconds / rounds)
                 after = stages((await client.get(f"http://127.0.0.1:{port}/metrics")).text)
             four = await load(port, [_order_maker(k, i) for i, k in enumerate(keys)], seconds)
         finally:
             _stop(server)
+            _stop(bare)
+            await connection.close()
     commit_p50, commit_p99 = percentile(commits, 50), percentile(commits, 99)
-    print(f"exchange bench latency: signed durable orders, {seconds:.0f} s each, beside the floors of the same run")
+    print(f"exchange bench latency: signed durable orders beside the floors, {seconds:.0f} s each, interleaved")
     print(
         f"  floor   bare single-row commit:  p50 {commit_p50:6.2f} ms  p99 {commit_p99:6.2f} ms"
         f"  p99.9 {percentile(commits, 99.9):6.2f} ms  ({len(commits)} commits)"
@@ -111,11 +105,13 @@ async def _measure(server_url: str, seconds: float) -> None:
         f"  p99 {percentile(one.latencies, 99) / commit_p99:.2f}"
     )
     orders = max(1, after.get("parse_verify", (0.0, 0))[1] - before.get("parse_verify", (0.0, 0))[1])
-    parts = []
-    for stage, (total, _) in after.items():
-        spent = total - before.get(stage, (0.0, 0))[0]
-        parts.append(f"{stage} {spent / orders * 1e6:.0f}")
-    print(f"  where one order's time goes (µs, mean over the 1-client run's {orders} orders): " + ", ".join(parts))
+    parts = [
+        f"{stage} {(total - before.get(stage, (0.0, 0))[0]) / orders * 1e6:.0f}" for stage, (total, _) in after.items()
+    ]
+    print(
+        f"  stages  µs per order, means over the 1-client run's {orders} orders (latency mean"
+        f" {statistics.fmean(one.latencies) * 1e6:.0f}): " + ", ".join(parts)
+    )
 
 
 def main(*, seconds: float, server_url: str | None) -> None:
