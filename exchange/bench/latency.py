@@ -20,8 +20,10 @@ parse and verify, queue, engine, writer build, commit, reply, fan-out.
 from __future__ import annotations
 
 import asyncio
+import os
 import statistics
 import time
+from pathlib import Path
 
 import asyncpg
 import httpx
@@ -46,6 +48,12 @@ async def bare_commits(connection: asyncpg.Connection, seconds: float) -> list[f
         await connection.execute("INSERT INTO bench_commit (body) VALUES ('one order')")
         latencies.append(time.perf_counter() - start)
     return latencies
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process has used (Linux `/proc`)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def stages(metrics: str) -> dict[str, tuple[float, int]]:
@@ -74,10 +82,12 @@ async def _measure(server_url: str, seconds: float, rounds: int = 5) -> None:
             http, one = Run(0, 0, 0.0, []), Run(0, 0, 0.0, [])
             async with httpx.AsyncClient() as client:
                 before = stages((await client.get(f"http://127.0.0.1:{port}/metrics")).text)
+                cpu = cpu_seconds(server.pid)
                 for _ in range(rounds):  # interleaved, so the floors and the orders share the machine's moods
                     commits += await bare_commits(connection, seconds / rounds)
                     http += await load(bare_port, [lambda n: (b'{"symbol":"SOL_USDC"}', {})], seconds / rounds)
                     one += await load(port, [_order_maker(keys[0], 0)], seconds / rounds)
+                cpu = cpu_seconds(server.pid) - cpu
                 after = stages((await client.get(f"http://127.0.0.1:{port}/metrics")).text)
             four = await load(port, [_order_maker(k, i) for i, k in enumerate(keys)], seconds)
         finally:
@@ -110,7 +120,7 @@ async def _measure(server_url: str, seconds: float, rounds: int = 5) -> None:
     ]
     print(
         f"  stages  µs per order, means over the 1-client run's {orders} orders (latency mean"
-        f" {statistics.fmean(one.latencies) * 1e6:.0f}): " + ", ".join(parts)
+        f" {statistics.fmean(one.latencies) * 1e6:.0f}, server CPU {cpu / one.requests * 1e6:.0f}): " + ", ".join(parts)
     )
 
 
