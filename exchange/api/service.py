@@ -109,11 +109,10 @@ class Api:
         self.queries = queries
         self.catalog = Catalog()
         self.ip_limiter = ip_limiter
-        self.key_limiter = key_limiter
         self.open_signup = open_signup
         self.admin_public_key = admin_public_key
         self.max_body_bytes = max_body_bytes
-        self.verifier = Verifier(self.lookup_key)
+        self.verifier = Verifier(self.lookup_key, limiter=key_limiter)
         self._keys: dict[str, Principal] = {}
         self._revocations = 0
         self.key_revoked_listeners: list[Callable[[str], None]] = []
@@ -304,10 +303,8 @@ class Api:
         return scalar_params(await self.body(request))
 
     async def signed(self, request: Request, instruction: str, scope: Scope, params: Sequence[Params]) -> Principal:
-        """Authenticate a signed request for `instruction` and charge its key's rate limit."""
-        principal = await self.verifier.authenticate(request.headers, instruction, params, scope)
-        self.key_limiter.check(principal.public_key)
-        return principal
+        """Authenticate a signed request for `instruction` (rate limit and replay check included)."""
+        return await self.verifier.authenticate(request.headers, instruction, params, scope)
 
 
 def query_params(request: Request) -> Params:
