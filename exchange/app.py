@@ -83,19 +83,22 @@ def create_app(settings: Settings) -> Starlette:
             writer = Writer(db)
             stack.push_async_callback(writer.close)
             commit = observability.observed_commit(writer.commit)
-            actor = EngineActor(engine, commit=commit, publish=bus.publish, reload=reload)
+            actor = EngineActor(
+                engine, commit=commit, publish=bus.publish, reload=reload, database_timeout=settings.database_timeout
+            )
             await actor.start()
             observability.watch_actor(actor)
             stack.push_async_callback(actor.stop)
             api = Api(
                 actor=actor,
                 db=db,
-                queries=await Queries.open(db),
+                queries=await Queries.open(db, timeout=settings.database_timeout),
                 ip_limiter=ip_limiter,
                 key_limiter=key_limiter,
                 open_signup=settings.open_signup,
                 admin_public_key=settings.admin_public_key,
                 max_body_bytes=settings.max_body_bytes,
+                database_timeout=settings.database_timeout,
             )
             if settings.demo:
                 await demo.seed(actor, now_us())

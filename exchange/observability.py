@@ -28,7 +28,6 @@ platform routes traffic only to a process that can trade.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import sys
@@ -49,6 +48,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from exchange.engine.actor import EngineActor
 from exchange.engine.commands import PlaceOrder
 from exchange.engine.events import Event, OrderAccepted, Rejected, TradeExecuted
+from exchange.persistence.database import bounded
 
 ORDERS_ACCEPTED = Counter("exchange_orders_accepted", "Orders accepted by the engine (committed).", ["symbol"])
 ORDERS_REJECTED = Counter("exchange_orders_rejected", "Orders rejected by the engine, by reason.", ["reason"])
@@ -238,8 +238,7 @@ async def ready(request: Request) -> Response:
         problems.append("no database")
     else:
         try:
-            async with asyncio.timeout(2), db.connect() as connection:
-                await connection.execute(text("SELECT 1"))
+            await bounded(db, lambda connection: connection.execute(text("SELECT 1")), seconds=2)
         except Exception as error:
             problems.append(f"database unreachable: {type(error).__name__}")
     if problems:

@@ -1,7 +1,8 @@
 """The one table from failures to HTTP: exception types and engine rejections to status + code.
 
 Every error reply has Backpack's shape `{"code": ..., "message": ...}` with a code from
-Backpack's `ApiErrorCode` (plus SERVICE_UNAVAILABLE for a refusing engine), so ccxt
+Backpack's `ApiErrorCode` (plus SERVICE_UNAVAILABLE for a refusing engine or an
+unreachable database, and REPLAYED_REQUEST, `exchange.api.auth`), so ccxt
 maps it to the right exception class (INSUFFICIENT_FUNDS -> InsufficientFunds,
 INVALID_MARKET -> BadSymbol, INVALID_SIGNATURE/UNAUTHORIZED -> AuthenticationError...).
 A success body never has a `code` key.
@@ -25,6 +26,7 @@ from starlette.types import ExceptionHandler
 from exchange.engine.actor import EngineUnavailableError
 from exchange.engine.events import Rejected, RejectReason
 from exchange.engine.numbers import InvalidInput
+from exchange.persistence.database import DatabaseUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +119,7 @@ def exception_handlers() -> dict[int | type[Exception], ExceptionHandler]:
         RejectedError: _rejected,
         InvalidInput: _invalid_input,
         EngineUnavailableError: _unavailable,
+        DatabaseUnavailableError: _unavailable,
         HTTPException: _http,
         Exception: _bug,
     }

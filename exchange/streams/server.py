@@ -23,8 +23,11 @@ Errors as Backpack sends them, `{"id": null, "error": {"code", "message"}}`: 400
 "Parse error" for text that is not JSON or not a well-formed request (the socket stays
 open), 4006 "Invalid stream", 4008 "Invalid depth window", and, ours where Backpack's
 documentation is silent, 4003 for a private subscription whose signature does not
-verify (the private streams of that frame are not subscribed; nothing is delivered)
-and 4005 past the subscription cap. Private streams need
+verify or was used before (the private streams of that frame are not subscribed;
+nothing is delivered), 4005 past the subscription cap, and 4013 (after the close code
+1013, "try again later") when the signing key could not be looked up because the
+database does not answer: the private streams are not subscribed, the socket stays
+open, and the client subscribes again later. Private streams need
 `"signature": [public key, signature, timestamp ms, window ms]` over
 `instruction=subscribe&timestamp=..&window=..`, checked by the REST verifier
 (`exchange.api.auth`) and bound to the key's account. Revoking a key ends the private
@@ -56,12 +59,14 @@ from exchange.api.auth import Scope as KeyScope
 from exchange.api.auth import Verifier
 from exchange.api.errors import ApiError
 from exchange.observability import WEBSOCKET_CONNECTIONS, WEBSOCKET_DROPPED
+from exchange.persistence.database import DatabaseUnavailableError
 from exchange.streams.bus import Bus
 from exchange.streams.feed import Feed, Query
 from exchange.streams.hub import SINK_EXTENSION, Client, Hub, Sink
 from exchange.streams.names import StreamError, Topic, parse_stream
 
 TOO_MANY_SUBSCRIPTIONS = 4005
+SERVICE_UNAVAILABLE = 4013
 Close = tuple[int, str]
 
 
@@ -178,9 +183,13 @@ class Streams:
                 self._error(client, error.code, error.message)
         signer: tuple[int, str] | None = None
         if subscribe and any(s.private for s in streams):
-            signer = await self._authenticate(request.get("signature"))
-            if signer is None:
-                self._error(client, wire.WS_INVALID_SIGNATURE, "Invalid signature")
+            try:
+                signer = await self._authenticate(request.get("signature"))
+            except DatabaseUnavailableError:
+                self._error(client, SERVICE_UNAVAILABLE, "Service unavailable: subscribe again later")
+            else:
+                if signer is None:
+                    self._error(client, wire.WS_INVALID_SIGNATURE, "Invalid signature")
         for stream in streams:
             topic: Topic = stream.name
             if stream.private:
