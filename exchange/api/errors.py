@@ -19,7 +19,7 @@ import math
 
 import orjson
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ExceptionHandler
 
@@ -107,6 +107,11 @@ async def _http(request: Request, exc: Exception) -> Response:
     return error_response(exc.status_code, code, str(exc.detail), dict(exc.headers or {}))
 
 
+async def _disconnected(request: Request, exc: Exception) -> Response:
+    """The client went away (or was timed out, `exchange.api.protocol`) before its body was in: nobody to answer."""
+    return error_response(400, "INVALID_CLIENT_REQUEST", "the connection closed before the whole body was received")
+
+
 async def _bug(request: Request, exc: Exception) -> Response:
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(500, "SERVER_ERROR", "internal error")
@@ -121,5 +126,6 @@ def exception_handlers() -> dict[int | type[Exception], ExceptionHandler]:
         EngineUnavailableError: _unavailable,
         DatabaseUnavailableError: _unavailable,
         HTTPException: _http,
+        ClientDisconnect: _disconnected,
         Exception: _bug,
     }
