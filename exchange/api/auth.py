@@ -27,7 +27,8 @@ Replays (our addition to Backpack's scheme, which has no nonce). `authenticate`
 accepts a signature at most once: its last step, after the key's rate limit, records
 the signature in a `ReplayCache` until the request's window closes (timestamp +
 window, plus `REPLAY_MARGIN`), and a second request carrying it is refused with 401
-`REPLAYED_REQUEST`, whatever its route, REST or websocket subscription. ED25519 is
+`REPLAYED_REQUEST`, whatever its route, REST or websocket subscription (where the
+connection that had it accepted may reuse it, `exchange.streams.server`). ED25519 is
 deterministic, so the only way to send the same request twice is to sign it again
 with another timestamp: a client must not send two byte-identical signed requests
 (same instruction, params, timestamp and window) within the same millisecond. The
@@ -250,11 +251,19 @@ class Verifier:
             raise ApiError(401, "INVALID_SIGNATURE", refusal) from None
 
     async def authenticate(
-        self, headers: Mapping[str, str], instruction: str, params: Sequence[SignedParams], scope: Scope
+        self,
+        headers: Mapping[str, str],
+        instruction: str,
+        params: Sequence[SignedParams],
+        scope: Scope,
+        *,
+        once: bool = True,
     ) -> Principal:
         """Verify the request, charge its key's rate limit, accept its signature once; return its principal.
 
-        The principal must hold `scope`.
+        The principal must hold `scope`. `once=False` skips the replay check, for the
+        one caller that already holds the signature's first use (a websocket
+        connection subscribing again with the frame signature it had accepted).
         """
         key_text = self.check_signature(headers, instruction, params)
         principal = await self._lookup(key_text)
@@ -263,7 +272,8 @@ class Verifier:
         if scope not in principal.scopes:
             raise ApiError(403, "FORBIDDEN", f"this API key lacks the {scope.value} scope")
         self._limiter.check(principal.public_key)
-        await self._accept_once(headers)
+        if once:
+            await self._accept_once(headers)
         return principal
 
     async def _accept_once(self, headers: Mapping[str, str]) -> None:

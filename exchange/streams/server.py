@@ -155,6 +155,7 @@ class Streams:
 
     async def _read(self, client: Client, receive: Receive) -> Close | None:
         malformed = 0
+        signed: set[str] = set()
         while True:
             message = await receive()
             if message["type"] == "websocket.disconnect":
@@ -171,9 +172,10 @@ class Streams:
                     return 1008, "too many malformed frames"
                 self._error(client, wire.WS_PARSE_ERROR, "Parse error")
                 continue
-            await self._apply(client, request)
+            await self._apply(client, request, signed)
 
-    async def _apply(self, client: Client, request: dict[str, Any]) -> None:
+    async def _apply(self, client: Client, request: dict[str, Any], signed: set[str]) -> None:
+        """Subscribe or unsubscribe; `signed` holds the last signature this connection had accepted."""
         subscribe = request["method"] == "SUBSCRIBE"
         streams = []
         for name in request["params"]:
@@ -184,7 +186,7 @@ class Streams:
         signer: tuple[int, str] | None = None
         if subscribe and any(s.private for s in streams):
             try:
-                signer = await self._authenticate(request.get("signature"))
+                signer = await self._authenticate(request.get("signature"), signed)
             except DatabaseUnavailableError:
                 self._error(client, SERVICE_UNAVAILABLE, "Service unavailable: subscribe again later")
             else:
@@ -221,8 +223,15 @@ class Streams:
             if ended:
                 self._error(client, wire.WS_INVALID_SIGNATURE, f"API key revoked: unsubscribed {', '.join(ended)}")
 
-    async def _authenticate(self, signature: object) -> tuple[int, str] | None:
-        """The account and public key of a valid `[key, signature, timestamp, window]`, or None."""
+    async def _authenticate(self, signature: object, signed: set[str]) -> tuple[int, str] | None:
+        """The account and public key of a valid `[key, signature, timestamp, window]`, or None.
+
+        A signature is accepted once (`exchange.api.auth`), but the subscribe payload
+        names no stream, so a client subscribing to two private streams in the same
+        millisecond signs both frames alike (ccxt.pro's `watch_orders` and
+        `watch_balance` do): the connection that had a signature accepted last may use
+        it again; any other connection is refused.
+        """
         if not (isinstance(signature, list) and len(signature) == 4):
             return None
         if not all(isinstance(part, str | int) and not isinstance(part, bool) for part in signature):
@@ -230,9 +239,13 @@ class Streams:
         key, sig, timestamp, window = (str(part) for part in signature)
         headers = {"x-api-key": key, "x-signature": sig, "x-timestamp": timestamp, "x-window": window}
         try:
-            principal = await self.verifier.authenticate(headers, "subscribe", [], KeyScope.READ)
+            principal = await self.verifier.authenticate(
+                headers, "subscribe", [], KeyScope.READ, once=sig not in signed
+            )
         except ApiError:
             return None
+        signed.clear()
+        signed.add(sig)
         return principal.account_id, key
 
 

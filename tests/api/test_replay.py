@@ -115,3 +115,22 @@ def test_a_replayed_private_subscription_gets_none_of_the_victims_updates(exchan
     seen, stolen = asyncio.run(run())
     assert seen[0]["X"] == "New"
     assert stolen == [{"id": None, "error": {"code": 4003, "message": "Invalid signature"}}]
+
+
+def test_one_connection_may_subscribe_twice_with_the_signature_of_one_millisecond(exchange: Exchange) -> None:
+    """ccxt.pro signs `watch_orders` and `watch_balance` alike when they start in the same millisecond."""
+    trader = exchange.new_account()
+    signed = signature(trader.keys)
+
+    async def run() -> list[dict[str, Any]]:
+        socket = await Socket.open(exchange.url)
+        for stream in ("account.orderUpdate", "account.balanceUpdate"):
+            await socket.send({"method": "SUBSCRIBE", "params": [stream], "id": 1, "signature": signed})
+        refusals = await socket.barrier()
+        await asyncio.to_thread(trader.fund, "USDC", "5")
+        update = await socket.until(1, "account.balanceUpdate")
+        await socket.close()
+        return refusals + update
+
+    frames = asyncio.run(run())
+    assert frames[:-1] == [] and frames[-1]["e"] == "balanceUpdate", frames
