@@ -92,17 +92,19 @@ def create_app(settings: Settings) -> Starlette:
                 reload=reload,
                 claimed=lambda: writer.holds_claim,
                 observe=observability.observe_stage,
+                database_timeout=settings.database_timeout,
             )
             observability.watch_actor(actor)
             api = Api(
                 actor=actor,
                 db=db,
-                queries=await Queries.open(db),
+                queries=await Queries.open(db, timeout=settings.database_timeout),
                 ip_limiter=ip_limiter,
                 key_limiter=key_limiter,
                 open_signup=settings.open_signup,
                 admin_public_key=settings.admin_public_key,
                 max_body_bytes=settings.max_body_bytes,
+                database_timeout=settings.database_timeout,
             )
             streams = Streams(bus=bus, query=actor.query, db=db, verifier=api.verifier)
             api.key_revoked_listeners.append(streams.key_revoked)

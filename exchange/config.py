@@ -18,6 +18,8 @@ from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 ASYNC_SCHEME = "postgresql+asyncpg://"
+DATABASE_TIMEOUT = 3.0  # float-ok: seconds
+"""The default bound of one database round trip made for a request (`Settings.database_timeout`)."""
 _SCHEMES = ("postgres://", "postgresql://", "postgresql+asyncpg://")
 
 
@@ -63,6 +65,20 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(
         default=65_536, validation_alias=AliasChoices("EXCHANGE_MAX_BODY_BYTES", "max_body_bytes")
+    )
+    database_timeout: float = Field(
+        default=DATABASE_TIMEOUT,
+        gt=0,
+        le=60,
+        validation_alias=AliasChoices("EXCHANGE_DATABASE_TIMEOUT", "database_timeout"),
+        description="seconds a request's database work (and the engine's commit) may take before 503",
+    )
+    request_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        validation_alias=AliasChoices("EXCHANGE_REQUEST_TIMEOUT", "request_timeout"),
+        description="seconds a client has to send a whole request (headers and body) before 408 and close",
     )
 
     host: str = Field(default="127.0.0.1", validation_alias=AliasChoices("HOST", "host"))

@@ -30,7 +30,6 @@ to a process that can trade. Both answers name the instance's `role` and `epoch`
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import sys
@@ -51,6 +50,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from exchange.engine.actor import EngineActor
 from exchange.engine.commands import PlaceOrder
 from exchange.engine.events import Event, OrderAccepted, Rejected, TradeExecuted
+from exchange.persistence.database import bounded
 from exchange.seat import EngineSeat, Role
 
 ORDERS_ACCEPTED = Counter("exchange_orders_accepted", "Orders accepted by the engine (committed).", ["symbol"])
@@ -271,8 +271,7 @@ async def ready(request: Request) -> Response:
         problems.append("no database")
     else:
         try:
-            async with asyncio.timeout(2), db.connect() as connection:
-                await connection.execute(text("SELECT 1"))
+            await bounded(db, lambda connection: connection.execute(text("SELECT 1")), seconds=2)
         except Exception as error:
             problems.append(f"database unreachable: {type(error).__name__}")
     if problems:

@@ -15,6 +15,9 @@ Client addresses (for the per-IP rate limit and the request log) come from
 proxies from `FORWARDED_ALLOW_IPS` (default 127.0.0.1); behind a platform's router
 set it to `*`, never on a directly exposed port.
 
+HTTP connections run on `exchange.api.deadline.DeadlineProtocol`: a request not
+received whole within `request_timeout` (EXCHANGE_REQUEST_TIMEOUT) gets 408 and its
+connection is closed, so slow or stalled clients cannot hold sockets.
 Websocket connections run on `exchange.streams.protocol.StreamProtocol`, which bounds
 each socket's kernel send buffer and resets a connection whose peer stopped reading,
 without permessage-deflate: the hub then writes each client's frames, framed once per
@@ -57,6 +60,7 @@ async def _run(server: uvicorn.Server, announce: Callable[[], None] | None) -> N
 
 def build_server(settings: Settings, host: str, port: int) -> tuple[Starlette, uvicorn.Server]:
     """The exchange's app and the uvicorn server that runs it, configured as in production."""
+    from exchange.api.deadline import deadline_protocol
     from exchange.app import create_app
     from exchange.streams.protocol import StreamProtocol
 
@@ -66,6 +70,7 @@ def build_server(settings: Settings, host: str, port: int) -> tuple[Starlette, u
         host=host,
         port=port,
         lifespan="on",
+        http=deadline_protocol(settings.request_timeout),
         ws=StreamProtocol,
         ws_per_message_deflate=False,
         log_config=None,

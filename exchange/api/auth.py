@@ -18,30 +18,53 @@ fields are left out (they mean "absent" everywhere in the API).
 
 Checks happen in a fixed order, before anything executes: headers well-formed, window
 within the maximum, timestamp within the window of the server clock (both stale and
-future), signature valid, key known and not revoked, then the route's scope. The
-server holds public keys only; a key's account and scopes come from the database
-(`api_keys`) or, for the operator, from `Settings.admin_public_key`.
+future), signature valid, key known and not revoked, the route's scope, the key's rate
+limit, then the replay check (below). The server holds public keys only; a key's
+account and scopes come from the database (`api_keys`) or, for the operator, from
+`Settings.admin_public_key`.
+
+Replays (our addition to Backpack's scheme, which has no nonce). `authenticate`
+accepts a signature at most once: its last step, after the key's rate limit, records
+the signature in a `ReplayCache` until the request's window closes (timestamp +
+window, plus `REPLAY_MARGIN`), and a second request carrying it is refused with 401
+`REPLAYED_REQUEST`, whatever its route, REST or websocket subscription (where the
+connection that had it accepted may reuse it, `exchange.streams.server`). ED25519 is
+deterministic, so the only way to send the same request twice is to sign it again
+with another timestamp: a client must not send two byte-identical signed requests
+(same instruction, params, timestamp and window) within the same millisecond. The
+cache is keyed by the signature's 64 decoded bytes, not its base64 text (the text
+has spare bits, so one signature has several spellings). It holds only signatures
+that were accepted, each for at most `MAX_WINDOW_MS` plus the margin, and every one
+was charged to its key's rate limit first: its size is bounded by the window times
+the keys' request rates. The window is checked once more just before the signature
+is recorded, so a replay can never outlive the entry that refuses it.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import heapq
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
+from typing import Protocol
 from urllib.parse import quote
 
 from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey, VerifyKey
 
 from exchange.api.errors import ApiError
+from exchange.api.ratelimit import RateLimiter
 
 DEFAULT_WINDOW_MS = 5_000
 MAX_WINDOW_MS = 60_000
+REPLAY_MARGIN = 1.0  # float-ok: seconds a used signature is kept past its window
+REPLAYED_REQUEST = "REPLAYED_REQUEST"
+"""The 401 code of a signed request whose signature was already accepted once."""
 
 
 class Scope(StrEnum):
@@ -124,11 +147,55 @@ def _window(headers: Mapping[str, str]) -> str:
     return headers.get("x-window", str(DEFAULT_WINDOW_MS))
 
 
-class Verifier:
-    """Verifies signed requests against the keys `lookup` knows; caches parsed keys."""
+class ReplayCache(Protocol):
+    """Signatures already accepted, each remembered until it expires (a shared store may implement it)."""
 
-    def __init__(self, lookup: KeyLookup, *, clock: Callable[[], float] = time.time) -> None:
+    async def first_use(self, signature: bytes, expires_at: float) -> bool:
+        """Record `signature` until `expires_at` (epoch seconds); False if it is recorded already."""
+        ...
+
+
+class MemoryReplayCache:
+    """The in-process `ReplayCache`: a set of signatures and a heap of their expiries, pruned as time passes."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._seen: set[bytes] = set()
+        self._expiries: list[tuple[float, bytes]] = []
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+    async def first_use(self, signature: bytes, expires_at: float) -> bool:
+        """Record `signature` until `expires_at`; False if it is recorded already."""
+        now = self._clock()
+        while self._expiries and self._expiries[0][0] < now:
+            self._seen.discard(heapq.heappop(self._expiries)[1])
+        if signature in self._seen:
+            return False
+        self._seen.add(signature)
+        heapq.heappush(self._expiries, (expires_at, signature))
+        return True
+
+
+class Verifier:
+    """Verifies signed requests against the keys `lookup` knows; caches parsed keys.
+
+    `limiter` charges each authenticated request to its key (429 when its bucket is
+    empty); `replays` remembers accepted signatures (see the module docstring).
+    """
+
+    def __init__(
+        self,
+        lookup: KeyLookup,
+        *,
+        limiter: RateLimiter | None = None,
+        replays: ReplayCache | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._lookup = lookup
+        self._limiter = limiter or RateLimiter(0, 0)
+        self._replays = replays or MemoryReplayCache(clock=clock)
         self._clock = clock
         self._verify_keys: dict[str, VerifyKey] = {}
 
@@ -184,16 +251,43 @@ class Verifier:
             raise ApiError(401, "INVALID_SIGNATURE", refusal) from None
 
     async def authenticate(
-        self, headers: Mapping[str, str], instruction: str, params: Sequence[SignedParams], scope: Scope
+        self,
+        headers: Mapping[str, str],
+        instruction: str,
+        params: Sequence[SignedParams],
+        scope: Scope,
+        *,
+        once: bool = True,
     ) -> Principal:
-        """Verify the request and return its principal, which must hold `scope`."""
+        """Verify the request, charge its key's rate limit, accept its signature once; return its principal.
+
+        The principal must hold `scope`. `once=False` skips the replay check, for the
+        one caller that already holds the signature's first use (a websocket
+        connection subscribing again with the frame signature it had accepted).
+        """
         key_text = self.check_signature(headers, instruction, params)
         principal = await self._lookup(key_text)
         if principal is None:
             raise unauthorized("unknown or revoked API key")
         if scope not in principal.scopes:
             raise ApiError(403, "FORBIDDEN", f"this API key lacks the {scope.value} scope")
+        self._limiter.check(principal.public_key)
+        if once:
+            await self._accept_once(headers)
         return principal
+
+    async def _accept_once(self, headers: Mapping[str, str]) -> None:
+        """Record the (verified) signature until its window closes; 401 REPLAYED_REQUEST if it was seen."""
+        expires_ms = int(headers["x-timestamp"]) + int(_window(headers))
+        if int(self._clock() * 1000) > expires_ms:
+            raise unauthorized("request timestamp is outside the receive window")
+        signature = base64.b64decode(headers["x-signature"], validate=True)
+        if not await self._replays.first_use(signature, expires_ms / 1000 + REPLAY_MARGIN):
+            raise ApiError(
+                401,
+                REPLAYED_REQUEST,
+                "this signed request was already accepted once; sign it again (a new X-Timestamp) to repeat it",
+            )
 
 
 # -- the client side (tests, benchmark, CLI) -----------------------------------------

@@ -1,7 +1,8 @@
 """The one table from failures to HTTP: exception types and engine rejections to status + code.
 
 Every error reply has Backpack's shape `{"code": ..., "message": ...}` with a code from
-Backpack's `ApiErrorCode` (plus SERVICE_UNAVAILABLE for a refusing engine), so ccxt
+Backpack's `ApiErrorCode` (plus SERVICE_UNAVAILABLE for a refusing engine or an
+unreachable database, and REPLAYED_REQUEST, `exchange.api.auth`), so ccxt
 maps it to the right exception class (INSUFFICIENT_FUNDS -> InsufficientFunds,
 INVALID_MARKET -> BadSymbol, INVALID_SIGNATURE/UNAUTHORIZED -> AuthenticationError...).
 A success body never has a `code` key.
@@ -18,13 +19,14 @@ import math
 
 import orjson
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ExceptionHandler
 
 from exchange.engine.actor import EngineUnavailableError
 from exchange.engine.events import Rejected, RejectReason
 from exchange.engine.numbers import InvalidInput
+from exchange.persistence.database import DatabaseUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +108,11 @@ async def _http(request: Request, exc: Exception) -> Response:
     return error_response(exc.status_code, code, str(exc.detail), dict(exc.headers or {}))
 
 
+async def _disconnected(request: Request, exc: Exception) -> Response:
+    """The client went away (or was timed out, `exchange.api.deadline`) before its body was in: nobody to answer."""
+    return error_response(400, "INVALID_CLIENT_REQUEST", "the connection closed before the whole body was received")
+
+
 async def _bug(request: Request, exc: Exception) -> Response:
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(500, "SERVER_ERROR", "internal error")
@@ -118,6 +125,8 @@ def exception_handlers() -> dict[int | type[Exception], ExceptionHandler]:
         RejectedError: _rejected,
         InvalidInput: _invalid_input,
         EngineUnavailableError: _unavailable,
+        DatabaseUnavailableError: _unavailable,
         HTTPException: _http,
+        ClientDisconnect: _disconnected,
         Exception: _bug,
     }

@@ -18,20 +18,24 @@ revocation committed must not put it back into the cache afterwards: every revoc
 bumps `_revocations`, and a lookup caches only if no revocation happened while it
 queried. (The cache is per process: replicas behind a load balancer would each need
 the eviction.)
+
+Every database round trip a route makes goes through `Api.database`, bounded by
+`database_timeout` (`exchange.persistence.database.bounded`): while the database is
+down or frozen, a route that needs it answers 503 within that bound.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
@@ -39,14 +43,18 @@ from exchange.api.auth import ApiKey, Principal, Scope, Verifier
 from exchange.api.errors import ApiError, RejectedError
 from exchange.api.ratelimit import RateLimiter
 from exchange.api.wire import Params, Scalar, load_json, scalar_params
+from exchange.config import DATABASE_TIMEOUT
 from exchange.engine.actor import EngineActor
 from exchange.engine.commands import Command
 from exchange.engine.events import AssetAdded, Event, MarketAdded, Rejected
 from exchange.engine.numbers import Asset, Market
 from exchange.engine.queries import GetListings, Listings
 from exchange.persistence import tables
+from exchange.persistence.database import bounded
 from exchange.persistence.queries import Queries
 from exchange.persistence.timestamps import to_micros
+
+T = TypeVar("T")
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_ACTIVE_KEYS = 100
@@ -99,17 +107,18 @@ class Api:
         open_signup: bool = False,
         admin_public_key: str | None = None,
         max_body_bytes: int = MAX_BODY_BYTES,
+        database_timeout: float = DATABASE_TIMEOUT,
     ) -> None:
         self.actor = actor
         self.db = db
+        self.database_timeout = database_timeout
         self.queries = queries
         self.catalog = Catalog()
         self.ip_limiter = ip_limiter
-        self.key_limiter = key_limiter
         self.open_signup = open_signup
         self.admin_public_key = admin_public_key
         self.max_body_bytes = max_body_bytes
-        self.verifier = Verifier(self.lookup_key)
+        self.verifier = Verifier(self.lookup_key, limiter=key_limiter)
         self._keys: dict[str, Principal] = {}
         self._revocations = 0
         self.key_revoked_listeners: list[Callable[[str], None]] = []
@@ -122,9 +131,12 @@ class Api:
         listings: Listings = await self.actor.query(GetListings())
         assets = {asset.symbol: asset for asset in listings.assets}
         markets = {state.market.symbol: state.market for state in listings.markets}
-        async with self.db.connect() as connection:
+
+        async def read(connection: AsyncConnection) -> dict[str, int]:
             rows = await connection.execute(select(tables.markets.c.symbol, tables.markets.c.created_at))
-            listed_at = {row.symbol: to_micros(row.created_at) for row in rows}
+            return {row.symbol: to_micros(row.created_at) for row in rows}
+
+        listed_at = await self.database(read)
         self.catalog.assets, self.catalog.markets = assets, markets
         self.catalog.listed_at.update(listed_at)
         self.catalog.refreshed = time.monotonic()
@@ -165,6 +177,10 @@ class Api:
         self.catalog.learn(events)
         return events
 
+    async def database(self, work: Callable[[AsyncConnection], Awaitable[T]], *, begin: bool = False) -> T:
+        """`work` on a connection (in a transaction if `begin`), bounded: 503 if the database fails to answer."""
+        return await bounded(self.db, work, seconds=self.database_timeout, begin=begin)
+
     # -- keys ----------------------------------------------------------------------
 
     async def lookup_key(self, public_key: str) -> Principal | None:
@@ -175,14 +191,14 @@ class Api:
         if principal is not None:
             return principal
         revocations = self._revocations
-        async with self.db.connect() as connection:
-            row = (
-                await connection.execute(
-                    select(tables.api_keys.c.account_id, tables.api_keys.c.scopes).where(
-                        tables.api_keys.c.public_key == public_key, tables.api_keys.c.revoked.is_(False)
-                    )
-                )
-            ).first()
+
+        async def read(connection: AsyncConnection) -> Any:
+            query = select(tables.api_keys.c.account_id, tables.api_keys.c.scopes).where(
+                tables.api_keys.c.public_key == public_key, tables.api_keys.c.revoked.is_(False)
+            )
+            return (await connection.execute(query)).first()
+
+        row = await self.database(read)
         if row is None:
             return None
         principal = Principal(public_key, int(row.account_id), frozenset(Scope(s) for s in row.scopes))
@@ -192,16 +208,20 @@ class Api:
 
     async def create_account(self, public_key: str, scopes: frozenset[Scope], label: str | None) -> int:
         """Insert an account with its first key; 400 if the key is already registered."""
+
+        async def write(connection: AsyncConnection) -> Any:
+            account_id = await connection.scalar(
+                insert(tables.accounts).values(label=label).returning(tables.accounts.c.id)
+            )
+            await connection.execute(
+                insert(tables.api_keys).values(
+                    public_key=public_key, account_id=account_id, scopes=sorted(s.value for s in scopes)
+                )
+            )
+            return account_id
+
         try:
-            async with self.db.begin() as connection:
-                account_id = await connection.scalar(
-                    insert(tables.accounts).values(label=label).returning(tables.accounts.c.id)
-                )
-                await connection.execute(
-                    insert(tables.api_keys).values(
-                        public_key=public_key, account_id=account_id, scopes=sorted(s.value for s in scopes)
-                    )
-                )
+            account_id = await self.database(write, begin=True)
         except IntegrityError:
             raise ApiError(400, "INVALID_CLIENT_REQUEST", "this public key is already registered") from None
         assert account_id is not None
@@ -212,24 +232,27 @@ class Api:
         if public_key == self.admin_public_key:
             raise ApiError(400, "INVALID_CLIENT_REQUEST", "this public key is already registered")
         keys = tables.api_keys.c
+
+        async def write(connection: AsyncConnection) -> Any:
+            # The account's row lock serialises concurrent adds, so none of them can overshoot the limit.
+            await connection.execute(
+                select(tables.accounts.c.id).where(tables.accounts.c.id == account_id).with_for_update()
+            )
+            active = await connection.scalar(
+                select(func.count()).where(keys.account_id == account_id, keys.revoked.is_(False))
+            )
+            if (active or 0) >= MAX_ACTIVE_KEYS:
+                raise ApiError(
+                    400, "INVALID_CLIENT_REQUEST", f"an account holds at most {MAX_ACTIVE_KEYS} unrevoked keys"
+                )
+            return await connection.scalar(
+                insert(tables.api_keys)
+                .values(public_key=public_key, account_id=account_id, scopes=sorted(s.value for s in scopes))
+                .returning(keys.created_at)
+            )
+
         try:
-            async with self.db.begin() as connection:
-                # The account's row lock serialises concurrent adds, so none of them can overshoot the limit.
-                await connection.execute(
-                    select(tables.accounts.c.id).where(tables.accounts.c.id == account_id).with_for_update()
-                )
-                active = await connection.scalar(
-                    select(func.count()).where(keys.account_id == account_id, keys.revoked.is_(False))
-                )
-                if (active or 0) >= MAX_ACTIVE_KEYS:
-                    raise ApiError(
-                        400, "INVALID_CLIENT_REQUEST", f"an account holds at most {MAX_ACTIVE_KEYS} unrevoked keys"
-                    )
-                created_at = await connection.scalar(
-                    insert(tables.api_keys)
-                    .values(public_key=public_key, account_id=account_id, scopes=sorted(s.value for s in scopes))
-                    .returning(keys.created_at)
-                )
+            created_at = await self.database(write, begin=True)
         except IntegrityError:
             raise ApiError(400, "INVALID_CLIENT_REQUEST", "this public key is already registered") from None
         assert isinstance(created_at, datetime)
@@ -245,7 +268,8 @@ class Api:
         )
         if public_key is not None:
             query = query.where(keys.public_key == public_key)
-        async with self.db.connect() as connection:
+
+        async def read(connection: AsyncConnection) -> list[ApiKey]:
             rows = await connection.execute(query)
             return [
                 ApiKey(
@@ -257,13 +281,13 @@ class Api:
                 for row in rows
             ]
 
+        return await self.database(read)
+
     async def revoke_key(self, public_key: str) -> None:
         """Mark a key revoked and forget its principal, so its next request is refused."""
+        revoke = update(tables.api_keys).where(tables.api_keys.c.public_key == public_key).values(revoked=True)
         try:
-            async with self.db.begin() as connection:
-                await connection.execute(
-                    update(tables.api_keys).where(tables.api_keys.c.public_key == public_key).values(revoked=True)
-                )
+            await self.database(lambda connection: connection.execute(revoke), begin=True)
         finally:
             self._revocations += 1
             self._keys.pop(public_key, None)
@@ -302,10 +326,8 @@ class Api:
         return scalar_params(await self.body(request))
 
     async def signed(self, request: Request, instruction: str, scope: Scope, params: Sequence[Params]) -> Principal:
-        """Authenticate a signed request for `instruction` and charge its key's rate limit."""
-        principal = await self.verifier.authenticate(request.headers, instruction, params, scope)
-        self.key_limiter.check(principal.public_key)
-        return principal
+        """Authenticate a signed request for `instruction` (rate limit and replay check included)."""
+        return await self.verifier.authenticate(request.headers, instruction, params, scope)
 
 
 def query_params(request: Request) -> Params:

@@ -17,6 +17,17 @@ up-to-date one. `open_database` does not migrate; the caller decides when.
 
 TimescaleDB is used when the server has it (see the first migration); `storage_mode`
 reports which mode a database is in, and `open_database` logs it.
+
+Outages. Work the API does on the database while serving a request (a read, a key
+lookup, a short transaction) goes through `bounded`: it runs in a task of its own and
+is awaited for at most `seconds` (`Settings.database_timeout`). A database that is
+down, refuses, drops the connection or stops answering (a frozen server keeps its
+sockets open) turns into `DatabaseUnavailableError`, which the API answers with 503
+SERVICE_UNAVAILABLE and Retry-After, never a 500 and never a hang. On a timeout the
+task is cancelled and left to finish its cleanup alone: SQLAlchemy invalidates a
+connection whose query was cancelled with a graceful close that itself waits up to
+2 s on a frozen server, and the caller must not wait for that. `is_unavailable` is the
+one rule for telling a failure of the database from an error about the data.
 """
 
 from __future__ import annotations
@@ -25,11 +36,13 @@ import asyncio
 import concurrent.futures
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any, TypeVar
 
 import asyncpg
+import sqlalchemy.exc
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import make_url, text
@@ -38,6 +51,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from exchange.config import Settings, normalize_database_url
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 EMBEDDED_DATABASE = "exchange"
@@ -67,6 +82,55 @@ async def storage_mode(connection: AsyncConnection) -> str:
     """'TimescaleDB' when the extension is installed in the database, else 'plain PostgreSQL'."""
     installed = await connection.scalar(text("SELECT count(*) FROM pg_extension WHERE extname = 'timescaledb'"))
     return "TimescaleDB" if installed else "plain PostgreSQL"
+
+
+class DatabaseUnavailableError(Exception):
+    """The database is down, refused, dropped the connection or did not answer in time: HTTP 503."""
+
+
+UNAVAILABLE_SQLSTATES = ("08", "53", "57")
+"""SQLSTATE classes that are about the server, not the data: connection exception,
+insufficient resources, operator intervention (shutting down, starting up)."""
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """True if `error` says the database cannot be reached or used now, rather than refusing the data."""
+    if isinstance(error, OSError | TimeoutError | sqlalchemy.exc.TimeoutError | sqlalchemy.exc.InterfaceError):
+        return True
+    if isinstance(error, sqlalchemy.exc.DBAPIError) and error.connection_invalidated:
+        return True
+    original = error.orig if isinstance(error, sqlalchemy.exc.DBAPIError) else error
+    return str(getattr(original, "sqlstate", None) or "").startswith(UNAVAILABLE_SQLSTATES)
+
+
+async def bounded(
+    db: AsyncEngine, work: Callable[[AsyncConnection], Awaitable[T]], *, seconds: float, begin: bool = False
+) -> T:
+    """`work(connection)` (in a transaction if `begin`), given at most `seconds`; DatabaseUnavailableError if not."""
+
+    async def run() -> T:
+        async with db.begin() if begin else db.connect() as connection:
+            return await work(connection)
+
+    task = asyncio.ensure_future(run())
+    try:
+        done, _ = await asyncio.wait([task], timeout=seconds)
+    finally:
+        if not task.done():
+            task.cancel()
+            task.add_done_callback(_forget)
+    if not done:
+        raise DatabaseUnavailableError(f"the database did not answer within {seconds:g} s")
+    error = task.exception()
+    if error is not None and is_unavailable(error):
+        raise DatabaseUnavailableError("the database is unreachable") from error
+    return task.result()
+
+
+def _forget(task: asyncio.Future[Any]) -> None:
+    """Retrieve an abandoned task's outcome, so asyncio does not log it as never retrieved."""
+    if not task.cancelled():
+        task.exception()
 
 
 def create_engine(url: str) -> AsyncEngine:

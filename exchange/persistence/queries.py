@@ -30,12 +30,13 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from sqlalchemy import Select, and_, case, false, select, text, true, union_all
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from exchange.config import DATABASE_TIMEOUT
 from exchange.engine.numbers import Market
 from exchange.engine.orders import OrderSpec, OrderType, SelfTradePrevention, Side, TimeInForce
 from exchange.persistence import tables
-from exchange.persistence.database import storage_mode
+from exchange.persistence.database import bounded, storage_mode
 from exchange.persistence.timestamps import to_datetime, to_micros
 
 INTERVALS: dict[str, str] = {
@@ -256,20 +257,25 @@ ORDER BY symbol
 class Queries:
     """The read queries against one database; `open` finds out whether it has TimescaleDB."""
 
-    def __init__(self, db: AsyncEngine, *, timescale: bool) -> None:
+    def __init__(self, db: AsyncEngine, *, timescale: bool, timeout: float = DATABASE_TIMEOUT) -> None:
         self._db = db
         self.timescale = timescale
+        self._timeout = timeout
         self._klines = KLINES_TIME_BUCKET if timescale else KLINES_DATE_BIN
 
     @classmethod
-    async def open(cls, db: AsyncEngine) -> Queries:
-        """Queries for `db`, using `time_bucket` when TimescaleDB is installed there."""
+    async def open(cls, db: AsyncEngine, *, timeout: float = DATABASE_TIMEOUT) -> Queries:
+        """Queries for `db`, using `time_bucket` when TimescaleDB is installed there; each read bounded by `timeout`."""
         async with db.connect() as connection:
-            return cls(db, timescale=await storage_mode(connection) == "TimescaleDB")
+            return cls(db, timescale=await storage_mode(connection) == "TimescaleDB", timeout=timeout)
 
     async def _rows(self, statement: Any, params: dict[str, Any] | None = None) -> list[Any]:
-        async with self._db.connect() as connection:
+        """Every row of one read, or DatabaseUnavailableError (see `exchange.persistence.database.bounded`)."""
+
+        async def read(connection: AsyncConnection) -> list[Any]:
             return list(await connection.execute(statement, params or {}))
+
+        return await bounded(self._db, read, seconds=self._timeout)
 
     async def klines(self, symbol: str, interval: str, start: int, end: int | None = None) -> list[Kline]:
         """The `interval` klines of `symbol` starting in `[start, end)` (microseconds), oldest first."""

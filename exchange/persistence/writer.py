@@ -574,6 +574,7 @@ class Writer:
                 await pg.remove_listener(claim.CHANNEL, self._notified)
                 pg.remove_termination_listener(self._terminated)
             if invalidate:
+                pg.terminate()  # at once: a graceful close waits on a server that may not answer
                 await held.invalidate()  # never reuse a connection whose state is unknown
             else:
                 await pg.execute(POOL_PLANS)

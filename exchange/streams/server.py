@@ -23,8 +23,11 @@ Errors as Backpack sends them, `{"id": null, "error": {"code", "message"}}`: 400
 "Parse error" for text that is not JSON or not a well-formed request (the socket stays
 open), 4006 "Invalid stream", 4008 "Invalid depth window", and, ours where Backpack's
 documentation is silent, 4003 for a private subscription whose signature does not
-verify (the private streams of that frame are not subscribed; nothing is delivered)
-and 4005 past the subscription cap. Private streams need
+verify or was used before (the private streams of that frame are not subscribed;
+nothing is delivered), 4005 past the subscription cap, and 4013 (after the close code
+1013, "try again later") when the signing key could not be looked up because the
+database does not answer: the private streams are not subscribed, the socket stays
+open, and the client subscribes again later. Private streams need
 `"signature": [public key, signature, timestamp ms, window ms]` over
 `instruction=subscribe&timestamp=..&window=..`, checked by the REST verifier
 (`exchange.api.auth`) and bound to the key's account. Revoking a key ends the private
@@ -56,12 +59,14 @@ from exchange.api.auth import Scope as KeyScope
 from exchange.api.auth import Verifier
 from exchange.api.errors import ApiError
 from exchange.observability import WEBSOCKET_CONNECTIONS, WEBSOCKET_DROPPED
+from exchange.persistence.database import DatabaseUnavailableError
 from exchange.streams.bus import Bus
 from exchange.streams.feed import Feed, Query
 from exchange.streams.hub import SINK_EXTENSION, Client, Hub, Sink
 from exchange.streams.names import StreamError, Topic, parse_stream
 
 TOO_MANY_SUBSCRIPTIONS = 4005
+SERVICE_UNAVAILABLE = 4013
 Close = tuple[int, str]
 
 
@@ -150,6 +155,7 @@ class Streams:
 
     async def _read(self, client: Client, receive: Receive) -> Close | None:
         malformed = 0
+        signed: set[str] = set()
         while True:
             message = await receive()
             if message["type"] == "websocket.disconnect":
@@ -166,9 +172,10 @@ class Streams:
                     return 1008, "too many malformed frames"
                 self._error(client, wire.WS_PARSE_ERROR, "Parse error")
                 continue
-            await self._apply(client, request)
+            await self._apply(client, request, signed)
 
-    async def _apply(self, client: Client, request: dict[str, Any]) -> None:
+    async def _apply(self, client: Client, request: dict[str, Any], signed: set[str]) -> None:
+        """Subscribe or unsubscribe; `signed` holds the last signature this connection had accepted."""
         subscribe = request["method"] == "SUBSCRIBE"
         streams = []
         for name in request["params"]:
@@ -178,9 +185,13 @@ class Streams:
                 self._error(client, error.code, error.message)
         signer: tuple[int, str] | None = None
         if subscribe and any(s.private for s in streams):
-            signer = await self._authenticate(request.get("signature"))
-            if signer is None:
-                self._error(client, wire.WS_INVALID_SIGNATURE, "Invalid signature")
+            try:
+                signer = await self._authenticate(request.get("signature"), signed)
+            except DatabaseUnavailableError:
+                self._error(client, SERVICE_UNAVAILABLE, "Service unavailable: subscribe again later")
+            else:
+                if signer is None:
+                    self._error(client, wire.WS_INVALID_SIGNATURE, "Invalid signature")
         for stream in streams:
             topic: Topic = stream.name
             if stream.private:
@@ -212,8 +223,15 @@ class Streams:
             if ended:
                 self._error(client, wire.WS_INVALID_SIGNATURE, f"API key revoked: unsubscribed {', '.join(ended)}")
 
-    async def _authenticate(self, signature: object) -> tuple[int, str] | None:
-        """The account and public key of a valid `[key, signature, timestamp, window]`, or None."""
+    async def _authenticate(self, signature: object, signed: set[str]) -> tuple[int, str] | None:
+        """The account and public key of a valid `[key, signature, timestamp, window]`, or None.
+
+        A signature is accepted once (`exchange.api.auth`), but the subscribe payload
+        names no stream, so a client subscribing to two private streams in the same
+        millisecond signs both frames alike (ccxt.pro's `watch_orders` and
+        `watch_balance` do): the connection that had a signature accepted last may use
+        it again; any other connection is refused.
+        """
         if not (isinstance(signature, list) and len(signature) == 4):
             return None
         if not all(isinstance(part, str | int) and not isinstance(part, bool) for part in signature):
@@ -221,9 +239,13 @@ class Streams:
         key, sig, timestamp, window = (str(part) for part in signature)
         headers = {"x-api-key": key, "x-signature": sig, "x-timestamp": timestamp, "x-window": window}
         try:
-            principal = await self.verifier.authenticate(headers, "subscribe", [], KeyScope.READ)
+            principal = await self.verifier.authenticate(
+                headers, "subscribe", [], KeyScope.READ, once=sig not in signed
+            )
         except ApiError:
             return None
+        signed.clear()
+        signed.add(sig)
         return principal.account_id, key
 
 

@@ -11,8 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from nacl.signing import SigningKey
 
-from exchange.api.auth import KeyPair, Principal, Scope, Verifier, signing_payload
+from exchange.api.auth import REPLAYED_REQUEST, KeyPair, MemoryReplayCache, Principal, Scope, Verifier, signing_payload
 from exchange.api.errors import ApiError
+from exchange.api.ratelimit import RateLimiter
 
 NOW_MS = 1_753_624_283_415
 KEY = KeyPair.generate()
@@ -169,3 +170,31 @@ def test_proof_of_possession_is_the_new_keys_signature_of_the_same_request() -> 
         401,
         "INVALID_SIGNATURE",
     )
+
+
+def test_the_replay_cache_forgets_a_signature_once_it_expires_and_stays_that_small() -> None:
+    now = [100.0]
+    cache = MemoryReplayCache(clock=lambda: now[0])
+
+    async def run() -> None:
+        assert all([await cache.first_use(bytes([i % 256, i // 256]), now[0] + 5) for i in range(1000)])
+        assert not await cache.first_use(bytes([7, 0]), now[0] + 5)
+        now[0] += 5.5
+        assert await cache.first_use(b"later", now[0] + 5)
+        assert len(cache) == 1
+        assert await cache.first_use(bytes([7, 0]), now[0] + 5)
+
+    asyncio.run(run())
+
+
+def test_a_copy_is_refused_but_a_request_refused_by_the_rate_limit_is_not_remembered() -> None:
+    clock = [NOW_MS / 1000]
+    limited = Verifier(lookup, limiter=RateLimiter(1, 1, clock=lambda: clock[0]), clock=lambda: clock[0])
+    first, second = headers(), headers(params={"orderId": "29", "symbol": "BTC_USDT"})
+    asyncio.run(limited.authenticate(first, "orderCancel", [{"orderId": "28", "symbol": "BTC_USDT"}], Scope.READ))
+    params = [{"orderId": "29", "symbol": "BTC_USDT"}]
+    assert code(lambda: limited.authenticate(second, "orderCancel", params, Scope.READ)) == (429, "TOO_MANY_REQUESTS")
+    clock[0] += 1
+    asyncio.run(limited.authenticate(second, "orderCancel", params, Scope.READ))
+    clock[0] += 1
+    assert code(lambda: limited.authenticate(second, "orderCancel", params, Scope.READ)) == (401, REPLAYED_REQUEST)
