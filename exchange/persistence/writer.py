@@ -570,13 +570,12 @@ class Writer:
         if held is None:
             return
         with contextlib.suppress(Exception):
-            if not pg.is_closed():
-                await pg.remove_listener(claim.CHANNEL, self._notified)
-                pg.remove_termination_listener(self._terminated)
-            if invalidate:
-                pg.terminate()  # at once: a graceful close waits on a server that may not answer
+            pg.remove_termination_listener(self._terminated)
+            if invalidate:  # no round trip: the server may not answer (frozen, or gone)
+                pg.terminate()
                 await held.invalidate()  # never reuse a connection whose state is unknown
             else:
+                await pg.remove_listener(claim.CHANNEL, self._notified)
                 await pg.execute(POOL_PLANS)
             await held.close()
 
