@@ -328,7 +328,7 @@ HISTORY = [
     _query("orderId", STRING),
     LIMIT,
     _query("offset", {"type": "integer", "minimum": 0}),
-    _query("sortDirection", {"type": "string", "enum": ["Desc"]}),
+    _query("sortDirection", {"type": "string", "enum": list(wire.SORT_DIRECTIONS)}),
 ]
 TIME_WINDOW = [
     _query("from", {"type": "integer", "minimum": 0}),

@@ -325,23 +325,30 @@ def parse_page(params: Mapping[str, Scalar], *, paged: bool = True) -> Page:
     )
 
 
+SORT_DIRECTIONS = {"Desc": False, "Asc": True}
+"""Backpack's `sortDirection` values and whether each lists oldest first."""
+
+
 @dataclass(frozen=True, slots=True)
 class HistoryQuery:
     """The filters shared by the order and fill history routes."""
 
     symbol: Scalar | None
     order_id: int | None
+    ascending: bool
     page: Page
 
 
 def parse_history_query(params: Mapping[str, Scalar]) -> HistoryQuery:
-    """`symbol`, `orderId`, `limit`, `offset` and `sortDirection` (only `Desc`) of `/wapi/v1/history/*`."""
-    if params.get("sortDirection", "Desc") != "Desc":
-        raise ApiError(400, BAD_REQUEST, "only sortDirection=Desc is supported")
+    """`symbol`, `orderId`, `limit`, `offset` and `sortDirection` (`Desc` by default, or `Asc`) of the history."""
+    direction = params.get("sortDirection", "Desc")
+    if direction not in SORT_DIRECTIONS:
+        raise ApiError(400, BAD_REQUEST, f"sortDirection must be one of {', '.join(SORT_DIRECTIONS)}")
     order_id = params.get("orderId")
     return HistoryQuery(
         symbol=symbol_param(params),
         order_id=None if order_id is None else parse_uint(order_id, name="orderId", maximum=2**63 - 1),
+        ascending=SORT_DIRECTIONS[str(direction)],
         page=parse_page(params),
     )
 
