@@ -15,7 +15,7 @@ import { ApiError, Identity, get, signed } from "./client.js";
 import { fixed, grouped, multiply, places } from "./decimal.js";
 import { clock, debounce, h, toast } from "./ui.js";
 
-const QUOTE_GRANT = 10000;
+const QUOTE_GRANT = 10000; // FAUCET_GRANT of exchange/demo.py, which the market maker sizes its quotes by
 const TABS = ["Open orders", "Order history", "Fills", "Balances"];
 const ORDER_COLUMNS = [["Time"], ["Market"], ["Side"], ["Type"], ["Price", 1], ["Quantity", 1], ["Filled", 1], ["Status"]];
 
