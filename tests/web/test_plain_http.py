@@ -13,8 +13,9 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.demo import running_demo
-from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS, DEMO_SETTINGS, Console, open_page
+from tests.web.conftest import DEMO_SETTINGS, Console, open_page
 from tests.web.test_trade_page import best, open_trade, place, sign_up
 
 HOST = "127.0.0.2"
