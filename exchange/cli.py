@@ -7,7 +7,7 @@ cannot start; `serve` and `demo` exit 3 through uvicorn for the same reasons).
 
 The commands that call a running exchange go to `--url`, else `EXCHANGE_URL`, else
 this machine's `http://127.0.0.1:$PORT` (PORT defaulting to 8000), so with PORT set
-for the server the CLI finds it; `.env` counts for all three, like for the server.
+for the server the CLI finds it; a `.env` file can set both, as for the server.
 """
 
 from __future__ import annotations
@@ -309,7 +309,9 @@ def _accounts() -> None:
 
 @accounts.command("create")
 def accounts_create(
-    public_key: str | None = typer.Option(None, "--public-key", help="The account's key (default: generate one)."),
+    public_key: str | None = typer.Option(
+        None, "--public-key", help="The account's key (default: --key's own, else a new one)."
+    ),
     scopes: str = typer.Option("read,trade", help="Comma-separated scopes: read, trade, admin."),
     label: str | None = typer.Option(None, help="A note for the operator."),
     url: str | None = URL,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from tests.api.client import Client, ok, refused
-from tests.api.conftest import Exchange
+from tests.api.conftest import serve_exchange
 
 ORDERS = 121
 """More than a default page (100), so the oldest order is off the newest page."""
@@ -15,21 +17,23 @@ ORDERS = 121
 HISTORY = [("/wapi/v1/history/orders", "orderHistoryQueryAll"), ("/wapi/v1/history/fills", "fillHistoryQueryAll")]
 
 
+SYMBOL = "SOL_USDC"
+
+
 @pytest.fixture(scope="module")
-def trader(exchange: Exchange) -> tuple[Client, list[str]]:
-    """An account that sent `ORDERS` small buys, each filled against one resting ask; and their ids, oldest first."""
-    maker, trader = exchange.new_account(), exchange.new_account()
-    maker.fund("SOL", "10")
-    trader.fund("USDC", "10000")
-    ok(maker.place(symbol="SOL_USDC", side="Ask", orderType="Limit", price="100.00", quantity="5"))
-    buy = {"symbol": "SOL_USDC", "side": "Bid", "orderType": "Limit", "price": "100.00", "quantity": "0.01"}
-    ids: list[str] = []
-    for first in range(0, ORDERS, 20):
-        batch = [{**buy, "timeInForce": "IOC"} for _ in range(min(20, ORDERS - first))]
-        for result in ok(trader.post("/api/v1/orders", "orderExecute", batch)):
-            assert result["status"] == "Filled", result
-            ids.append(result["id"])
-    return trader, sorted(ids, key=int)
+def trader(database_name: str) -> Iterator[tuple[Client, list[str]]]:
+    """On a server of its own, Bob's `ORDERS` small buys, each filled by Alice's one ask; their ids, oldest first."""
+    for server in serve_exchange(f"{database_name}_history"):
+        quantity = str(Decimal(ORDERS) / 100)
+        ok(server.alice.place(symbol=SYMBOL, side="Ask", orderType="Limit", price="100.00", quantity=quantity))
+        buy = {"symbol": SYMBOL, "side": "Bid", "orderType": "Limit", "price": "100.00", "quantity": "0.01"}
+        ids: list[str] = []
+        for first in range(0, ORDERS, 20):
+            batch = [{**buy, "timeInForce": "IOC"} for _ in range(min(20, ORDERS - first))]
+            for result in ok(server.bob.post("/api/v1/orders", "orderExecute", batch)):
+                assert result["status"] == "Filled", result
+                ids.append(result["id"])
+        yield server.bob, sorted(ids, key=int)
 
 
 @pytest.mark.parametrize(("path", "instruction"), HISTORY)
@@ -37,10 +41,10 @@ def test_order_id_finds_an_order_older_than_the_newest_page(
     trader: tuple[Client, list[str]], path: str, instruction: str
 ) -> None:
     client, ids = trader
-    newest_page = ok(client.get(path, instruction, {"symbol": "SOL_USDC"}))
+    newest_page = ok(client.get(path, instruction, {"symbol": SYMBOL}))
     assert len(newest_page) == 100
     assert ids[0] not in {row.get("orderId", row.get("id")) for row in newest_page}
-    found: list[dict[str, Any]] = ok(client.get(path, instruction, {"symbol": "SOL_USDC", "orderId": ids[0]}))
+    found: list[dict[str, Any]] = ok(client.get(path, instruction, {"symbol": SYMBOL, "orderId": ids[0]}))
     assert len(found) == 1
     assert found[0].get("orderId", found[0].get("id")) == ids[0]
     assert ok(client.get(path, instruction, {"orderId": str(int(ids[-1]) + 10_000)})) == []
@@ -53,12 +57,12 @@ def test_sort_direction_lists_oldest_or_newest_first(
     client, ids = trader
 
     def listed(direction: str, **more: str) -> list[str]:
-        rows = ok(client.get(path, instruction, {"symbol": "SOL_USDC", "sortDirection": direction, **more}))
+        rows = ok(client.get(path, instruction, {"symbol": SYMBOL, "sortDirection": direction, **more}))
         return [row.get("orderId", row.get("id")) for row in rows]
 
     assert listed("Asc", limit="3") == ids[:3]
     assert listed("Asc", limit="2", offset="3") == ids[3:5]
     assert listed("Desc", limit="3") == ids[::-1][:3]
-    default = ok(client.get(path, instruction, {"symbol": "SOL_USDC", "limit": "3"}))
+    default = ok(client.get(path, instruction, {"symbol": SYMBOL, "limit": "3"}))
     assert [row.get("orderId", row.get("id")) for row in default] == ids[::-1][:3]
     refused(client.get(path, instruction, {"sortDirection": "asc"}), 400, "INVALID_CLIENT_REQUEST")

@@ -77,6 +77,10 @@ def test_missing_or_bad_keys_and_unreachable_servers_are_explained() -> None:
     assert result.returncode == 1 and "cannot reach the exchange" in result.stderr
     result = run("bots", "--url", url)
     assert result.returncode == 1 and "bots stopped" in result.stderr
+    port = str(free_port())
+    for variables in ({"PORT": port}, {"PORT": "1", "EXCHANGE_URL": f"http://127.0.0.1:{port}"}):
+        result = run("keys", "list", "--key", secret, **variables)
+        assert result.returncode == 1 and f"cannot reach the exchange at http://127.0.0.1:{port}" in result.stderr
 
 
 def database_commands() -> list[tuple[str, ...]]:
