@@ -329,18 +329,19 @@ def _operation(
 
 SYMBOL = _query("symbol", STRING, required=True)
 LIMIT = _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000})
+SORT_DIRECTION = _query("sortDirection", {"type": "string", "enum": list(wire.SORT_DIRECTIONS)})
 HISTORY = [
     _query("symbol", STRING),
     _query("orderId", STRING),
     LIMIT,
     _query("offset", {"type": "integer", "minimum": 0}),
-    _query("sortDirection", {"type": "string", "enum": list(wire.SORT_DIRECTIONS)}),
+    SORT_DIRECTION,
 ]
 TIME_WINDOW = [
     _query("from", {"type": "integer", "minimum": 0}),
     _query("to", {"type": "integer", "minimum": 0}),
 ]
-TRANSFERS = [*TIME_WINDOW, LIMIT, _query("offset", {"type": "integer", "minimum": 0})]
+TRANSFERS = [*TIME_WINDOW, LIMIT, _query("offset", {"type": "integer", "minimum": 0}), SORT_DIRECTION]
 KEY_SIGNATURE = {
     "name": "X-Key-Signature",
     "in": "header",

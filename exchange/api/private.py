@@ -208,6 +208,7 @@ async def _transfers(request: Request, instruction: str, kind: queries.TransferK
         end=wanted.end,
         limit=wanted.page.limit,
         offset=wanted.page.offset,
+        ascending=wanted.ascending,
     )
 
 

@@ -394,11 +394,13 @@ class Queries:
         end: int | None = None,
         limit: int = 100,
         offset: int = 0,
+        ascending: bool = False,
     ) -> list[Transfer]:
-        """An account's deposits or withdrawals in `[start, end)`, newest (highest number) first."""
+        """An account's deposits or withdrawals in `[start, end)`, newest (highest number) first or `ascending`."""
         t = tables.transfers
         conditions = [t.c.account_id == account_id, t.c.kind == kind, *_filters(t.c.asset, t.c.ts, None, start, end)]
-        statement = select(t).where(and_(*conditions)).order_by(t.c.id.desc()).limit(limit).offset(offset)
+        order = t.c.id.asc() if ascending else t.c.id.desc()
+        statement = select(t).where(and_(*conditions)).order_by(order).limit(limit).offset(offset)
         return [Transfer(**{**r._asdict(), "ts": to_micros(r.ts)}) for r in await self._rows(statement)]
 
 
