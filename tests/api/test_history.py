@@ -10,6 +10,7 @@ import pytest
 
 from tests.api.client import Client, ok, refused
 from tests.api.conftest import serve_exchange
+from tests.api.test_ccxt import backpack
 
 ORDERS = 121
 """More than a default page (100), so the oldest order is off the newest page."""
@@ -66,3 +67,12 @@ def test_sort_direction_lists_oldest_or_newest_first(
     default = ok(client.get(path, instruction, {"symbol": SYMBOL, "limit": "3"}))
     assert [row.get("orderId", row.get("id")) for row in default] == ids[::-1][:3]
     refused(client.get(path, instruction, {"sortDirection": "asc"}), 400, "INVALID_CLIENT_REQUEST")
+
+
+def test_ccxt_fetch_order_finds_the_oldest_order(trader: tuple[Client, list[str]]) -> None:
+    client, ids = trader
+    ccxt_client = backpack(client.url, client)
+    order = ccxt_client.fetch_order(ids[0], "SOL/USDC")
+    assert (order["id"], order["status"], order["filled"]) == (ids[0], "closed", 0.01)
+    oldest = ccxt_client.fetch_orders("SOL/USDC", limit=2, params={"sortDirection": "Asc"})
+    assert [o["id"] for o in oldest] == ids[:2]
