@@ -2,7 +2,10 @@
 # A slim image running the same command as the Procfile's `web:`. Two stages: the
 # first builds the package and its dependencies into a virtualenv, the second copies
 # only that virtualenv onto a clean base and runs as an unprivileged user (which the
-# embedded PostgreSQL, used when DATABASE_URL is unset, requires).
+# embedded PostgreSQL, used when DATABASE_URL is unset, requires). The embedded
+# database keeps its data in EXCHANGE_DATA_DIR, made here and owned by that user:
+# mount a volume there (`-v exchange-data:/home/exchange/data`), or the data goes
+# with the container.
 
 FROM python:3.12-slim AS build
 ENV PIP_NO_CACHE_DIR=1 \
@@ -20,8 +23,10 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     HOST=0.0.0.0 \
     PORT=8000 \
-    EXCHANGE_LOG_FORMAT=json
-RUN useradd --create-home --uid 10001 exchange
+    EXCHANGE_LOG_FORMAT=json \
+    EXCHANGE_DATA_DIR=/home/exchange/data
+RUN useradd --create-home --uid 10001 exchange \
+    && install -d -o exchange -g exchange /home/exchange/data
 COPY --from=build /opt/venv /opt/venv
 USER 10001:10001
 WORKDIR /home/exchange

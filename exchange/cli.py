@@ -1,4 +1,14 @@
-"""The `exchange` command: serve, demo, database, accounts, keys and benchmarks."""
+"""The `exchange` command: serve, demo, database, accounts, keys and benchmarks.
+
+Every command fails the same way: one line on stderr, `error: <what to fix>`, and an
+exit status that says which kind of failure it was: 2 for bad usage (typer's), 1 for
+bad configuration or a refused call, 3 when the database cannot be opened (the server
+cannot start; `serve` and `demo` exit 3 through uvicorn for the same reasons).
+
+The commands that call a running exchange go to `--url`, else `EXCHANGE_URL`, else
+this machine's `http://127.0.0.1:$PORT` (PORT defaulting to 8000), so with PORT set
+for the server the CLI finds it; a `.env` file can set both, as for the server.
+"""
 
 from __future__ import annotations
 
@@ -56,11 +66,15 @@ def db_upgrade(
     """Bring the schema to the newest migration (a no-op when it is there already)."""
     import asyncio
 
-    from exchange.config import Settings
-    from exchange.persistence.database import migrate
+    from exchange.observability import configure_logging
+    from exchange.persistence.database import DatabaseUnavailableError, migrate
 
-    settings = Settings() if database_url is None else Settings(database_url=database_url)
-    asyncio.run(migrate(settings))
+    settings = _settings(database_url=database_url)
+    configure_logging(settings.log_level, settings.log_format)
+    try:
+        asyncio.run(migrate(settings))
+    except DatabaseUnavailableError as error:
+        _fail(str(error), status=UNAVAILABLE)
 
 
 @bench.command("persist")
@@ -134,9 +148,13 @@ def _settings(**overrides: Any) -> Settings:
         _fail(str(error))
 
 
-def _fail(message: str) -> NoReturn:
+FAILED, UNAVAILABLE = 1, 3
+"""Exit statuses: bad configuration or a refused call; the database cannot be opened."""
+
+
+def _fail(message: str, *, status: int = FAILED) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(1)
+    raise typer.Exit(status)
 
 
 HOST = typer.Option(None, "--host", help="Interface to listen on [env HOST, default 127.0.0.1].")
@@ -167,7 +185,7 @@ def demo(host: str | None = HOST, port: int | None = PORT) -> None:
     where = "an embedded PostgreSQL in " + str(settings.data_dir) if settings.database_url is None else "DATABASE_URL"
 
     def announce() -> None:
-        url = f"http://{'127.0.0.1' if settings.host in ('0.0.0.0', '::') else settings.host}:{settings.port}"
+        url = settings.local_url
         typer.echo(f"exchange demo: {url}  (API {url}/api/v1/markets, docs {url}/docs; data in {where})")
 
     raise typer.Exit(run(settings, announce))
@@ -186,7 +204,19 @@ def _key(secret: str | None, *, required: bool) -> KeyPair | None:
         _fail(f"--key: {error}")
 
 
-URL = typer.Option("http://127.0.0.1:8000", "--url", envvar="EXCHANGE_URL", help="The exchange to talk to.")
+URL = typer.Option(
+    None,
+    "--url",
+    help="The exchange to talk to [default: EXCHANGE_URL, else http://127.0.0.1:$PORT, PORT defaulting to 8000].",
+    show_default=False,
+)
+
+
+def _url(url: str | None) -> str:
+    """`--url`, else EXCHANGE_URL, else this machine's server at PORT (see the module docstring)."""
+    return url or _settings().client_url
+
+
 KEY = typer.Option(
     None, "--key", envvar="EXCHANGE_API_SECRET", help="Base64 ED25519 secret of the signing key.", show_default=False
 )
@@ -197,7 +227,7 @@ MARKET = typer.Option(None, "--market", help="A market to trade (repeatable; def
 
 @app.command()
 def bots(
-    url: str = URL,
+    url: str | None = URL,
     key: str | None = typer.Option(
         None, "--key", envvar="EXCHANGE_API_SECRET", help="Market maker's secret (default: a new key, signed up)."
     ),
@@ -219,7 +249,7 @@ def bots(
 
     configure_logging("INFO", "auto")
     spec = RemoteBots(
-        url=url,
+        url=_url(url),
         maker_key=_key(key, required=False),
         taker_key=_key(taker_key, required=False),
         markets=tuple(markets or ()),
@@ -248,7 +278,7 @@ def bots(
 
 
 def _reply(
-    url: str,
+    url: str | None,
     key: KeyPair,
     method: str,
     path: str,
@@ -260,12 +290,12 @@ def _reply(
     from exchange.remote import RemoteError, call
 
     try:
-        return call(url, key, method, path, instruction, params, new_key=new_key)
+        return call(_url(url), key, method, path, instruction, params, new_key=new_key)
     except RemoteError as error:
         _fail(str(error))
 
 
-def _call(url: str, key: KeyPair, method: str, path: str, instruction: str, params: dict[str, Any]) -> None:
+def _call(url: str | None, key: KeyPair, method: str, path: str, instruction: str, params: dict[str, Any]) -> None:
     typer.echo(json.dumps(_reply(url, key, method, path, instruction, params), indent=2))
 
 
@@ -299,13 +329,19 @@ def _accounts() -> None:
 
 @accounts.command("create")
 def accounts_create(
-    public_key: str | None = typer.Option(None, "--public-key", help="The account's key (default: generate one)."),
+    public_key: str | None = typer.Option(
+        None, "--public-key", help="The account's key (default: --key's own, else a new one)."
+    ),
     scopes: str = typer.Option("read,trade", help="Comma-separated scopes: read, trade, admin."),
     label: str | None = typer.Option(None, help="A note for the operator."),
-    url: str = URL,
+    url: str | None = URL,
     key: str | None = KEY,
 ) -> None:
-    """Open an account: signed by the admin --key, or, without one, by a new key through open sign-up."""
+    """Open an account and print it (with the secret when the key was generated here).
+
+    The account's key is --public-key (signed by the admin --key), else --key's own key
+    (open sign-up, or the admin opening one for its own key), else a new key made here.
+    """
     from exchange.api import wire
     from exchange.api.auth import KeyPair
     from exchange.api.errors import ApiError
@@ -314,16 +350,16 @@ def accounts_create(
         wanted = wire.parse_scopes(scopes)
     except ApiError as error:
         raise typer.BadParameter(error.message, param_hint="--scopes") from None
-    admin = _key(key, required=False)
-    generated = KeyPair.generate() if public_key is None else None
-    signer = admin or generated
+    given = _key(key, required=False)
+    generated = KeyPair.generate() if given is None and public_key is None else None
+    signer = given or generated
     if signer is None:
         _fail("--public-key needs the admin --key (open sign-up must be signed by the new key itself)")
     target = public_key or signer.public_key
     params = wire.account_params(wire.AccountRequest(public_key=target, scopes=wanted, label=label))
-    if generated is not None:
-        typer.echo(json.dumps({"publicKey": generated.public_key, "secret": generated.secret}, indent=2))
-    _call(url, signer, "POST", "/exchange/v1/accounts", "accountCreate", params)
+    reply = _reply(url, signer, "POST", "/exchange/v1/accounts", "accountCreate", params)
+    secret = {"secret": generated.secret} if generated is not None else {}
+    typer.echo(json.dumps({**reply, **secret}, indent=2))
 
 
 keys = typer.Typer(no_args_is_help=True, help="API keys of one's own account on a running exchange.")
@@ -340,7 +376,7 @@ def keys_add(
     scopes: str | None = typer.Option(
         None, help="Comma-separated scopes among the signing key's own, e.g. read (default: all of them but admin)."
     ),
-    url: str = URL,
+    url: str | None = URL,
     key: str | None = KEY,
 ) -> None:
     """Generate a key pair, register it to the account of --key, and print it (the secret is shown only here)."""
@@ -363,7 +399,7 @@ def keys_add(
 
 
 @keys.command("list")
-def keys_list(url: str = URL, key: str | None = KEY) -> None:
+def keys_list(url: str | None = URL, key: str | None = KEY) -> None:
     """List the keys of the account of --key, revoked ones too, oldest first."""
     signer = _key(key, required=True)
     assert signer is not None
@@ -373,7 +409,7 @@ def keys_list(url: str = URL, key: str | None = KEY) -> None:
 @keys.command("revoke")
 def keys_revoke(
     public_key: str = typer.Option(..., "--public-key", help="The key to revoke (of the same account as --key)."),
-    url: str = URL,
+    url: str | None = URL,
     key: str | None = KEY,
 ) -> None:
     """Revoke a key of the account of --key (it may be --key itself); its next request is refused."""
@@ -390,7 +426,7 @@ def deposit(
     quantity: str = typer.Argument(..., help="Amount, a decimal."),
     account_id: int | None = typer.Option(None, "--account-id", min=1, help="Credit this account (admin key only)."),
     transfer_id: str | None = typer.Option(None, "--transfer-id", help="Idempotency key (default: a new one)."),
-    url: str = URL,
+    url: str | None = URL,
     key: str | None = KEY,
 ) -> None:
     """Credit an account: the operator's on-ramp (admin key), or the faucet for one's own account (demo)."""
@@ -417,7 +453,7 @@ def _assets() -> None:
 def assets_add(
     symbol: str = typer.Argument(..., help="Asset symbol, e.g. SOL."),
     decimals: int = typer.Option(..., min=0, max=36, help="Digits after the point of its smallest unit."),
-    url: str = URL,
+    url: str | None = URL,
     key: str | None = KEY,
 ) -> None:
     """List an asset (admin key)."""
@@ -452,7 +488,7 @@ def markets_add(
     maker_fee_bps: int = typer.Option(0, min=0, max=9_999, help="Maker fee in basis points."),
     taker_fee_bps: int = typer.Option(0, min=0, max=9_999, help="Taker fee in basis points."),
     symbol: str | None = typer.Option(None, help="Market symbol (default BASE_QUOTE)."),
-    url: str = URL,
+    url: str | None = URL,
     key: str | None = KEY,
 ) -> None:
     """List a spot market of two listed assets (admin key)."""

@@ -1,9 +1,16 @@
-"""The process's settings: one typed object read from the environment.
+"""The process's settings: one typed object read from the environment and a `.env` file.
 
 Every knob the exchange has lives on `Settings`, so the composition root reads the
-environment once and passes plain values on. Database URLs come in the spellings the
-hosting platforms use (`postgres://`, `postgresql://`) and are normalized to the
-SQLAlchemy asyncpg dialect, the only driver the exchange uses.
+environment once and passes plain values on. A `.env` file in the working directory
+(`NAME=value` lines, as Heroku's and Docker's tools write them) supplies whatever the
+environment does not set; a variable in the environment wins over the same one in the
+file. Database URLs come in the spellings the hosting platforms use (`postgres://`,
+`postgresql://`, with libpq options such as `?sslmode=require`) and are normalized to
+the SQLAlchemy asyncpg dialect, the only driver the exchange uses
+(`exchange.persistence.database` hands the libpq options to asyncpg).
+
+`local_url` is where this process serves, as a client on the same machine reaches it;
+the CLI's commands that call a running exchange default to `EXCHANGE_URL`, else to it.
 """
 
 from __future__ import annotations
@@ -33,6 +40,10 @@ def normalize_database_url(url: str) -> str:
     )
 
 
+ENV_FILE = ".env"
+"""Read from the working directory; the environment wins over it."""
+
+
 def default_data_dir() -> Path:
     """Where the embedded database and other local state live by default."""
     return Path(platformdirs.user_data_dir("exchange"))
@@ -41,7 +52,9 @@ def default_data_dir() -> Path:
 class Settings(BaseSettings):
     """Everything configurable, from the environment (see each field's alias)."""
 
-    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(
+        extra="ignore", populate_by_name=True, env_file=ENV_FILE, env_file_encoding="utf-8"
+    )
 
     database_url: str | None = Field(default=None, validation_alias=AliasChoices("DATABASE_URL", "database_url"))
     data_dir: Path = Field(
@@ -83,6 +96,7 @@ class Settings(BaseSettings):
 
     host: str = Field(default="127.0.0.1", validation_alias=AliasChoices("HOST", "host"))
     port: int = Field(default=8000, ge=1, le=65_535, validation_alias=AliasChoices("PORT", "port"))
+    exchange_url: str | None = Field(default=None, validation_alias=AliasChoices("EXCHANGE_URL", "exchange_url"))
     demo: bool = Field(default=False, validation_alias=AliasChoices("EXCHANGE_DEMO", "demo"))
     standby: bool = Field(default=False, validation_alias=AliasChoices("EXCHANGE_STANDBY", "standby"))
     """Wait for the database's engine claim instead of asking the active engine to hand over."""
@@ -124,6 +138,17 @@ class Settings(BaseSettings):
         if not isinstance(logging.getLevelNamesMapping().get(level), int):
             raise ValueError(f"must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, got {value!r}")
         return level
+
+    @property
+    def local_url(self) -> str:
+        """`http://HOST:PORT` of this process, with a wildcard HOST (`0.0.0.0`, `::`) as 127.0.0.1."""
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.port}"
+
+    @property
+    def client_url(self) -> str:
+        """The exchange the CLI calls: `EXCHANGE_URL`, else this machine's `local_url` (PORT, default 8000)."""
+        return self.exchange_url or self.local_url
 
     @property
     def bots_enabled(self) -> bool:

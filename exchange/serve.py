@@ -25,20 +25,32 @@ stream, straight to its socket (compression would frame them once per client), w
 costs bandwidth and saves the CPU the one process needs.
 
 A startup that fails (database unreachable, corrupt state refused by recovery, port
-taken) exits with uvicorn's status 3, after it has logged why.
+taken) exits with uvicorn's status 3, after it has logged why: for the failures an
+operator fixes (`DatabaseUnavailableError`, `CorruptStateError`) the reason is one log line,
+`error: <message>`, the same line `exchange db upgrade` prints; anything else keeps its
+traceback. Once the server listens, it logs `ready at <URL>`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 from collections.abc import Callable
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from exchange.config import Settings
 from exchange.observability import configure_logging
+from exchange.persistence.database import DatabaseUnavailableError
+from exchange.persistence.recovery import CorruptStateError
+
+log = logging.getLogger("exchange")
+
+OPERATOR_ERRORS = (DatabaseUnavailableError, CorruptStateError)
+"""Startup failures whose message says what to fix: logged as one line, without a traceback."""
 
 GRACEFUL_SECONDS = 20
 """Longest wait for open connections on shutdown, inside the platforms' grace periods (Heroku: 30 s)."""
@@ -48,14 +60,47 @@ def _ignore(signum: int, frame: object) -> None:
     """Swallow the signal uvicorn re-raises after its graceful shutdown."""
 
 
-async def _run(server: uvicorn.Server, announce: Callable[[], None] | None) -> None:
-    serving = asyncio.create_task(server.serve())
-    if announce is not None:
-        while not server.started and not serving.done():
+class OneLineStartupErrors:
+    """ASGI wrapper: a lifespan startup that fails with an `OPERATOR_ERRORS` is reported as one line."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            await self.app(scope, receive, send)
+            return
+        held: list[Message] = []
+
+        async def hold_failure(message: Message) -> None:
+            if message["type"] == "lifespan.startup.failed":
+                held.append(message)  # sent below, once the exception says which kind of failure it is
+            else:
+                await send(message)
+
+        try:
+            await self.app(scope, receive, hold_failure)
+        except OPERATOR_ERRORS as error:
+            log.error("error: %s", error)
+            held[:] = [{"type": "lifespan.startup.failed", "message": ""}]
+        finally:
+            for message in held:
+                await send(message)
+
+
+async def _run(server: uvicorn.Server, url: str, announce: Callable[[], None] | None) -> None:
+    async def when_started() -> None:
+        while not server.started:
             await asyncio.sleep(0.05)
-        if server.started:
+        log.info("ready at %s", url)
+        if announce is not None:
             announce()
-    await serving
+
+    watching = asyncio.create_task(when_started())
+    try:
+        await server.serve()
+    finally:
+        watching.cancel()
 
 
 def build_server(settings: Settings, host: str, port: int) -> tuple[Starlette, uvicorn.Server]:
@@ -66,7 +111,7 @@ def build_server(settings: Settings, host: str, port: int) -> tuple[Starlette, u
 
     app = create_app(settings)
     config = uvicorn.Config(
-        app,
+        OneLineStartupErrors(app),
         host=host,
         port=port,
         lifespan="on",
@@ -87,5 +132,5 @@ def serve(settings: Settings, announce: Callable[[], None] | None = None) -> int
     _, server = build_server(settings, settings.host, settings.port)
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _ignore)
-    asyncio.run(_run(server, announce))
+    asyncio.run(_run(server, settings.local_url, announce))
     return 0

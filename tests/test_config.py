@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from exchange.config import Settings, normalize_database_url
+from exchange.config import ConfigError, Settings, load_settings, normalize_database_url
 
 
 @pytest.mark.parametrize(
@@ -37,3 +37,47 @@ def test_no_database_url_means_embedded(monkeypatch: pytest.MonkeyPatch) -> None
 def test_other_schemes_are_refused() -> None:
     with pytest.raises(ValueError, match="PostgreSQL URL"):
         normalize_database_url("mysql://u@h/d")
+
+
+def test_a_dotenv_file_fills_in_what_the_environment_does_not_set(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name in ("DATABASE_URL", "EXCHANGE_BOT_LEVELS", "PORT", "EXCHANGE_OPEN_SIGNUP"):
+        monkeypatch.delenv(name, raising=False)
+    (tmp_path / ".env").write_text(
+        "# comments and blank lines are fine\n\n"
+        "DATABASE_URL=postgres://u:p@db.example/app?sslmode=require\n"
+        "EXCHANGE_BOT_LEVELS=7\n"
+        "PORT=9001\n"
+        "SOMETHING_ELSE=ignored\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PORT", "9002")
+    settings = load_settings()
+    assert settings.database_url == "postgresql+asyncpg://u:p@db.example/app?sslmode=require"
+    assert settings.bot_levels == 7
+    assert settings.port == 9002  # the environment wins over the file
+    (tmp_path / ".env").write_text("EXCHANGE_BOT_LEVELS=0\n")
+    with pytest.raises(ConfigError, match="EXCHANGE_BOT_LEVELS"):
+        load_settings()
+
+
+@pytest.mark.parametrize(
+    ("variables", "expected"),
+    [
+        ({}, "http://127.0.0.1:8000"),
+        ({"PORT": "9123"}, "http://127.0.0.1:9123"),
+        ({"PORT": "9123", "HOST": "0.0.0.0"}, "http://127.0.0.1:9123"),
+        ({"PORT": "9123", "HOST": "::1"}, "http://[::1]:9123"),
+        ({"PORT": "9123", "EXCHANGE_URL": "https://x.example"}, "https://x.example"),
+    ],
+)
+def test_the_cli_calls_exchange_url_else_this_machines_port(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, variables: dict[str, str], expected: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in ("PORT", "HOST", "EXCHANGE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    assert Settings().client_url == expected

@@ -143,16 +143,21 @@ async def cancel_orders(request: Request) -> Response:
 
 
 async def order_history(request: Request) -> Response:
-    """GET /wapi/v1/history/orders (orderHistoryQueryAll): the account's orders, newest first, paged."""
+    """GET /wapi/v1/history/orders (orderHistoryQueryAll): the account's orders, newest first (or oldest), paged."""
     api = api_of(request)
     params = await api.params(request)
     principal = await api.signed(request, "orderHistoryQueryAll", Scope.READ, [params])
     wanted = wire.parse_history_query(params)
     rows = await api.queries.order_history(
-        principal.account_id, symbol=await _symbol(api, wanted), limit=wanted.page.limit, offset=wanted.page.offset
+        principal.account_id,
+        symbol=await _symbol(api, wanted),
+        order_id=wanted.order_id,
+        limit=wanted.page.limit,
+        offset=wanted.page.offset,
+        ascending=wanted.ascending,
     )
     markets = api.catalog.markets
-    views = [wire.stored_order(row, markets[row.symbol]) for row in rows if wanted.order_id in (None, row.id)]
+    views = [wire.stored_order(row, markets[row.symbol]) for row in rows]
     return JsonResponse([wire.order_fields(v, markets[v.spec.symbol], history=True) for v in views])
 
 
@@ -169,12 +174,14 @@ async def fill_history(request: Request) -> Response:
     fills = await api.queries.fill_history(
         principal.account_id,
         symbol=symbol,
+        order_id=wanted.order_id,
         start=window.start,
         end=window.end,
         limit=wanted.page.limit,
         offset=wanted.page.offset,
+        ascending=wanted.ascending,
     )
-    return JsonResponse([wire.fill_fields(f) for f in fills if wanted.order_id in (None, f.order_id)])
+    return JsonResponse([wire.fill_fields(f) for f in fills])
 
 
 async def _transfers(request: Request, instruction: str, kind: queries.TransferKind) -> list[queries.Transfer]:
@@ -189,6 +196,7 @@ async def _transfers(request: Request, instruction: str, kind: queries.TransferK
         end=wanted.end,
         limit=wanted.page.limit,
         offset=wanted.page.offset,
+        ascending=wanted.ascending,
     )
 
 

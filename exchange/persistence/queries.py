@@ -353,15 +353,20 @@ class Queries:
         account_id: int,
         *,
         symbol: str | None = None,
+        order_id: int | None = None,
         start: int | None = None,
         end: int | None = None,
         limit: int = 100,
         offset: int = 0,
+        ascending: bool = False,
     ) -> list[Order]:
-        """An account's orders created in `[start, end)`, newest first."""
+        """An account's orders created in `[start, end)` (only `order_id`, if given), newest first or `ascending`."""
         o = tables.orders
         conditions = [o.c.account_id == account_id, *_filters(o.c.symbol, o.c.created_at, symbol, start, end)]
-        statement = select(o).where(and_(*conditions)).order_by(o.c.id.desc()).limit(limit).offset(offset)
+        if order_id is not None:
+            conditions.append(o.c.id == order_id)
+        order = o.c.id.asc() if ascending else o.c.id.desc()
+        statement = select(o).where(and_(*conditions)).order_by(order).limit(limit).offset(offset)
         return [Order.of(r) for r in await self._rows(statement)]
 
     async def fill_history(
@@ -369,18 +374,21 @@ class Queries:
         account_id: int,
         *,
         symbol: str | None = None,
+        order_id: int | None = None,
         start: int | None = None,
         end: int | None = None,
         limit: int = 100,
         offset: int = 0,
+        ascending: bool = False,
     ) -> list[Fill]:
-        """An account's fills (as maker and as taker) in `[start, end)`, newest first."""
+        """An account's fills (maker and taker) in `[start, end)`, of `order_id` if given, newest first or ascending."""
         t = tables.trades
         filters = _filters(t.c.symbol, t.c.ts, symbol, start, end)
-        as_maker = _fills(t.c.maker_account_id == account_id, filters, maker=True)
-        as_taker = _fills(t.c.taker_account_id == account_id, filters, maker=False)
+        as_maker = _fills(t.c.maker_account_id == account_id, filters, order_id, maker=True)
+        as_taker = _fills(t.c.taker_account_id == account_id, filters, order_id, maker=False)
         both = union_all(as_maker, as_taker).subquery()
-        statement = select(both).order_by(both.c.trade_id.desc(), both.c.is_maker).limit(limit).offset(offset)
+        trade = both.c.trade_id.asc() if ascending else both.c.trade_id.desc()
+        statement = select(both).order_by(trade, both.c.is_maker).limit(limit).offset(offset)
         return [Fill(**{**r._asdict(), "ts": to_micros(r.ts)}) for r in await self._rows(statement)]
 
     async def transfer_exists(self, transfer_id: str) -> bool:
@@ -397,11 +405,13 @@ class Queries:
         end: int | None = None,
         limit: int = 100,
         offset: int = 0,
+        ascending: bool = False,
     ) -> list[Transfer]:
-        """An account's deposits or withdrawals in `[start, end)`, newest (highest number) first."""
+        """An account's deposits or withdrawals in `[start, end)`, newest (highest number) first or `ascending`."""
         t = tables.transfers
         conditions = [t.c.account_id == account_id, t.c.kind == kind, *_filters(t.c.asset, t.c.ts, None, start, end)]
-        statement = select(t).where(and_(*conditions)).order_by(t.c.id.desc()).limit(limit).offset(offset)
+        order = t.c.id.asc() if ascending else t.c.id.desc()
+        statement = select(t).where(and_(*conditions)).order_by(order).limit(limit).offset(offset)
         return [Transfer(**{**r._asdict(), "ts": to_micros(r.ts)}) for r in await self._rows(statement)]
 
 
@@ -416,19 +426,19 @@ def _filters(symbol_column: Any, time_column: Any, symbol: str | None, start: in
     return conditions
 
 
-def _fills(mine: Any, filters: list[Any], *, maker: bool) -> Select[Any]:
-    """One side's fills from the trades table."""
+def _fills(mine: Any, filters: list[Any], order_id: int | None, *, maker: bool) -> Select[Any]:
+    """One side's fills from the trades table (of order `order_id` only, if given)."""
     t = tables.trades
     if maker:
         side: Any = case((t.c.is_buyer_maker, "Bid"), else_="Ask")
-        order_id, fee, fee_asset = t.c.maker_order_id, t.c.maker_fee, t.c.maker_fee_asset
+        order_column, fee, fee_asset = t.c.maker_order_id, t.c.maker_fee, t.c.maker_fee_asset
         flag: Any = true()
     else:
-        side, order_id, fee, fee_asset = t.c.taker_side, t.c.taker_order_id, t.c.taker_fee, t.c.taker_fee_asset
+        side, order_column, fee, fee_asset = t.c.taker_side, t.c.taker_order_id, t.c.taker_fee, t.c.taker_fee_asset
         flag = false()
     return select(
         t.c.id.label("trade_id"),
-        order_id.label("order_id"),
+        order_column.label("order_id"),
         t.c.symbol,
         side.label("side"),
         t.c.price,
@@ -438,4 +448,4 @@ def _fills(mine: Any, filters: list[Any], *, maker: bool) -> Select[Any]:
         fee_asset.label("fee_asset"),
         flag.label("is_maker"),
         t.c.ts,
-    ).where(mine, *filters)
+    ).where(mine, *filters, *(() if order_id is None else (order_column == order_id,)))

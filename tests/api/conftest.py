@@ -136,8 +136,12 @@ def list_markets(admin: Client) -> None:
 @pytest.fixture(scope="session")
 def exchange(database_name: str) -> Iterator[Exchange]:
     """The shared server: two markets, Alice and Bob with 1000 SOL, 1 BTC and 100000 USDC each."""
+    yield from serve_exchange(f"{database_name}_main")
+
+
+def serve_exchange(name: str) -> Iterator[Exchange]:
+    """A server over a database `name` of its own, listed and funded like the shared `exchange`."""
     admin_keys = KeyPair.generate()
-    name = f"{database_name}_main"
     settings = _settings(name, admin_keys)
     for url in _serve(settings, name):
         admin = Client(url, admin_keys)

@@ -93,4 +93,4 @@ def test_public_catalog_and_system_routes(exchange: Exchange, http: httpx.Client
     assert abs(int(http.get(f"{url}/api/v1/time").text) - time.time() * 1000) < 60_000
     assert ok(http.get(f"{url}/api/v1/securities")) == []
     assert "/api/v1/order" in ok(http.get(f"{url}/openapi.json"))["paths"]
-    assert "redoc" in http.get(f"{url}/docs").text
+    assert "swagger-ui" in http.get(f"{url}/docs").text

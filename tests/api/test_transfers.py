@@ -171,3 +171,20 @@ def test_unsigned_or_wrongly_signed_is_401(exchange: Exchange, http: httpx.Clien
         headers={"X-Signature": exchange.bob.keys.headers(instruction, [{}])["X-Signature"]},
     )
     assert tampered.status_code == 401 and tampered.json()["code"] == "INVALID_SIGNATURE"
+
+
+@pytest.mark.parametrize(("which", "endpoint"), [(1, DEPOSITS), (2, WITHDRAWALS)])
+def test_sort_direction_lists_transfers_oldest_or_newest_first(
+    carol: tuple[Client, list[str], list[str]], which: int, endpoint: tuple[str, str]
+) -> None:
+    client, newest_first = carol[0], carol[which]
+    assert isinstance(newest_first, list)
+
+    def listed(**params: str) -> list[str]:
+        return [t["identifier"] for t in ok(client.get(*endpoint, params))]
+
+    assert listed(sortDirection="Asc") == newest_first[::-1]
+    assert listed(sortDirection="Asc", limit="1", offset="1") == newest_first[::-1][1:2]
+    assert listed(sortDirection="Desc") == listed() == newest_first
+    refused = client.get(*endpoint, {"sortDirection": "up"})
+    assert (refused.status_code, refused.json()["code"]) == (400, "INVALID_CLIENT_REQUEST"), refused.text

@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Sequence
+from decimal import ROUND_DOWN, Decimal
+from pathlib import Path
 
 import pytest
 
@@ -18,12 +20,14 @@ from exchange.bots.loop import run_steps
 from exchange.bots.maker import MarketMaker
 from exchange.bots.run import starting_references
 from exchange.bots.taker import Taker
+from exchange.config import Settings
 from exchange.engine import state
 from exchange.engine.actor import EngineActor
 from exchange.engine.commands import SetMarketHalted
 from exchange.engine.engine import Engine
 from exchange.engine.events import Event, TradeExecuted
-from exchange.engine.orders import Side
+from exchange.engine.numbers import Market
+from exchange.engine.orders import OrderType, Side
 
 pytestmark = pytest.mark.anyio
 
@@ -154,3 +158,39 @@ async def test_a_bot_loop_outlives_failing_steps_and_stops_on_request() -> None:
         await asyncio.sleep(0.01)
     stop.set()
     await asyncio.wait_for(task, 1)
+
+
+def worth(market: Market, usdc: Decimal) -> Decimal:
+    """The base quantity (on the market's step) worth `usdc` at the market's reference price."""
+    return (usdc / demo.REFERENCE_PRICES[market.symbol]).quantize(market.step_size, rounding=ROUND_DOWN)
+
+
+async def test_the_default_ladder_is_deep_for_the_faucets_amounts_in_every_market() -> None:
+    actor = await started(Committed())
+    levels = Settings.model_fields["bot_levels"].default
+    maker = await maker_on(actor, levels=levels)
+    await maker.step()
+    user = InProcessClient(actor, TAKER)
+    await user.deposit("USDC", demo.USDC.atoms(demo.FAUCET_GRANT * 10))
+    for market in demo.MARKETS:
+        await user.deposit(market.base.symbol, market.base.atoms(worth(market, demo.FAUCET_GRANT * 10)))
+        _, asks = await user.depth(market.symbol, 100)
+        ask_value = sum(market.notional(price, quantity) for price, quantity in asks)
+        assert ask_value >= 8 * demo.USDC.atoms(demo.FAUCET_GRANT), market.symbol
+        grant = demo.USDC.atoms(demo.FAUCET_GRANT)
+        spend = OrderRequest(symbol=market.symbol, side=Side.BID, order_type=OrderType.MARKET, quote_quantity=grant)
+        half = market.steps(worth(market, demo.FAUCET_GRANT / 2))
+        sell = OrderRequest(symbol=market.symbol, side=Side.ASK, order_type=OrderType.MARKET, quantity=half)
+        assert not any(isinstance(o, Refused) for o in await user.place([spend, sell]))
+        bids, asks = await user.depth(market.symbol, 100)
+        assert len(asks) >= levels - 2 and len(bids) >= levels - 2, market.symbol
+    half_btc = demo.BTC_USDC.steps(Decimal("0.5"))
+    buy = OrderRequest(symbol="BTC_USDC", side=Side.BID, order_type=OrderType.MARKET, quantity=half_btc)
+    assert not any(isinstance(o, Refused) for o in await user.place([buy]))
+    assert len((await user.depth("BTC_USDC", 100))[1]) >= levels // 2
+    await actor.stop()
+
+
+def test_the_web_pages_faucet_grant_is_the_one_the_maker_sizes_by() -> None:
+    page = (Path(demo.__file__).parent / "web" / "static" / "js" / "account.js").read_text()
+    assert f"const QUOTE_GRANT = {demo.FAUCET_GRANT};" in page

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from exchange.api.auth import KeyPair
-from tests.support.databases import plain, scratch
+from tests.support.databases import SERVER_URL, plain, scratch
 from tests.support.processes import EXCHANGE, Process, environment, free_port
 
 
@@ -77,13 +77,39 @@ def test_missing_or_bad_keys_and_unreachable_servers_are_explained() -> None:
     assert result.returncode == 1 and "cannot reach the exchange" in result.stderr
     result = run("bots", "--url", url)
     assert result.returncode == 1 and "bots stopped" in result.stderr
+    port = str(free_port())
+    for variables in ({"PORT": port}, {"PORT": "1", "EXCHANGE_URL": f"http://127.0.0.1:{port}"}):
+        result = run("keys", "list", "--key", secret, **variables)
+        assert result.returncode == 1 and f"cannot reach the exchange at http://127.0.0.1:{port}" in result.stderr
 
 
-def test_a_server_that_cannot_start_exits_3_after_saying_why() -> None:
-    result = run("serve", "--port", str(free_port()), DATABASE_URL=f"postgresql://postgres@127.0.0.1:{free_port()}/x")
-    assert result.returncode == 3, result
-    assert "Application startup failed" in result.stderr
-    assert "Connect" in result.stderr or "OSError" in result.stderr, result.stderr
+def database_commands() -> list[tuple[str, ...]]:
+    """Every command that opens the database (the servers on free ports)."""
+    return [("db", "upgrade"), ("serve", "--port", str(free_port())), ("demo", "--port", str(free_port()))]
+
+
+def one_error_line(stderr: str) -> str:
+    """The one line that says what went wrong (serve's other lines are uvicorn's start and stop)."""
+    assert "Traceback" not in stderr and len(stderr.splitlines()) <= 6, stderr
+    (line,) = [line for line in stderr.splitlines() if "error: " in line]
+    return line
+
+
+def test_a_bad_database_url_is_one_line_and_exit_1_for_every_command() -> None:
+    for command in database_commands():
+        result = run(*command, DATABASE_URL="mysql://u@h/d")
+        assert result.returncode == 1, (command, result)
+        assert result.stderr.startswith("error: bad configuration: DATABASE_URL") and result.stderr.count("\n") == 1
+
+
+def test_a_database_that_cannot_be_opened_is_one_line_and_exit_3_for_every_command() -> None:
+    unreachable = f"postgresql://postgres@127.0.0.1:{free_port()}/x"
+    for command in database_commands():
+        for url, reason in ((unreachable, "Connect call failed"), (f"{SERVER_URL}?sslmode=require", "SSL")):
+            result = run(*command, DATABASE_URL=url)
+            assert result.returncode == 3, (command, result)
+            line = one_error_line(result.stderr)
+            assert "error: cannot open the database (DATABASE_URL): " in line and reason in line, line
 
 
 def test_keygen_prints_a_usable_pair() -> None:
@@ -113,8 +139,16 @@ def test_keys_add_list_and_revoke_against_a_server(tmp_path: Path) -> None:
             server.wait_http(f"{url}/ready")
             result = run("accounts", "create", "--url", url)
             assert result.returncode == 0, result
-            owner, account = documents(result.stdout)
-            assert account["publicKey"] == owner["publicKey"]
+            (owner,) = documents(result.stdout)
+            assert KeyPair.from_secret(owner["secret"]).public_key == owner["publicKey"]
+            assert owner["accountId"] >= 1
+
+            mine = KeyPair.generate()
+            result = run("accounts", "create", "--url", url, "--key", mine.secret)
+            assert result.returncode == 0, result
+            (opened,) = documents(result.stdout)
+            assert opened["publicKey"] == mine.public_key and "secret" not in opened
+            assert opened["accountId"] > owner["accountId"]
 
             result = run("keys", "add", "--scopes", "read", "--url", url, "--key", owner["secret"])
             assert result.returncode == 0, result

@@ -51,3 +51,25 @@ def test_demo_gives_a_live_market_in_seconds_seeds_once_and_stops_cleanly(tmp_pa
             assert not live(url)
         finally:
             assert again.terminate() == 0, again.output()
+
+
+def test_demo_from_a_fresh_data_dir_says_what_it_does_and_is_live_within_30_seconds(tmp_path: Path) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = environment(EXCHANGE_DATA_DIR=str(tmp_path / "data"))
+    env.pop("XDG_RUNTIME_DIR", None)  # as in a container: platformdirs used to warn about it on every start
+    started = time.monotonic()
+    server = Process([EXCHANGE, "demo", "--port", str(port)], env, tmp_path / "demo.log")
+    try:
+        server.wait_http(f"{url}/ready", timeout=30)
+        while (missing := live(url)) and time.monotonic() - started < 30:
+            time.sleep(0.5)
+        assert not missing, (missing, server.output())
+    finally:
+        assert server.terminate() == 0, server.output()
+    output = server.output()
+    progress = ["starting embedded PostgreSQL in ", "migrating the database schema", f"ready at {url}"]
+    positions = [output.find(line) for line in progress]
+    assert -1 not in positions and positions == sorted(positions), output
+    for noise in ("setup plugin", "RuntimeDirWarning", "Context impl", "Traceback"):
+        assert noise not in output, output

@@ -48,6 +48,14 @@ def test_the_dockerfile_is_two_stages_and_runs_the_procfile_command_unprivileged
     assert json.loads(next(args for op, args in runtime if op == "CMD")) == ["exchange", "serve"]
 
 
+def test_the_embedded_databases_directory_is_made_for_a_volume_and_the_readme_says_to_mount_it() -> None:
+    steps = instructions()
+    env = {k: v for op, args in steps if op == "ENV" for k, _, v in [i.partition("=") for i in shlex.split(args)]}
+    data = env["EXCHANGE_DATA_DIR"]
+    assert any(op == "RUN" and f"install -d -o exchange -g exchange {data}" in args for op, args in steps)
+    assert f"-v exchange-data:{data}" in (ROOT / "README.md").read_text()
+
+
 def test_the_image_build_and_run_commands_work(tmp_path: Path) -> None:
     steps = instructions()
     context = tmp_path / "src"

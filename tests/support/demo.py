@@ -42,13 +42,13 @@ def live(url: str) -> dict[str, str]:
 
 
 @contextmanager
-def running_demo(log: Path, **variables: str) -> Iterator[str]:
-    """`exchange demo` on a free port over a scratch database, with `variables` set; yield its URL once live."""
+def running_demo(log: Path, host: str = "127.0.0.1", **variables: str) -> Iterator[str]:
+    """`exchange demo` on `host` and a free port over a scratch database, `variables` set; yield its URL once live."""
     port = free_port()
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://{host}:{port}"
     with scratch("exchange_demo") as database_url:
         env = environment(DATABASE_URL=plain(database_url), **variables)
-        server = Process([EXCHANGE, "demo", "--port", str(port)], env, log)
+        server = Process([EXCHANGE, "demo", "--host", host, "--port", str(port)], env, log)
         try:
             server.wait_http(f"{url}/ready")
             deadline = time.monotonic() + 30

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
+from nacl.signing import SigningKey
 from playwright.sync_api import Page
 
 
@@ -78,3 +80,30 @@ def test_local_book_applies_diffs_and_resyncs_on_a_gap(desktop: Page, demo_url: 
         "caughtUp": True,
         "changes": True,
     }
+
+
+def test_the_pages_own_ed25519_and_sha512_match_libsodium_and_hashlib(desktop: Page, demo_url: str) -> None:
+    lengths = [0, 3, 111, 112, 127, 128, 129, 300]
+    seeds = [bytes((i * 37 + j) % 256 for j in range(32)) for i in range(4)]
+    messages = [b"", b"instruction=balanceQuery&timestamp=1700000000000&window=5000", bytes(range(256)) * 3]
+    result = run(
+        desktop,
+        demo_url,
+        "ed25519.js",
+        f"""const hex = (b) => [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+        const bytes = (h) => Uint8Array.from(h.match(/../g) ?? [], (x) => parseInt(x, 16));
+        const digests = {lengths}.map((n) => hex(m.sha512(new Uint8Array(n).fill(7))));
+        const keys = {[s.hex() for s in seeds]}.map((seed) => m.keyFromSeed(bytes(seed)));
+        const signatures = keys.map((k) => {[x.hex() for x in messages]}.map((msg) => hex(k.sign(bytes(msg)))));
+        // A key made here is a WebCrypto key too: same JWK, same (deterministic) signature.
+        const jwk = m.generateJwk();
+        const subtle = await crypto.subtle.importKey("jwk", jwk, {{name: "Ed25519"}}, false, ["sign"]);
+        const text = new TextEncoder().encode("same signature");
+        const theirs = hex(new Uint8Array(await crypto.subtle.sign({{name: "Ed25519"}}, subtle, text)));
+        const ours = hex(m.keyFromJwk(jwk).sign(text));
+        return [digests, keys.map((k) => hex(k.publicKey)), signatures, theirs === ours];""",
+    )
+    assert result[0] == [hashlib.sha512(bytes([7]) * n).hexdigest() for n in lengths]
+    assert result[1] == [bytes(SigningKey(seed).verify_key).hex() for seed in seeds]
+    assert result[2] == [[SigningKey(seed).sign(msg).signature.hex() for msg in messages] for seed in seeds]
+    assert result[3] is True

@@ -5,10 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from tests.support.demo import SYMBOLS
-from tests.web.conftest import Console
+from tests.web.conftest import Console, open_page
 
 READY = "body[data-ready='true']"
 
@@ -155,3 +155,45 @@ def test_connection_state_is_shown(desktop: Page, demo_url: str) -> None:
     badge = desktop.locator("#connection")
     expect(badge).to_have_attribute("data-state", "open")
     expect(badge).to_have_text("live")
+
+
+def test_market_mode_hides_the_price_and_time_in_force(desktop: Page, demo_url: str) -> None:
+    open_trade(desktop, demo_url)
+    sign_up(desktop)
+    price, checks = desktop.locator("#order-price"), desktop.locator(".form .checks")
+    expect(price).to_be_visible()
+    expect(checks).to_be_visible()
+    desktop.locator(".types [data-type=Market]").click()
+    expect(price).to_be_hidden()
+    expect(checks).to_be_hidden()
+    expect(desktop.get_by_label("Post only")).to_be_hidden()
+    desktop.locator(".sides [data-side=Bid]").click()
+    desktop.locator("#order-quantity").fill("0.50")
+    desktop.locator(".submit").click()
+    expect(desktop.get_by_test_id("form-message")).to_contain_text("Filled")
+    desktop.locator(".types [data-type=Limit]").click()
+    expect(price).to_be_visible()
+    expect(checks).to_be_visible()
+
+
+def test_the_account_tables_fit_a_390px_phone(browser: Browser, console: Console, demo_url: str) -> None:
+    for page in open_page(browser, console, 390, 844):
+        open_trade(page, demo_url)
+        sign_up(page)
+        place(page, "Bid", str(best(page, "bids") - Decimal("5.00")), "0.50")
+        expect(page.get_by_test_id("form-message")).to_contain_text("New")
+        place(page, "Bid", str(best(page, "asks") + Decimal("2.00")), "0.20")
+        expect(page.get_by_test_id("form-message")).to_contain_text("Filled")
+        for tab in ("Open orders", "Order history", "Fills", "Balances"):
+            page.get_by_role("tab", name=tab).click()
+            expect(page.locator(".account tbody tr").first).to_be_visible()
+            overflow = page.evaluate(
+                """() => {
+                    const wrap = document.querySelector('.account .table-wrap');
+                    const right = wrap.getBoundingClientRect().right;
+                    const cells = [...wrap.querySelectorAll('td')].map((td) => td.getBoundingClientRect().right);
+                    return {scroll: wrap.scrollWidth - wrap.clientWidth, past: Math.max(...cells) - right};
+                }"""
+            )
+            assert overflow["scroll"] <= 0 and overflow["past"] <= 0, (tab, overflow)
+        no_horizontal_scroll(page)

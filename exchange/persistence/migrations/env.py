@@ -12,9 +12,9 @@ import asyncio
 
 from alembic import context
 from sqlalchemy import Connection, text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from exchange.config import Settings, normalize_database_url
+from exchange.persistence.database import create_engine
 from exchange.persistence.tables import metadata
 
 MIGRATION_LOCK = 7_310_001
@@ -35,7 +35,7 @@ def _migrate(connection: Connection) -> None:
 
 
 async def _run() -> None:
-    engine = create_async_engine(_url())
+    engine = create_engine(_url())
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_migrate)

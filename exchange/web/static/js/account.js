@@ -15,7 +15,7 @@ import { ApiError, Identity, get, signed } from "./client.js";
 import { fixed, grouped, multiply, places } from "./decimal.js";
 import { clock, debounce, h, toast } from "./ui.js";
 
-const QUOTE_GRANT = 10000;
+const QUOTE_GRANT = 10000; // FAUCET_GRANT of exchange/demo.py, which the market maker sizes its quotes by
 const TABS = ["Open orders", "Order history", "Fills", "Balances"];
 const ORDER_COLUMNS = [["Time"], ["Market"], ["Side"], ["Type"], ["Price", 1], ["Quantity", 1], ["Filled", 1], ["Status"]];
 
@@ -40,7 +40,7 @@ function table(columns, rows, emptyText) {
         "tbody",
         {},
         rows.map((cells) =>
-          h("tr", {}, cells.map((cell, i) => h("td", { class: columns[i][1] ? "num" : null }, cell))),
+          h("tr", {}, cells.map((cell, i) => h("td", { class: columns[i][1] ? "num" : null, "data-label": columns[i][0] }, cell))),
         ),
       ),
     ),
@@ -215,6 +215,14 @@ export function mountAccount(element, sessionBox, { stream, markets, events }) {
           { class: "signup" },
           button,
           h("span", { class: "muted" }, "Creates a key in this browser, opens a demo account and funds it."),
+          window.isSecureContext
+            ? null
+            : h(
+                "span",
+                { class: "muted notice", "data-testid": "insecure-notice" },
+                "This page came over plain HTTP: the key never leaves this browser, but anyone on the network " +
+                  "could alter the page. Fine for a demo; serve it over HTTPS for anything real.",
+              ),
         ),
       );
       return;

@@ -4,12 +4,17 @@
 //   instruction=<instruction>&<params sorted by key, query-encoded>&timestamp=<ms>&window=<ms>
 // where the params are the GET query or the JSON body (null values left out, booleans as
 // true/false, strings percent-encoded like Python's urllib.parse.quote with safe='').
-// The key pair is made by WebCrypto (Ed25519) in the browser and kept in localStorage as a
-// JWK; the API key is the base64 of the raw 32-byte public key.
+// The key pair is made in the browser and kept in localStorage as a JWK; the API key is the
+// base64 of the raw 32-byte public key. WebCrypto's Ed25519 makes it and signs wherever the
+// browser offers it; outside a secure context (plain HTTP from a LAN address or a
+// container's IP) there is no `crypto.subtle`, and ed25519.js does the same in plain
+// JavaScript with the same JWK, so sign-up works there too.
 //
 // The websocket reconnects with exponential backoff (0.5 s doubling to 15 s) and, once open
 // again, re-sends every subscription it holds (private ones are signed afresh). Listeners
 // receive `data` of each {"stream", "data"} envelope for the stream they subscribed to.
+
+import * as ed25519 from "./ed25519.js";
 
 const KEY_STORAGE = "exchange.key.v1";
 const WINDOW_MS = "5000";
@@ -50,27 +55,57 @@ export function signingText(instruction, params, timestamp, window = WINDOW_MS) 
   return `instruction=${instruction}&${encoded ? encoded + "&" : ""}timestamp=${timestamp}&window=${window}`;
 }
 
+function fromBase64url(text) {
+  return atob(text.replace(/-/g, "+").replace(/_/g, "/"));
+}
+
+/** WebCrypto's Ed25519, or null where the browser has none (no secure context, or an older browser). */
+async function webCrypto(attempt) {
+  if (!globalThis.crypto?.subtle) return null;
+  try {
+    return await attempt(crypto.subtle);
+  } catch (error) {
+    if (error.name === "NotSupportedError") return null;
+    throw error;
+  }
+}
+
+async function newJwk() {
+  const made = await webCrypto(async (subtle) => {
+    const pair = await subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"]);
+    return subtle.exportKey("jwk", pair.privateKey);
+  });
+  return made ?? ed25519.generateJwk();
+}
+
+/** A function signing bytes with the key of `jwk`. */
+async function signerOf(jwk) {
+  const key = await webCrypto((subtle) => subtle.importKey("jwk", jwk, { name: "Ed25519" }, false, ["sign"]));
+  if (key) return async (bytes) => new Uint8Array(await crypto.subtle.sign({ name: "Ed25519" }, key, bytes));
+  const fallback = ed25519.keyFromJwk(jwk);
+  return async (bytes) => fallback.sign(bytes);
+}
+
 /** An ED25519 key pair held by this browser. */
 export class Identity {
-  constructor(privateKey, publicKey, accountId) {
-    this.privateKey = privateKey;
-    this.publicKey = publicKey;
+  constructor(jwk, signer, accountId) {
+    this.jwk = jwk;
+    this.signer = signer;
+    this.publicKey = btoa(fromBase64url(jwk.x));
     this.accountId = accountId;
   }
 
   static async generate() {
-    const pair = await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"]);
-    const publicKey = b64(await crypto.subtle.exportKey("raw", pair.publicKey));
-    return new Identity(pair.privateKey, publicKey, null);
+    const jwk = await newJwk();
+    return new Identity(jwk, await signerOf(jwk), null);
   }
 
   static async load() {
     const stored = localStorage.getItem(KEY_STORAGE);
     if (!stored) return null;
     try {
-      const { jwk, publicKey, accountId } = JSON.parse(stored);
-      const privateKey = await crypto.subtle.importKey("jwk", jwk, { name: "Ed25519" }, true, ["sign"]);
-      return new Identity(privateKey, publicKey, accountId);
+      const { jwk, accountId } = JSON.parse(stored);
+      return new Identity(jwk, await signerOf(jwk), accountId);
     } catch {
       localStorage.removeItem(KEY_STORAGE);
       return null;
@@ -78,8 +113,7 @@ export class Identity {
   }
 
   async save() {
-    const jwk = await crypto.subtle.exportKey("jwk", this.privateKey);
-    localStorage.setItem(KEY_STORAGE, JSON.stringify({ jwk, publicKey: this.publicKey, accountId: this.accountId }));
+    localStorage.setItem(KEY_STORAGE, JSON.stringify({ jwk: this.jwk, publicKey: this.publicKey, accountId: this.accountId }));
   }
 
   static forget() {
@@ -88,7 +122,7 @@ export class Identity {
 
   /** Base64 signature of `text`. */
   async sign(text) {
-    return b64(await crypto.subtle.sign({ name: "Ed25519" }, this.privateKey, new TextEncoder().encode(text)));
+    return b64(await this.signer(new TextEncoder().encode(text)));
   }
 
   /** The X-* headers for a request with `params` under `instruction`. */
