@@ -289,7 +289,7 @@ SCHEMAS: dict[str, Schema] = {
     "MarketState": obj({"symbol": STRING, "orderBookState": {"type": "string", "enum": ["Open", "CancelOnly"]}}),
 }
 
-_ERRORS = {"400", "401", "403", "404", "413", "429", "503"}
+_ERRORS = {"400", "401", "403", "404", "413", "415", "429", "503"}
 
 
 def _query(name: str, schema: Schema, *, required: bool = False) -> Schema:
