@@ -30,12 +30,12 @@ surrogate (`check_text`), or the request is a 400 INVALID_CLIENT_REQUEST. That h
 before the signature is checked and before anything is queued or stored, so no text a
 client sends can break the signing payload, an error reply, a log line or a database
 write (PostgreSQL refuses NUL in text). Fields with tighter rules (symbols, transfer ids,
-labels, public keys) check them in their parsers, with the limits declared below. Times
-are bounded by `MAX_TIME_MS` (before the year 9999, the last a `datetime` can hold with
-room for a window), so no time a client sends overflows a conversion. `parse_decimal` accepts a
-JSON string or number only in plain decimal form (no exponent, no sign but a leading
-minus, at most `MAX_NUMBER_LENGTH` characters); anything else is a 400 with the code
-of the field. Converting the decimal to ticks, steps or atoms (and rejecting values
+labels, public keys) check them in their parsers, with the limits declared below. Every
+time a request names is at most `MAX_TIME_MS`, a year before the last moment a
+`datetime` can hold, so no window or candle computed from it overflows (400 otherwise).
+`parse_decimal` accepts a JSON string or number only in plain decimal form (no
+exponent, no sign but a leading minus, at most `MAX_NUMBER_LENGTH` characters);
+anything else is a 400 with the code of the field. Converting the decimal to ticks, steps or atoms (and rejecting values
 off the tick or the step) is left to `exchange.engine.numbers`.
 """
 
@@ -77,7 +77,7 @@ _FORBIDDEN_TEXT = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 """Control characters (C0, DEL, C1), line and paragraph separators, and lone UTF-16 surrogates."""
 JSON_MEDIA_TYPE = "application/json"
 MAX_TIME_MS = 253_370_764_800_000
-"""9999-01-01T00:00:00Z: every time a request names (ms, or s for klines) must be at most this."""
+"""9999-01-01T00:00:00Z, the latest time a request may name (in ms; klines' seconds are bounded by it too)."""
 
 Json = dict[str, Any]
 E = TypeVar("E", Side, OrderType, TimeInForce, SelfTradePrevention)
@@ -1104,12 +1104,13 @@ def key_fields(key: ApiKey) -> Json:
     }
 
 
-_TRANSFER_FIELDS = ("symbol", "quantity", "transferId", "accountId")
+_WITHDRAW_FIELDS = ("symbol", "quantity", "transferId")
+_DEPOSIT_FIELDS = (*_WITHDRAW_FIELDS, "accountId")
 
 
 def parse_transfer(params: Mapping[str, Scalar], *, to_account: bool) -> TransferRequest:
     """The `deposit` (with `to_account`, which reads `accountId`) or `withdraw` body."""
-    only_fields(params, _TRANSFER_FIELDS if to_account else _TRANSFER_FIELDS[:-1], "transfer")
+    only_fields(params, _DEPOSIT_FIELDS if to_account else _WITHDRAW_FIELDS, "transfer")
     symbol = _asset_symbol(params, "symbol")
     quantity = parse_decimal(required(params, "quantity"), code="INVALID_QUANTITY", name="quantity")
     transfer_id = None if params.get("transferId") is None else _text(params, "transferId")
