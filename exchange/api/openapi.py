@@ -298,7 +298,7 @@ def _query(name: str, schema: Schema, *, required: bool = False) -> Schema:
 
 TEXT_INPUT: Schema = {
     "maxLength": wire.MAX_TEXT_LENGTH,
-    "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029]*$",
+    "pattern": f"^[^{wire.FORBIDDEN_CHARACTERS}]*$",
 }
 """What every text a request sends obeys (`wire.check_text`): its length limit and no control characters."""
 

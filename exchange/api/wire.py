@@ -25,8 +25,8 @@ conversion) and rejects NaN, Infinity and duplicate keys; it must be sent as
 `application/json` (`check_media_type`: 415 otherwise). Every request's params, the
 body object's or the query string's, then pass through `scalar_params`, the one gate
 for text: each name and each value must be at most `MAX_TEXT_LENGTH` characters with
-no control character (C0, DEL, C1), line or paragraph separator, or lone UTF-16
-surrogate (`check_text`), or the request is a 400 INVALID_CLIENT_REQUEST. That happens
+no control character (C0, DEL, C1), line or paragraph separator, bidirectional
+override, or lone UTF-16 surrogate (`check_text`), or the request is a 400 INVALID_CLIENT_REQUEST. That happens
 before the signature is checked and before anything is queued or stored, so no text a
 client sends can break the signing payload, an error reply, a log line or a database
 write (PostgreSQL refuses NUL in text). Fields with tighter rules (symbols, transfer ids,
@@ -73,8 +73,11 @@ UINT32_MAX = 2**32 - 1
 BAD_REQUEST = "INVALID_CLIENT_REQUEST"
 MAX_TEXT_LENGTH = 256
 """The longest text any param name or value may be; fields with tighter limits declare them below."""
-_FORBIDDEN_TEXT = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
-"""Control characters (C0, DEL, C1), line and paragraph separators, and lone UTF-16 surrogates."""
+FORBIDDEN_CHARACTERS = r"\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff"
+"""The ranges no text may hold (a regex class body): control characters (C0, DEL, C1), line and
+paragraph separators, bidirectional embeddings, overrides and isolates (which reorder what a
+log or a page shows), and lone UTF-16 surrogates."""
+_FORBIDDEN_TEXT = re.compile(f"[{FORBIDDEN_CHARACTERS}]")
 JSON_MEDIA_TYPE = "application/json"
 MAX_TIME_MS = 253_370_764_800_000
 """9999-01-01T00:00:00Z, the latest time a request may name (in ms; klines' seconds are bounded by it too)."""

@@ -161,6 +161,7 @@ TEXT_BAD = {
     "del": "x\x7f",
     "c1": "x\x85y",
     "line-separator": "x\u2028y",
+    "bidi-override": "x\u202ey",
     "surrogate": "\ud800",
     "low-surrogate": "x\udfff",
     "long": "S" * 257,

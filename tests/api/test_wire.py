@@ -36,7 +36,8 @@ def test_load_json_keeps_the_exact_text_of_numbers() -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["\x00", "\t", "\n", "\x1b", "\x7f", "\x85", "\x9f", "\u2028", "\u2029", "\ud800", "\udfff"]
+    "text",
+    ["\x00", "\t", "\n", "\x1b", "\x7f", "\x85", "\x9f", "\u2028", "\u2029", "\u202e", "\u2066", "\ud800", "\udfff"],
 )
 def test_params_refuse_unprintable_text_in_names_and_values(text: str) -> None:
     for params in ({"label": f"a{text}b"}, {f"a{text}b": "x"}):
