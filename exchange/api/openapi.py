@@ -295,11 +295,30 @@ SCHEMAS: dict[str, Schema] = {
     "MarketState": obj({"symbol": STRING, "orderBookState": {"type": "string", "enum": ["Open", "CancelOnly"]}}),
 }
 
-_ERRORS = {"400", "401", "403", "404", "413", "429", "503"}
+_ERRORS = {"400", "401", "403", "404", "413", "415", "429", "503"}
 
 
 def _query(name: str, schema: Schema, *, required: bool = False) -> Schema:
     return {"name": name, "in": "query", "required": required, "schema": schema}
+
+
+TEXT_INPUT: Schema = {
+    "maxLength": wire.MAX_TEXT_LENGTH,
+    "pattern": f"^[^{wire.FORBIDDEN_CHARACTERS}]*$",
+}
+"""What every text a request sends obeys (`wire.check_text`): its length limit and no control characters."""
+
+
+def _input(schema: Any) -> Any:
+    """A copy of a request's schema with `TEXT_INPUT` on each of its free-text strings."""
+    if isinstance(schema, list):
+        return [_input(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    copy = {key: _input(value) for key, value in schema.items()}
+    if copy.get("type") == "string" and not {"enum", "pattern", "const"} & copy.keys():
+        copy.update(TEXT_INPUT)
+    return copy
 
 
 def _operation(
@@ -318,9 +337,9 @@ def _operation(
     responses: Schema = {"200": ok}
     for status in sorted(_ERRORS):
         responses[status] = {"description": "Error", "content": {"application/json": {"schema": ref("Error")}}}
-    operation: Schema = {"summary": summary, "responses": responses, "parameters": parameters or []}
+    operation: Schema = {"summary": summary, "responses": responses, "parameters": _input(parameters or [])}
     if body is not None:
-        operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+        operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": _input(body)}}}
     if instruction is not None:
         operation["description"] = f"Signed with instruction `{instruction}`."
         operation["security"] = [{"ed25519": []}]

@@ -42,7 +42,7 @@ from starlette.responses import Response
 from exchange.api.auth import ApiKey, Principal, Scope, Verifier
 from exchange.api.errors import ApiError, RejectedError
 from exchange.api.ratelimit import RateLimiter
-from exchange.api.wire import Params, Scalar, load_json, scalar_params
+from exchange.api.wire import Params, check_media_type, load_json, query_fields, scalar_params
 from exchange.config import DATABASE_TIMEOUT
 from exchange.engine.actor import EngineActor
 from exchange.engine.commands import Command
@@ -297,7 +297,7 @@ class Api:
     # -- requests ------------------------------------------------------------------
 
     async def body(self, request: Request) -> Any:
-        """The decoded JSON body, at most `max_body_bytes` long (413 otherwise)."""
+        """The decoded JSON body, at most `max_body_bytes` long (413 otherwise) and sent as JSON (415 otherwise)."""
         declared = request.headers.get("content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
             raise ApiError(413, "INVALID_CLIENT_REQUEST", f"the body must be at most {self.max_body_bytes} bytes")
@@ -317,6 +317,7 @@ class Api:
         body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         if not body.strip():
             return {}
+        check_media_type(request.headers.get("content-type"))
         return load_json(body)
 
     async def params(self, request: Request) -> Params:
@@ -331,12 +332,8 @@ class Api:
 
 
 def query_params(request: Request) -> Params:
-    """The query string as flat params; a repeated key is a 400."""
-    items = request.query_params.multi_items()
-    params: dict[str, Scalar] = dict(items)
-    if len(params) != len(items):
-        raise ApiError(400, "INVALID_CLIENT_REQUEST", "a query parameter is repeated")
-    return params
+    """The query string as flat params (`wire.query_fields`)."""
+    return query_fields(request.query_params.multi_items())
 
 
 def api_of(request: Request) -> Api:

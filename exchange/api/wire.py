@@ -21,10 +21,21 @@ request answers with, as their `identifier`.
 
 Parsing is strict. A request body is decoded with `load_json`, which keeps the exact
 text of every JSON number (so "0.10" stays "0.10" for the signature and for exact
-conversion) and rejects NaN, Infinity and duplicate keys. `parse_decimal` accepts a
-JSON string or number only in plain decimal form (no exponent, no sign but a leading
-minus, at most `MAX_NUMBER_LENGTH` characters); anything else is a 400 with the code
-of the field. Converting the decimal to ticks, steps or atoms (and rejecting values
+conversion) and rejects NaN, Infinity and duplicate keys; it must be sent as
+`application/json` (`check_media_type`: 415 otherwise). Every request's params, the
+body object's or the query string's, then pass through `scalar_params`, the one gate
+for text: each name and each value must be at most `MAX_TEXT_LENGTH` characters with
+no control character (C0, DEL, C1), line or paragraph separator, bidirectional
+override, or lone UTF-16 surrogate (`check_text`), or the request is a 400 INVALID_CLIENT_REQUEST. That happens
+before the signature is checked and before anything is queued or stored, so no text a
+client sends can break the signing payload, an error reply, a log line or a database
+write (PostgreSQL refuses NUL in text). Fields with tighter rules (symbols, transfer ids,
+labels, public keys) check them in their parsers, with the limits declared below. Every
+time a request names is at most `MAX_TIME_MS`, a year before the last moment a
+`datetime` can hold, so no window or candle computed from it overflows (400 otherwise).
+`parse_decimal` accepts a JSON string or number only in plain decimal form (no
+exponent, no sign but a leading minus, at most `MAX_NUMBER_LENGTH` characters);
+anything else is a 400 with the code of the field. Converting the decimal to ticks, steps or atoms (and rejecting values
 off the tick or the step) is left to `exchange.engine.numbers`.
 """
 
@@ -59,6 +70,16 @@ from exchange.persistence import queries
 MAX_NUMBER_LENGTH = 40
 UINT32_MAX = 2**32 - 1
 BAD_REQUEST = "INVALID_CLIENT_REQUEST"
+MAX_TEXT_LENGTH = 256
+"""The longest text any param name or value may be; fields with tighter limits declare them below."""
+FORBIDDEN_CHARACTERS = r"\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff"
+"""The ranges no text may hold (a regex class body): control characters (C0, DEL, C1), line and
+paragraph separators, bidirectional embeddings, overrides and isolates (which reorder what a
+log or a page shows), and lone UTF-16 surrogates."""
+_FORBIDDEN_TEXT = re.compile(f"[{FORBIDDEN_CHARACTERS}]")
+JSON_MEDIA_TYPE = "application/json"
+MAX_TIME_MS = 253_370_764_800_000
+"""9999-01-01T00:00:00Z, the latest time a request may name (in ms; klines' seconds are bounded by it too)."""
 
 Json = dict[str, Any]
 E = TypeVar("E", Side, OrderType, TimeInForce, SelfTradePrevention)
@@ -81,7 +102,7 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for key, value in pairs:
         if key in result:
-            raise ValueError(f"duplicate key {key!r}")
+            raise ValueError(f"duplicate key {check_text(key, 'a field name')}")
         result[key] = value
     return result
 
@@ -89,6 +110,22 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 _DECODER = json.JSONDecoder(
     parse_float=JsonNumber, parse_int=JsonNumber, parse_constant=_reject_constant, object_pairs_hook=_unique_keys
 )
+
+
+def check_text(value: str, name: str) -> str:
+    """`value` if it is at most `MAX_TEXT_LENGTH` characters of printable text; 400 otherwise."""
+    if len(value) > MAX_TEXT_LENGTH:
+        raise ApiError(400, BAD_REQUEST, f"{name} is longer than {MAX_TEXT_LENGTH} characters")
+    if _FORBIDDEN_TEXT.search(value):
+        raise ApiError(400, BAD_REQUEST, f"{name} contains a control character or a lone surrogate")
+    return value
+
+
+def check_media_type(content_type: str | None) -> None:
+    """A request body must be declared JSON (any charset): 415 otherwise, so no other form is read as JSON."""
+    media_type = (content_type or "").partition(";")[0].strip().lower()
+    if media_type != JSON_MEDIA_TYPE:
+        raise ApiError(415, BAD_REQUEST, f"the body must be sent as Content-Type: {JSON_MEDIA_TYPE}")
 
 
 def load_json(body: bytes) -> Any:
@@ -104,13 +141,24 @@ Params = dict[str, Scalar]
 
 
 def scalar_params(value: Any) -> Params:
-    """Check that a decoded body is a flat JSON object of scalars (what Backpack can sign)."""
+    """Check that a decoded body is a flat JSON object of scalars (what Backpack can sign), all of it `check_text`."""
     if not isinstance(value, dict):
         raise ApiError(400, BAD_REQUEST, "the body must be a JSON object")
     for key, item in value.items():
-        if not (item is None or isinstance(item, str | bool)):
+        check_text(key, "a field name")
+        if isinstance(item, str):
+            check_text(item, f"field {key}")
+        elif not (item is None or isinstance(item, bool)):
             raise ApiError(400, BAD_REQUEST, f"field {key} must be a string, number or boolean")
     return value
+
+
+def query_fields(items: Sequence[tuple[str, str]]) -> Params:
+    """A query string's (name, value) pairs as flat params, through `scalar_params`; a repeated name is a 400."""
+    params: Params = dict(items)
+    if len(params) != len(items):
+        raise ApiError(400, BAD_REQUEST, "a query parameter is repeated")
+    return scalar_params(params)
 
 
 _PLAIN_DECIMAL = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
@@ -162,6 +210,13 @@ def required(params: Mapping[str, Scalar], name: str) -> Scalar:
     return value
 
 
+def only_fields(params: Mapping[str, Scalar], allowed: Iterable[str], what: str) -> None:
+    """Refuse fields a request does not take, so a client never believes an ignored field was heeded."""
+    unknown = sorted(set(k for k, v in params.items() if v is not None) - set(allowed))
+    if unknown:
+        raise ApiError(400, BAD_REQUEST, f"unsupported {what} fields: {', '.join(unknown)}")
+
+
 def parse_symbol(params: Mapping[str, Scalar], markets: Mapping[str, Market]) -> Market:
     """The market named by `symbol`, or 400 INVALID_MARKET."""
     symbol = required(params, "symbol")
@@ -192,9 +247,7 @@ _ORDER_FIELDS = frozenset(
 
 def parse_order(params: Mapping[str, Scalar], markets: Mapping[str, Market], *, account_id: int, ts: int) -> PlaceOrder:
     """Turn an `OrderExecutePayload` into a `PlaceOrder` in engine units."""
-    unknown = sorted(k for k, v in params.items() if k not in _ORDER_FIELDS and v is not None)
-    if unknown:
-        raise ApiError(400, BAD_REQUEST, f"unsupported order fields: {', '.join(unknown)}")
+    only_fields(params, _ORDER_FIELDS, "order")
     for name in _IGNORED_WHEN_FALSE:
         if params.get(name) is not None and parse_bool(params[name], name=name):
             raise ApiError(400, BAD_REQUEST, f"{name} is not supported on spot markets")
@@ -296,9 +349,9 @@ def parse_klines_query(params: Mapping[str, Scalar], *, now: int) -> KlinesQuery
     interval = params.get("interval")
     if not isinstance(interval, str) or interval not in queries.INTERVALS:
         raise ApiError(400, BAD_REQUEST, f"interval must be one of {', '.join(queries.INTERVALS)}")
-    start = parse_uint(required(params, "startTime"), name="startTime", maximum=2**40)
+    start = parse_uint(required(params, "startTime"), name="startTime", maximum=MAX_TIME_MS // 1000)
     end_param = params.get("endTime")
-    end = now if end_param is None else parse_uint(end_param, name="endTime", maximum=2**40)
+    end = now if end_param is None else parse_uint(end_param, name="endTime", maximum=MAX_TIME_MS // 1000)
     if params.get("priceType") not in (None, "Last"):
         raise ApiError(400, BAD_REQUEST, "priceType must be Last")
     if end < start:
@@ -370,8 +423,8 @@ def parse_ms_window(params: Mapping[str, Scalar]) -> tuple[int | None, int | Non
     """`from`/`to` in ms, both ends included, as `[start, end)` in µs (None: unbounded)."""
     since, until = params.get("from"), params.get("to")
     return (
-        None if since is None else parse_uint(since, name="from", maximum=2**53) * 1000,
-        None if until is None else parse_uint(until, name="to", maximum=2**53) * 1000 + 1000,
+        None if since is None else parse_uint(since, name="from", maximum=MAX_TIME_MS) * 1000,
+        None if until is None else parse_uint(until, name="to", maximum=MAX_TIME_MS) * 1000 + 1000,
     )
 
 
@@ -967,9 +1020,16 @@ class MarketRequest:
 MAX_ACCOUNT_ID = 2**63 - 1
 MAX_FEE_BPS = 9_999
 MAX_DECIMALS = 36
+MAX_ID_LENGTH = 64
+"""The longest `transferId` (and `publicKey`)."""
+MAX_LABEL_LENGTH = 200
+ASSET_SYMBOL = re.compile(r"[A-Za-z0-9]{1,16}")
+MARKET_SYMBOL = re.compile(r"[A-Za-z0-9_]{1,32}")
+"""What a new listing may be called: ASCII letters and digits (and `_` in a market's), so every
+symbol is safe in a URL, a stream name (`depth.SOL_USDC`) and a log line."""
 
 
-def _text(params: Mapping[str, Scalar], name: str, *, max_length: int = 64) -> str:
+def _text(params: Mapping[str, Scalar], name: str, *, max_length: int = MAX_ID_LENGTH) -> str:
     value = required(params, name)
     if type(value) is not str or not 0 < len(value) <= max_length:
         raise ApiError(400, BAD_REQUEST, f"{name} must be a string of 1 to {max_length} characters")
@@ -998,8 +1058,8 @@ def parse_account(params: Mapping[str, Scalar]) -> AccountRequest:
     public_key = parse_public_key(params)
     scopes = params.get("scopes")
     label = params.get("label")
-    if label is not None and (not isinstance(label, str) or len(label) > 200):
-        raise ApiError(400, BAD_REQUEST, "label must be a string of at most 200 characters")
+    if label is not None and (not isinstance(label, str) or len(label) > MAX_LABEL_LENGTH):
+        raise ApiError(400, BAD_REQUEST, f"label must be a string of at most {MAX_LABEL_LENGTH} characters")
     return AccountRequest(public_key=public_key, scopes=None if scopes is None else parse_scopes(scopes), label=label)
 
 
@@ -1042,14 +1102,17 @@ def key_fields(key: ApiKey) -> Json:
     }
 
 
+_WITHDRAW_FIELDS = ("symbol", "quantity", "transferId")
+_DEPOSIT_FIELDS = (*_WITHDRAW_FIELDS, "accountId")
+
+
 def parse_transfer(params: Mapping[str, Scalar], *, to_account: bool) -> TransferRequest:
     """The `deposit` (with `to_account`, which reads `accountId`) or `withdraw` body."""
+    only_fields(params, _DEPOSIT_FIELDS if to_account else _WITHDRAW_FIELDS, "transfer")
     symbol = _asset_symbol(params, "symbol")
     quantity = parse_decimal(required(params, "quantity"), code="INVALID_QUANTITY", name="quantity")
-    transfer_id = params.get("transferId")
-    if transfer_id is not None and (type(transfer_id) is not str or not 0 < len(transfer_id) <= 64):
-        raise ApiError(400, BAD_REQUEST, "transferId must be a string of 1 to 64 characters")
-    target = params.get("accountId") if to_account else None
+    transfer_id = None if params.get("transferId") is None else _text(params, "transferId")
+    target = params.get("accountId")
     return TransferRequest(
         symbol=symbol,
         quantity=quantity,
@@ -1073,7 +1136,10 @@ def transfer_fields(asset: Asset, *, transfer_id: str, account_id: int, amount: 
 def parse_asset(params: Mapping[str, Scalar]) -> Asset:
     """The `assetCreate` body."""
     decimals = parse_uint(required(params, "decimals"), name="decimals", maximum=MAX_DECIMALS)
-    return Asset(symbol=_text(params, "symbol", max_length=16), decimals=decimals)
+    symbol = required(params, "symbol")
+    if not isinstance(symbol, str) or not ASSET_SYMBOL.fullmatch(symbol):
+        raise ApiError(400, BAD_REQUEST, "symbol must be 1 to 16 ASCII letters and digits")
+    return Asset(symbol=symbol, decimals=decimals)
 
 
 def _positive(params: Mapping[str, Scalar], name: str) -> Decimal:
@@ -1098,8 +1164,8 @@ def parse_market(params: Mapping[str, Scalar]) -> MarketRequest:
     base = _asset_symbol(params, "baseSymbol")
     quote = _asset_symbol(params, "quoteSymbol")
     symbol = params.get("symbol") or market_symbol(base, quote)
-    if type(symbol) is not str or len(symbol) > 32 or not symbol.replace("_", "").isalnum():
-        raise ApiError(400, BAD_REQUEST, "symbol must be letters, digits and underscores")
+    if not isinstance(symbol, str) or not MARKET_SYMBOL.fullmatch(symbol):
+        raise ApiError(400, BAD_REQUEST, "symbol must be 1 to 32 ASCII letters, digits and underscores")
     return MarketRequest(
         symbol=symbol,
         base_symbol=base,

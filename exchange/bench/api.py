@@ -185,7 +185,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 def _signed(url: str, keys: KeyPair, path: str, instruction: str, params: dict[str, str]) -> None:
-    headers = keys.headers(instruction, [params])
+    headers = {**keys.headers(instruction, [params]), "Content-Type": "application/json"}
     reply = httpx.post(url + path, content=orjson.dumps(params), headers=headers, timeout=30)
     if reply.status_code != 200:
         raise RuntimeError(f"setup {path} failed: {reply.text}")

@@ -35,6 +35,56 @@ def test_load_json_keeps_the_exact_text_of_numbers() -> None:
     assert isinstance(body["price"], wire.JsonNumber)
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["\x00", "\t", "\n", "\x1b", "\x7f", "\x85", "\x9f", "\u2028", "\u2029", "\u202e", "\u2066", "\ud800", "\udfff"],
+)
+def test_params_refuse_unprintable_text_in_names_and_values(text: str) -> None:
+    for params in ({"label": f"a{text}b"}, {f"a{text}b": "x"}):
+        assert code_of(lambda params=params: wire.scalar_params(params)) == "INVALID_CLIENT_REQUEST"
+    assert code_of(lambda: wire.query_fields([("symbol", text)])) == "INVALID_CLIENT_REQUEST"
+
+
+def test_params_take_printable_text_up_to_the_limit() -> None:
+    text = "é Ж 中 🙂 \ufffd".ljust(wire.MAX_TEXT_LENGTH, "x")
+    assert wire.scalar_params({"label": text, text: "1"}) == {"label": text, text: "1"}
+    assert code_of(lambda: wire.scalar_params({"label": text + "x"})) == "INVALID_CLIENT_REQUEST"
+    assert code_of(lambda: wire.query_fields([("a", "1"), ("a", "2")])) == "INVALID_CLIENT_REQUEST"
+
+
+def test_a_refusal_of_bad_text_can_always_be_sent() -> None:
+    with pytest.raises(ApiError) as info:
+        wire.scalar_params(wire.load_json(b'{"\\ud800": []}'))
+    assert info.value.message.isprintable()
+    with pytest.raises(ApiError) as info:
+        wire.load_json(b'{"\\ud800": 1, "\\ud800": 2}')
+    assert info.value.message.isprintable()
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "Application/JSON; charset=utf-8"])
+def test_json_bodies_are_declared_json(content_type: str) -> None:
+    wire.check_media_type(content_type)
+
+
+@pytest.mark.parametrize("content_type", [None, "", "text/plain", "application/x-www-form-urlencoded", "json"])
+def test_other_media_types_are_refused(content_type: str | None) -> None:
+    with pytest.raises(ApiError) as info:
+        wire.check_media_type(content_type)
+    assert (info.value.status, info.value.code) == (415, "INVALID_CLIENT_REQUEST")
+
+
+def test_times_are_bounded_before_the_year_9999() -> None:
+    last_s = str(wire.MAX_TIME_MS // 1000)
+    assert wire.parse_klines_query({"interval": "1m", "startTime": last_s, "endTime": last_s}, now=0).end == int(last_s)
+    for name in ("startTime", "endTime"):
+        query = {"interval": "1m", "startTime": "0", name: str(int(last_s) + 1)}
+        assert code_of(lambda query=query: wire.parse_klines_query(query, now=0)) == "INVALID_CLIENT_REQUEST"
+    assert wire.parse_ms_window({"to": str(wire.MAX_TIME_MS)})[1] == wire.MAX_TIME_MS * 1000 + 1000
+    for name in ("from", "to"):
+        window = {name: str(wire.MAX_TIME_MS + 1)}
+        assert code_of(lambda window=window: wire.parse_ms_window(window)) == "INVALID_CLIENT_REQUEST"
+
+
 @pytest.mark.parametrize("body", [b"{", b'{"a": NaN}', b'{"a": Infinity}', b'{"a": 1, "a": 2}', b"[" * 100_000])
 def test_load_json_rejects_malformed_bodies(body: bytes) -> None:
     assert code_of(lambda: wire.load_json(body)) == "INVALID_CLIENT_REQUEST"

@@ -8,6 +8,7 @@ import pytest
 
 from exchange.api import wire
 from exchange.api.auth import KeyPair, Scope
+from exchange.api.errors import ApiError
 from exchange.demo import ASSETS, BTC_USDC, MARKETS, SOL_USDC
 from exchange.engine.commands import PlaceOrder
 from exchange.engine.numbers import Asset, Market
@@ -161,7 +162,10 @@ def test_transfer_params_parse_back(transfer: wire.TransferRequest) -> None:
 
 def test_a_withdrawal_never_names_another_account() -> None:
     params = wire.transfer_params(TRANSFERS[1])
-    assert wire.parse_transfer(params, to_account=False).account_id is None
+    assert "accountId" in params
+    with pytest.raises(ApiError) as refused:
+        wire.parse_transfer(params, to_account=False)
+    assert (refused.value.status, refused.value.code) == (400, "INVALID_CLIENT_REQUEST")
 
 
 @pytest.mark.parametrize("asset", ASSETS, ids=lambda a: a.symbol)
