@@ -15,8 +15,8 @@ from pathlib import Path
 
 from exchange.api.auth import KeyPair
 from tests.support.databases import plain, scratch
-from tests.support.processes import EXCHANGE, Process, environment, free_port
-from tests.support.traders import Ack, audit, setup, trade
+from tests.support.processes import EXCHANGE, Process, free_port
+from tests.support.traders import Ack, audit, operated, setup, trade
 
 TRADERS = 16
 
@@ -27,12 +27,7 @@ def test_sigterm_under_load_loses_nothing_acknowledged(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{port}"
     with scratch("exchange_ops") as scratch_url:
         database_url = plain(scratch_url)
-        env = environment(
-            DATABASE_URL=database_url,
-            EXCHANGE_ADMIN_PUBLIC_KEY=admin.public_key,
-            EXCHANGE_IP_RATE_LIMIT="0",
-            EXCHANGE_KEY_RATE_LIMIT="0",
-        )
+        env = operated(database_url, admin)
         server = Process([EXCHANGE, "serve", "--port", str(port)], env, tmp_path / "serve.log")
         try:
             server.wait_http(f"{url}/ready")

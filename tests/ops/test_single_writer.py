@@ -25,8 +25,8 @@ from exchange.engine.state import digest
 from exchange.persistence.database import create_engine
 from exchange.persistence.recovery import load_engine
 from tests.support.databases import plain, scratch
-from tests.support.processes import EXCHANGE, Process, environment, free_port
-from tests.support.traders import Ack, audit, setup, signed, trade
+from tests.support.processes import EXCHANGE, Process, free_port
+from tests.support.traders import Ack, audit, operated, setup, signed, trade
 
 TRADERS = 8
 
@@ -83,12 +83,7 @@ def test_a_second_instance_takes_over_by_handover_and_loses_nothing(tmp_path: Pa
     admin = KeyPair.generate()
     with scratch("exchange_handover") as scratch_url:
         database_url = plain(scratch_url)
-        env = environment(
-            DATABASE_URL=database_url,
-            EXCHANGE_ADMIN_PUBLIC_KEY=admin.public_key,
-            EXCHANGE_IP_RATE_LIMIT="0",
-            EXCHANGE_KEY_RATE_LIMIT="0",
-        )
+        env = operated(database_url, admin)
         a, a_url = serve(tmp_path, "a", env)
         b_port = free_port()
         b_url = f"http://127.0.0.1:{b_port}"
@@ -149,12 +144,7 @@ def test_a_standby_takes_over_when_the_active_engine_is_killed(tmp_path: Path) -
     admin = KeyPair.generate()
     with scratch("exchange_failover") as scratch_url:
         database_url = plain(scratch_url)
-        env = environment(
-            DATABASE_URL=database_url,
-            EXCHANGE_ADMIN_PUBLIC_KEY=admin.public_key,
-            EXCHANGE_IP_RATE_LIMIT="0",
-            EXCHANGE_KEY_RATE_LIMIT="0",
-        )
+        env = operated(database_url, admin)
         a, a_url = serve(tmp_path, "active", env)
         standby, s_url = serve(tmp_path, "standby", {**env, "EXCHANGE_STANDBY": "true"})
         try:

@@ -1,8 +1,9 @@
 """Signed traders against a running server, and the audit of what the database holds afterwards.
 
-`setup` lists SOL_USDC with the operator's key and opens funded accounts; `trade` places
-crossing limit orders as fast as the server answers and records each acknowledged
-order id with the time and the server that acknowledged it; `audit` checks that every
+`operated` is the environment of a server the tests run as its operator; `setup` lists
+SOL_USDC with the operator's key and opens funded accounts; `trade` places crossing
+limit orders as fast as the server answers and records each acknowledged order id
+with the time and the server that acknowledged it; `audit` checks that every
 acknowledged order is stored and that, per asset, the sum of all balances equals what
 was deposited (nothing lost, nothing made).
 """
@@ -20,6 +21,17 @@ import asyncpg
 import httpx
 
 from exchange.api.auth import KeyPair
+from tests.support.processes import environment
+
+
+def operated(database_url: str, admin: KeyPair) -> dict[str, str]:
+    """The environment of a server on `database_url` run by `admin`'s key, without rate limits."""
+    return environment(
+        DATABASE_URL=database_url,
+        EXCHANGE_ADMIN_PUBLIC_KEY=admin.public_key,
+        EXCHANGE_IP_RATE_LIMIT="0",
+        EXCHANGE_KEY_RATE_LIMIT="0",
+    )
 
 
 async def signed(
