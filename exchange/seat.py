@@ -98,6 +98,7 @@ class EngineSeat:
                     await self._writer.close()
                     raise
         task = asyncio.create_task(self._serve(), name="engine-seat")
+        task.add_done_callback(_report)
         try:
             yield
         finally:
@@ -135,3 +136,9 @@ class EngineSeat:
             except Exception:
                 log.warning("claiming the database failed; retrying", exc_info=True)
                 await asyncio.sleep(1)
+
+
+def _report(task: asyncio.Task[None]) -> None:
+    """Log why the seat's task ended, if it failed (a failed start of the engine's services, say)."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("the engine seat failed", exc_info=task.exception())
