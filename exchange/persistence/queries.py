@@ -20,16 +20,20 @@ granularity (the 1440 minutes ending with the current one): at most 1440 rows pe
 market whatever the trade rate, where the trades table would grow with it. The live
 ticker of the streams is exact to the trade; this is what a client that asks over
 REST, or a freshly started process, gets.
+
+The live feed starts from `candle_seed` (stored minutes and last trade ids, read at one
+snapshot, so no trade is both in a seeded minute and replayed), the API's catalog from
+`listing_times`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from sqlalchemy import Select, and_, case, false, select, text, true, union_all
+from sqlalchemy import Select, and_, case, false, func, select, text, true, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from exchange.config import DATABASE_TIMEOUT
@@ -37,7 +41,7 @@ from exchange.engine.numbers import Market
 from exchange.engine.orders import OrderSpec, OrderType, SelfTradePrevention, Side, TimeInForce
 from exchange.persistence import tables
 from exchange.persistence.database import bounded, storage_mode
-from exchange.persistence.timestamps import to_datetime, to_micros
+from exchange.persistence.timestamps import MINUTE_US, to_datetime, to_micros
 
 INTERVALS: dict[str, str] = {
     "1m": "1 minute",
@@ -87,6 +91,14 @@ class Kline:
     volume: Decimal
     quote_volume: Decimal
     trades: int
+
+
+@dataclass(frozen=True, slots=True)
+class CandleSeed:
+    """What the live candles start from: stored 1-minute candles per symbol (oldest first), last trade ids."""
+
+    last_trade_ids: dict[str, int]
+    minutes: dict[str, list[Kline]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -413,6 +425,41 @@ class Queries:
         order = t.c.id.asc() if ascending else t.c.id.desc()
         statement = select(t).where(and_(*conditions)).order_by(order).limit(limit).offset(offset)
         return [Transfer(**{**r._asdict(), "ts": to_micros(r.ts)}) for r in await self._rows(statement)]
+
+    async def listing_times(self) -> dict[str, int]:
+        """Each market's listing time (µs), by symbol."""
+        m = tables.markets.c
+        return {r.symbol: to_micros(r.created_at) for r in await self._rows(select(m.symbol, m.created_at))}
+
+    async def candle_seed(self, since: int) -> CandleSeed:
+        """The 1-minute candles from `since` (µs) on and each market's last trade id, read at one snapshot.
+
+        Not bounded by the timeout: it runs once, at startup, and reads up to weeks of minutes.
+        """
+        c, t = tables.candles_1m, tables.trades
+        async with self._db.connect() as connection:
+            await connection.execution_options(isolation_level="REPEATABLE READ")
+            last = await connection.execute(select(t.c.symbol, func.max(t.c.id)).group_by(t.c.symbol))
+            seed = CandleSeed(last_trade_ids={symbol: int(last_id) for symbol, last_id in last})
+            rows = await connection.execute(
+                select(c).where(c.c.bucket >= to_datetime(since)).order_by(c.c.symbol, c.c.bucket)
+            )
+            for r in rows:
+                start = to_micros(r.bucket)
+                seed.minutes.setdefault(r.symbol, []).append(
+                    Kline(
+                        start=start,
+                        end=start + MINUTE_US,
+                        open=r.open,
+                        high=r.high,
+                        low=r.low,
+                        close=r.close,
+                        volume=r.volume,
+                        quote_volume=r.quote_volume,
+                        trades=int(r.trades),
+                    )
+                )
+        return seed
 
 
 def _filters(symbol_column: Any, time_column: Any, symbol: str | None, start: int | None, end: int | None) -> list[Any]:

@@ -50,7 +50,6 @@ from typing import Any
 
 import orjson
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
@@ -60,6 +59,7 @@ from exchange.api.auth import Verifier
 from exchange.api.errors import ApiError
 from exchange.observability import WEBSOCKET_CONNECTIONS, WEBSOCKET_DROPPED
 from exchange.persistence.database import DatabaseUnavailableError
+from exchange.persistence.queries import Queries
 from exchange.streams.bus import Bus
 from exchange.streams.feed import Feed, Query
 from exchange.streams.hub import SINK_EXTENSION, Client, Hub, Sink
@@ -88,11 +88,17 @@ class Streams:
     """The hub, the feed and the connection handler; started and stopped by the app's lifespan."""
 
     def __init__(
-        self, *, bus: Bus, query: Query, db: AsyncEngine, verifier: Verifier, settings: StreamSettings | None = None
+        self,
+        *,
+        bus: Bus,
+        query: Query,
+        queries: Queries,
+        verifier: Verifier,
+        settings: StreamSettings | None = None,
     ) -> None:
         self.settings = settings or StreamSettings()
         self.hub = Hub()
-        self.feed = Feed(self.hub, bus, query, db)
+        self.feed = Feed(self.hub, bus, query, queries)
         self.verifier = verifier
         self.connections: Counter[str] = Counter()
         self._signed_with: dict[str, set[Client]] = {}
