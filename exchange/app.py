@@ -108,7 +108,7 @@ def create_app(settings: Settings) -> Starlette:
                 admin_public_key=settings.admin_public_key,
                 max_body_bytes=settings.max_body_bytes,
             )
-            streams = Streams(bus=bus, query=actor.query, queries=queries, verifier=api.verifier)
+            streams = Streams(bus=bus, query=actor.query, queries=queries, verifier=api.verifier, settings=settings)
             api.key_revoked_listeners.append(streams.key_revoked)
 
             @asynccontextmanager
