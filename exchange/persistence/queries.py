@@ -29,7 +29,7 @@ snapshot, so no trade is both in a seeded minute and replayed), the API's catalo
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -41,7 +41,7 @@ from exchange.engine.numbers import Market
 from exchange.engine.orders import OrderSpec, OrderType, SelfTradePrevention, Side, TimeInForce
 from exchange.persistence import tables
 from exchange.persistence.database import bounded, storage_mode
-from exchange.persistence.timestamps import MINUTE_US, to_datetime, to_micros
+from exchange.persistence.timestamps import to_datetime, to_micros
 
 INTERVALS: dict[str, str] = {
     "1m": "1 minute",
@@ -76,6 +76,7 @@ INTERVAL_SECONDS = {interval: _fixed_seconds(interval) for interval in INTERVALS
 EPOCH_ORIGIN = datetime(1970, 1, 1, tzinfo=UTC)
 MONDAY_ORIGIN = datetime(1970, 1, 5, tzinfo=UTC)
 FAR_FUTURE = datetime(9000, 1, 1, tzinfo=UTC)
+ONE_MINUTE = timedelta(minutes=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +92,21 @@ class Kline:
     volume: Decimal
     quote_volume: Decimal
     trades: int
+
+    @staticmethod
+    def of(row: Any) -> Kline:
+        """The kline of a selected row with `start`, `end` and the OHLCV columns."""
+        return Kline(
+            start=to_micros(row.start),
+            end=to_micros(row.end),
+            open=row.open,
+            high=row.high,
+            low=row.low,
+            close=row.close,
+            volume=row.volume,
+            quote_volume=row.quote_volume,
+            trades=int(row.trades),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,20 +318,7 @@ class Queries:
         }
         if statement is KLINES_MONTH:
             del params["origin"]
-        return [
-            Kline(
-                start=to_micros(r.start),
-                end=to_micros(r.end),
-                open=r.open,
-                high=r.high,
-                low=r.low,
-                close=r.close,
-                volume=r.volume,
-                quote_volume=r.quote_volume,
-                trades=int(r.trades),
-            )
-            for r in await self._rows(statement, params)
-        ]
+        return [Kline.of(r) for r in await self._rows(statement, params)]
 
     async def recent_trades(self, symbol: str, *, limit: int = 100, offset: int = 0) -> list[Trade]:
         """The market's trades, newest first."""
@@ -441,24 +444,16 @@ class Queries:
             await connection.execution_options(isolation_level="REPEATABLE READ")
             last = await connection.execute(select(t.c.symbol, func.max(t.c.id)).group_by(t.c.symbol))
             seed = CandleSeed(last_trade_ids={symbol: int(last_id) for symbol, last_id in last})
-            rows = await connection.execute(
-                select(c).where(c.c.bucket >= to_datetime(since)).order_by(c.c.symbol, c.c.bucket)
+            minutes = select(
+                c.c.symbol,
+                c.c.bucket.label("start"),
+                (c.c.bucket + ONE_MINUTE).label("end"),
+                *(c.c[name] for name in ("open", "high", "low", "close", "volume", "quote_volume", "trades")),
             )
-            for r in rows:
-                start = to_micros(r.bucket)
-                seed.minutes.setdefault(r.symbol, []).append(
-                    Kline(
-                        start=start,
-                        end=start + MINUTE_US,
-                        open=r.open,
-                        high=r.high,
-                        low=r.low,
-                        close=r.close,
-                        volume=r.volume,
-                        quote_volume=r.quote_volume,
-                        trades=int(r.trades),
-                    )
-                )
+            for r in await connection.execute(
+                minutes.where(c.c.bucket >= to_datetime(since)).order_by(c.c.symbol, c.c.bucket)
+            ):
+                seed.minutes.setdefault(r.symbol, []).append(Kline.of(r))
         return seed
 
 
