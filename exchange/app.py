@@ -44,6 +44,7 @@ from exchange.collector import freezing_survivors
 from exchange.config import Settings
 from exchange.engine.actor import EngineActor
 from exchange.engine.engine import Engine
+from exchange.persistence.accounts import Accounts
 from exchange.persistence.database import open_database, upgrade
 from exchange.persistence.queries import Queries
 from exchange.persistence.recovery import load_engine
@@ -95,18 +96,19 @@ def create_app(settings: Settings) -> Starlette:
                 database_timeout=settings.database_timeout,
             )
             observability.watch_actor(actor)
+            accounts = Accounts(db, timeout=settings.database_timeout)
+            queries = await Queries.open(db, timeout=settings.database_timeout)
             api = Api(
                 actor=actor,
-                db=db,
-                queries=await Queries.open(db, timeout=settings.database_timeout),
+                accounts=accounts,
+                queries=queries,
                 ip_limiter=ip_limiter,
                 key_limiter=key_limiter,
                 open_signup=settings.open_signup,
                 admin_public_key=settings.admin_public_key,
                 max_body_bytes=settings.max_body_bytes,
-                database_timeout=settings.database_timeout,
             )
-            streams = Streams(bus=bus, query=actor.query, db=db, verifier=api.verifier)
+            streams = Streams(bus=bus, query=actor.query, queries=queries, verifier=api.verifier, settings=settings)
             api.key_revoked_listeners.append(streams.key_revoked)
 
             @asynccontextmanager
@@ -117,7 +119,7 @@ def create_app(settings: Settings) -> Starlette:
                 await api.refresh_catalog()
                 await streams.start()
                 try:
-                    async with running_bots(actor, db, settings) if settings.bots_enabled else nullcontext():
+                    async with running_bots(actor, accounts, settings) if settings.bots_enabled else nullcontext():
                         yield
                 finally:
                     await streams.stop()

@@ -94,6 +94,50 @@ class Settings(BaseSettings):
         description="seconds a client has to send a whole request (headers and body) before 408 and close",
     )
 
+    ws_max_connections_per_ip: int = Field(
+        default=100,
+        ge=1,
+        validation_alias=AliasChoices("EXCHANGE_WS_MAX_CONNECTIONS_PER_IP", "ws_max_connections_per_ip"),
+        description="websocket connections one client address may hold; the next is closed with 1008",
+    )
+    ws_max_subscriptions: int = Field(
+        default=100,
+        ge=1,
+        validation_alias=AliasChoices("EXCHANGE_WS_MAX_SUBSCRIPTIONS", "ws_max_subscriptions"),
+        description="streams one websocket may subscribe to; past it, error 4005",
+    )
+    ws_max_frame_bytes: int = Field(
+        default=16_384,
+        ge=1,
+        validation_alias=AliasChoices("EXCHANGE_WS_MAX_FRAME_BYTES", "ws_max_frame_bytes"),
+        description="largest frame a client may send; a longer one closes the socket with 1009",
+    )
+    ws_max_malformed: int = Field(
+        default=10,
+        ge=0,
+        validation_alias=AliasChoices("EXCHANGE_WS_MAX_MALFORMED", "ws_max_malformed"),
+        description="malformed frames answered with error 4002 before the next closes the socket with 1008",
+    )
+    ws_max_queued_bytes: int = Field(
+        default=1 << 20,
+        ge=1,
+        validation_alias=AliasChoices("EXCHANGE_WS_MAX_QUEUED_BYTES", "ws_max_queued_bytes"),
+        description="bytes of frames queued for one client; past it the slow consumer is closed with 1008",
+    )
+    ws_send_buffer_bytes: int = Field(
+        default=65_536,
+        ge=0,
+        validation_alias=AliasChoices("EXCHANGE_WS_SEND_BUFFER_BYTES", "ws_send_buffer_bytes"),
+        description="kernel send buffer (SO_SNDBUF) of each websocket socket; 0 leaves the kernel's default",
+    )
+    ws_close_timeout: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        validation_alias=AliasChoices("EXCHANGE_WS_CLOSE_TIMEOUT", "ws_close_timeout"),
+        description="seconds to try sending a close frame before giving the socket up",
+    )
+
     host: str = Field(default="127.0.0.1", validation_alias=AliasChoices("HOST", "host"))
     port: int = Field(default=8000, ge=1, le=65_535, validation_alias=AliasChoices("PORT", "port"))
     exchange_url: str | None = Field(default=None, validation_alias=AliasChoices("EXCHANGE_URL", "exchange_url"))

@@ -41,7 +41,6 @@ from typing import Any, Literal
 
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.metrics import MetricWrapperBase
-from sqlalchemy import text
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -50,7 +49,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from exchange.engine.actor import EngineActor
 from exchange.engine.commands import PlaceOrder
 from exchange.engine.events import Event, OrderAccepted, Rejected, TradeExecuted
-from exchange.persistence.database import bounded
+from exchange.persistence.database import ping
 from exchange.seat import EngineSeat, Role
 
 ORDERS_ACCEPTED = Counter("exchange_orders_accepted", "Orders accepted by the engine (committed).", ["symbol"])
@@ -272,7 +271,7 @@ async def ready(request: Request) -> Response:
         problems.append("no database")
     else:
         try:
-            await bounded(db, lambda connection: connection.execute(text("SELECT 1")), seconds=2)
+            await ping(db, seconds=2)
         except Exception as error:
             problems.append(f"database unreachable: {type(error).__name__}")
     if problems:

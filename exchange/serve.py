@@ -107,7 +107,7 @@ def build_server(settings: Settings, host: str, port: int) -> tuple[Starlette, u
     """The exchange's app and the uvicorn server that runs it, configured as in production."""
     from exchange.api.deadline import deadline_protocol
     from exchange.app import create_app
-    from exchange.streams.protocol import StreamProtocol
+    from exchange.streams.protocol import stream_protocol
 
     app = create_app(settings)
     config = uvicorn.Config(
@@ -116,7 +116,7 @@ def build_server(settings: Settings, host: str, port: int) -> tuple[Starlette, u
         port=port,
         lifespan="on",
         http=deadline_protocol(settings.request_timeout),
-        ws=StreamProtocol,
+        ws=stream_protocol(settings.ws_send_buffer_bytes),
         ws_per_message_deflate=False,
         log_config=None,
         access_log=False,

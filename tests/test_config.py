@@ -81,3 +81,47 @@ def test_the_cli_calls_exchange_url_else_this_machines_port(
     for name, value in variables.items():
         monkeypatch.setenv(name, value)
     assert Settings().client_url == expected
+
+
+WS_DEFAULTS = {
+    "EXCHANGE_WS_MAX_CONNECTIONS_PER_IP": ("ws_max_connections_per_ip", 100),
+    "EXCHANGE_WS_MAX_SUBSCRIPTIONS": ("ws_max_subscriptions", 100),
+    "EXCHANGE_WS_MAX_FRAME_BYTES": ("ws_max_frame_bytes", 16_384),
+    "EXCHANGE_WS_MAX_MALFORMED": ("ws_max_malformed", 10),
+    "EXCHANGE_WS_MAX_QUEUED_BYTES": ("ws_max_queued_bytes", 1 << 20),
+    "EXCHANGE_WS_SEND_BUFFER_BYTES": ("ws_send_buffer_bytes", 65_536),
+    "EXCHANGE_WS_CLOSE_TIMEOUT": ("ws_close_timeout", 1.0),
+}
+"""The websocket limits' variables, their `Settings` fields and defaults (as `StreamSettings` had them)."""
+
+
+def test_the_websocket_limits_are_settings_read_from_exchange_ws_variables(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for variable in WS_DEFAULTS:
+        monkeypatch.delenv(variable, raising=False)
+    defaults = load_settings()
+    assert {v: getattr(defaults, field) for v, (field, _) in WS_DEFAULTS.items()} == {
+        v: default for v, (_, default) in WS_DEFAULTS.items()
+    }
+    for variable in WS_DEFAULTS:
+        monkeypatch.setenv(variable, "7")
+    assert {getattr(load_settings(), field) for field, _ in WS_DEFAULTS.values()} == {7}
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("EXCHANGE_WS_MAX_CONNECTIONS_PER_IP", "0"),
+        ("EXCHANGE_WS_CLOSE_TIMEOUT", "-1"),
+        ("EXCHANGE_WS_MAX_FRAME_BYTES", "x"),
+    ],
+)
+def test_a_bad_websocket_limit_names_its_variable(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, variable: str, value: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError, match=variable):
+        load_settings()

@@ -10,7 +10,8 @@ Listings are only ever added; the catalog learns them from the events of the
 commands that add them and, when a symbol is unknown (a listing made by another
 component), re-reads the engine at most once a second.
 
-Keys live in the database (`api_keys`), and `lookup_key` caches each key's principal,
+Keys live in the database (`api_keys`, through `exchange.persistence.accounts.Accounts`,
+which holds every statement on accounts and keys), and `lookup_key` caches each key's principal,
 so a signed request costs no query. An account may hold several keys; revoking one
 sets `revoked` and evicts it from the cache in the same call, before the reply, so the
 very next request signed by it is refused. A lookup that read the key before the
@@ -19,23 +20,19 @@ bumps `_revocations`, and a lookup caches only if no revocation happened while i
 queried. (The cache is per process: replicas behind a load balancer would each need
 the eviction.)
 
-Every database round trip a route makes goes through `Api.database`, bounded by
-`database_timeout` (`exchange.persistence.database.bounded`): while the database is
-down or frozen, a route that needs it answers 503 within that bound.
+Every database round trip a route makes is bounded by the configured database timeout
+(`Accounts` and `Queries` run each through `exchange.persistence.database.bounded`):
+while the database is down or frozen, a route that needs it answers 503 within that bound.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import orjson
-from sqlalchemy import func, insert, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
@@ -43,18 +40,13 @@ from exchange.api.auth import ApiKey, Principal, Scope, Verifier
 from exchange.api.errors import ApiError, RejectedError
 from exchange.api.ratelimit import RateLimiter
 from exchange.api.wire import Params, check_media_type, load_json, query_fields, scalar_params
-from exchange.config import DATABASE_TIMEOUT
 from exchange.engine.actor import EngineActor
 from exchange.engine.commands import Command
 from exchange.engine.events import AssetAdded, Event, MarketAdded, Rejected
 from exchange.engine.numbers import Asset, Market
 from exchange.engine.queries import GetListings, Listings
-from exchange.persistence import tables
-from exchange.persistence.database import bounded
+from exchange.persistence.accounts import Accounts, KeyRefusal, StoredKey
 from exchange.persistence.queries import Queries
-from exchange.persistence.timestamps import to_micros
-
-T = TypeVar("T")
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_ACTIVE_KEYS = 100
@@ -100,18 +92,16 @@ class Api:
         self,
         *,
         actor: EngineActor,
-        db: AsyncEngine,
+        accounts: Accounts,
         queries: Queries,
         ip_limiter: RateLimiter,
         key_limiter: RateLimiter,
         open_signup: bool = False,
         admin_public_key: str | None = None,
         max_body_bytes: int = MAX_BODY_BYTES,
-        database_timeout: float = DATABASE_TIMEOUT,
     ) -> None:
         self.actor = actor
-        self.db = db
-        self.database_timeout = database_timeout
+        self.accounts = accounts
         self.queries = queries
         self.catalog = Catalog()
         self.ip_limiter = ip_limiter
@@ -131,12 +121,7 @@ class Api:
         listings: Listings = await self.actor.query(GetListings())
         assets = {asset.symbol: asset for asset in listings.assets}
         markets = {state.market.symbol: state.market for state in listings.markets}
-
-        async def read(connection: AsyncConnection) -> dict[str, int]:
-            rows = await connection.execute(select(tables.markets.c.symbol, tables.markets.c.created_at))
-            return {row.symbol: to_micros(row.created_at) for row in rows}
-
-        listed_at = await self.database(read)
+        listed_at = await self.queries.listing_times()
         self.catalog.assets, self.catalog.markets = assets, markets
         self.catalog.listed_at.update(listed_at)
         self.catalog.refreshed = time.monotonic()
@@ -177,10 +162,6 @@ class Api:
         self.catalog.learn(events)
         return events
 
-    async def database(self, work: Callable[[AsyncConnection], Awaitable[T]], *, begin: bool = False) -> T:
-        """`work` on a connection (in a transaction if `begin`), bounded: 503 if the database fails to answer."""
-        return await bounded(self.db, work, seconds=self.database_timeout, begin=begin)
-
     # -- keys ----------------------------------------------------------------------
 
     async def lookup_key(self, public_key: str) -> Principal | None:
@@ -191,103 +172,38 @@ class Api:
         if principal is not None:
             return principal
         revocations = self._revocations
-
-        async def read(connection: AsyncConnection) -> Any:
-            query = select(tables.api_keys.c.account_id, tables.api_keys.c.scopes).where(
-                tables.api_keys.c.public_key == public_key, tables.api_keys.c.revoked.is_(False)
-            )
-            return (await connection.execute(query)).first()
-
-        row = await self.database(read)
-        if row is None:
+        key = await self.accounts.lookup_key(public_key)
+        if key is None:
             return None
-        principal = Principal(public_key, int(row.account_id), frozenset(Scope(s) for s in row.scopes))
+        principal = Principal(public_key, key.account_id, frozenset(Scope(s) for s in key.scopes))
         if revocations == self._revocations:
             self._keys[public_key] = principal
         return principal
 
     async def create_account(self, public_key: str, scopes: frozenset[Scope], label: str | None) -> int:
         """Insert an account with its first key; 400 if the key is already registered."""
-
-        async def write(connection: AsyncConnection) -> Any:
-            account_id = await connection.scalar(
-                insert(tables.accounts).values(label=label).returning(tables.accounts.c.id)
-            )
-            await connection.execute(
-                insert(tables.api_keys).values(
-                    public_key=public_key, account_id=account_id, scopes=sorted(s.value for s in scopes)
-                )
-            )
-            return account_id
-
-        try:
-            account_id = await self.database(write, begin=True)
-        except IntegrityError:
-            raise ApiError(400, "INVALID_CLIENT_REQUEST", "this public key is already registered") from None
-        assert account_id is not None
-        return int(account_id)
+        account_id = await self.accounts.create_account(public_key, scopes, label)
+        if isinstance(account_id, KeyRefusal):
+            raise _refused(account_id)
+        return account_id
 
     async def add_key(self, account_id: int, public_key: str, scopes: frozenset[Scope]) -> ApiKey:
         """Register another key of an account; 400 if the key is registered already or the account is full."""
         if public_key == self.admin_public_key:
-            raise ApiError(400, "INVALID_CLIENT_REQUEST", "this public key is already registered")
-        keys = tables.api_keys.c
-
-        async def write(connection: AsyncConnection) -> Any:
-            # The account's row lock serialises concurrent adds, so none of them can overshoot the limit.
-            await connection.execute(
-                select(tables.accounts.c.id).where(tables.accounts.c.id == account_id).with_for_update()
-            )
-            active = await connection.scalar(
-                select(func.count()).where(keys.account_id == account_id, keys.revoked.is_(False))
-            )
-            if (active or 0) >= MAX_ACTIVE_KEYS:
-                raise ApiError(
-                    400, "INVALID_CLIENT_REQUEST", f"an account holds at most {MAX_ACTIVE_KEYS} unrevoked keys"
-                )
-            return await connection.scalar(
-                insert(tables.api_keys)
-                .values(public_key=public_key, account_id=account_id, scopes=sorted(s.value for s in scopes))
-                .returning(keys.created_at)
-            )
-
-        try:
-            created_at = await self.database(write, begin=True)
-        except IntegrityError:
-            raise ApiError(400, "INVALID_CLIENT_REQUEST", "this public key is already registered") from None
-        assert isinstance(created_at, datetime)
-        return ApiKey(public_key=public_key, scopes=scopes, created_at=to_micros(created_at), revoked=False)
+            raise _refused(KeyRefusal.REGISTERED)
+        added = await self.accounts.add_key(account_id, public_key, scopes, limit=MAX_ACTIVE_KEYS)
+        if isinstance(added, KeyRefusal):
+            raise _refused(added)
+        return _api_key(added)
 
     async def account_keys(self, account_id: int, public_key: str | None = None) -> list[ApiKey]:
         """The account's keys, revoked ones too, oldest first (only `public_key`, if given)."""
-        keys = tables.api_keys.c
-        query = (
-            select(keys.public_key, keys.scopes, keys.created_at, keys.revoked)
-            .where(keys.account_id == account_id)
-            .order_by(keys.created_at, keys.public_key)
-        )
-        if public_key is not None:
-            query = query.where(keys.public_key == public_key)
-
-        async def read(connection: AsyncConnection) -> list[ApiKey]:
-            rows = await connection.execute(query)
-            return [
-                ApiKey(
-                    public_key=row.public_key,
-                    scopes=frozenset(Scope(s) for s in row.scopes),
-                    created_at=to_micros(row.created_at),
-                    revoked=bool(row.revoked),
-                )
-                for row in rows
-            ]
-
-        return await self.database(read)
+        return [_api_key(key) for key in await self.accounts.keys_of(account_id, public_key)]
 
     async def revoke_key(self, public_key: str) -> None:
         """Mark a key revoked and forget its principal, so its next request is refused."""
-        revoke = update(tables.api_keys).where(tables.api_keys.c.public_key == public_key).values(revoked=True)
         try:
-            await self.database(lambda connection: connection.execute(revoke), begin=True)
+            await self.accounts.revoke_key(public_key)
         finally:
             self._revocations += 1
             self._keys.pop(public_key, None)
@@ -334,6 +250,23 @@ class Api:
 def query_params(request: Request) -> Params:
     """The query string as flat params (`wire.query_fields`)."""
     return query_fields(request.query_params.multi_items())
+
+
+def _refused(refusal: KeyRefusal) -> ApiError:
+    """The 400 answering a key the store did not register."""
+    if refusal is KeyRefusal.FULL:
+        return ApiError(400, "INVALID_CLIENT_REQUEST", f"an account holds at most {MAX_ACTIVE_KEYS} unrevoked keys")
+    return ApiError(400, "INVALID_CLIENT_REQUEST", "this public key is already registered")
+
+
+def _api_key(key: StoredKey) -> ApiKey:
+    """A stored key as the key routes list it."""
+    return ApiKey(
+        public_key=key.public_key,
+        scopes=frozenset(Scope(s) for s in key.scopes),
+        created_at=key.created_at,
+        revoked=key.revoked,
+    )
 
 
 def api_of(request: Request) -> Api:

@@ -8,7 +8,8 @@ signed clients, each on its own keep-alive connection, send limit orders back to
 The floors, measured in the same run on the same machine and database server:
 
 - a bare single-row commit: one asyncpg connection inserting one row per statement in
-  autocommit (fsync on, as the exchange's commits), what durability alone costs;
+  autocommit (fsync on, as the exchange's commits), what durability alone costs
+  (`exchange.persistence.floors.CommitFloor`);
 - a bare HTTP round trip: the `bench api` ceiling app (Starlette + uvicorn, no
   signature, engine or database), what the web stack alone costs.
 
@@ -22,32 +23,20 @@ from __future__ import annotations
 import asyncio
 import os
 import statistics
-import time
 from pathlib import Path
 
-import asyncpg
 import httpx
 
 from exchange.api.auth import KeyPair
 from exchange.bench import DEFAULT_SERVER
 from exchange.bench.api import Run, _free_port, _order_maker, _setup, _start, _stop, load, server_env
 from exchange.persistence.database import scratch_database
+from exchange.persistence.floors import CommitFloor
 
 
 def percentile(samples: list[float], p: float) -> float:
     """The `p`th percentile (0 < p < 100, fractions allowed) in milliseconds."""
     return statistics.quantiles(samples, n=1000)[round(p * 10) - 1] * 1000
-
-
-async def bare_commits(connection: asyncpg.Connection, seconds: float) -> list[float]:
-    """Latencies of single-row autocommit INSERTs on one connection, back to back."""
-    latencies = []
-    deadline = time.perf_counter() + seconds
-    while time.perf_counter() < deadline:
-        start = time.perf_counter()
-        await connection.execute("INSERT INTO bench_commit (body) VALUES ('one order')")
-        latencies.append(time.perf_counter() - start)
-    return latencies
 
 
 def cpu_seconds(pid: int) -> float:
@@ -70,8 +59,7 @@ def stages(metrics: str) -> dict[str, tuple[float, int]]:
 
 async def _measure(server_url: str, seconds: float, rounds: int = 5) -> None:
     async with scratch_database(server_url, prefix="exchange_bench_latency") as database_url:
-        connection = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://"))
-        await connection.execute("CREATE TABLE bench_commit (id bigserial PRIMARY KEY, body text NOT NULL)")
+        floor = await CommitFloor.open(database_url)
         admin = KeyPair.generate()
         port, bare_port = _free_port(), _free_port()
         server = _start("serve_exchange", port, server_env(database_url, admin))
@@ -84,7 +72,7 @@ async def _measure(server_url: str, seconds: float, rounds: int = 5) -> None:
                 before = stages((await client.get(f"http://127.0.0.1:{port}/metrics")).text)
                 cpu = cpu_seconds(server.pid)
                 for _ in range(rounds):  # interleaved, so the floors and the orders share the machine's moods
-                    commits += await bare_commits(connection, seconds / rounds)
+                    commits += await floor.latencies(seconds / rounds)
                     http += await load(bare_port, [lambda n: (b'{"symbol":"SOL_USDC"}', {})], seconds / rounds)
                     one += await load(port, [_order_maker(keys[0], 0)], seconds / rounds)
                 cpu = cpu_seconds(server.pid) - cpu
@@ -93,7 +81,7 @@ async def _measure(server_url: str, seconds: float, rounds: int = 5) -> None:
         finally:
             _stop(server)
             _stop(bare)
-            await connection.close()
+            await floor.close()
     commit_p50, commit_p99 = percentile(commits, 50), percentile(commits, 99)
     print(f"exchange bench latency: signed durable orders beside the floors, {seconds:.0f} s each, interleaved")
     print(

@@ -8,7 +8,8 @@ and trades/s over the whole run, and commit latency p50/p99 per batch.
 
 The ceiling, measured in the same run on the same server: the bare
 `copy_records_to_table` insert of the same trade rows (one COPY per batch, one
-transaction each) into a table shaped like `trades` (same columns and indexes).
+transaction each) into a table shaped like `trades` (same columns and indexes;
+`exchange.persistence.floors.copy_ceiling`).
 The ratio durable trades/s over ceiling trades/s says what the writer's other work
 (orders, balances, candles, markets) costs on top of writing the trades alone.
 """
@@ -18,14 +19,9 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from decimal import Decimal
-from typing import Any
 
-import asyncpg
-from sqlalchemy import BigInteger, Boolean, DateTime, Numeric, Text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from exchange.bench import DEFAULT_SERVER
@@ -44,9 +40,9 @@ from exchange.engine.commands import (
 from exchange.engine.engine import Engine
 from exchange.engine.events import Event, OrderAccepted, TradeExecuted
 from exchange.engine.orders import OrderType, SelfTradePrevention, Side, TimeInForce
-from exchange.persistence import tables
 from exchange.persistence.database import create_engine, scratch_database, upgrade
-from exchange.persistence.writer import TRADE_COLUMNS, Units, Writer, trade_row
+from exchange.persistence.floors import copy_ceiling
+from exchange.persistence.writer import Units, Writer, trade_row
 
 START_US = 1_767_225_600_000_000  # 2026-01-01T00:00:00Z
 
@@ -212,33 +208,10 @@ async def measure(*, orders: int, batch: int, seed: int, server_url: str) -> Fig
 async def _copy_ceiling(db: AsyncEngine, results: Sequence[Sequence[Sequence[Event]]]) -> float:
     """Seconds to COPY each batch's trade rows, one transaction per batch, into a copy of `trades`."""
     units = {market.symbol: Units.of(market) for market in MARKETS}
-    records = [
-        [_typed(trade_row(units[e.symbol], e)) for events in result for e in events if isinstance(e, TradeExecuted)]
-        for result in results
-    ]
-    async with db.connect() as connection:
-        raw = await connection.get_raw_connection()
-        pg: asyncpg.Connection = raw.driver_connection
-        await pg.execute("CREATE TABLE trades_ceiling (LIKE trades INCLUDING ALL)")
-        started = time.perf_counter()
-        for rows in records:
-            if rows:
-                async with pg.transaction():
-                    await pg.copy_records_to_table("trades_ceiling", records=rows, columns=TRADE_COLUMNS)
-        seconds = time.perf_counter() - started
-    return seconds
-
-
-_PARSERS: dict[type[Any], Callable[[str], object]] = {
-    Numeric: Decimal,
-    BigInteger: int,
-    Boolean: lambda text: text == "t",
-    DateTime: datetime.fromisoformat,
-    Text: str,
-}
-_TRADE_PARSERS = [_PARSERS[type(tables.trades.c[name].type)] for name in TRADE_COLUMNS]
-
-
-def _typed(row: Sequence[str]) -> tuple[object, ...]:
-    """The writer's text row of a trade as the Python values `copy_records_to_table` takes."""
-    return tuple(parse(text) for parse, text in zip(_TRADE_PARSERS, row, strict=True))
+    return await copy_ceiling(
+        db,
+        [
+            [trade_row(units[e.symbol], e) for events in result for e in events if isinstance(e, TradeExecuted)]
+            for result in results
+        ],
+    )

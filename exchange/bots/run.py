@@ -1,10 +1,10 @@
 """Starting the bots: their accounts, where they start quoting, and their tasks.
 
 In the server (`EXCHANGE_BOTS`, on in demo mode) the bots are two accounts of the
-exchange, labelled `bot:market-maker` and `bot:taker` in the `accounts` table: found
-by label on a restart, so their balances and open orders carry over. `running(...)`
-starts both loops and, on exit, stops them and waits for the step in flight, before
-the composition root stops the engine actor.
+exchange, labelled `bot:market-maker` and `bot:taker` in the `accounts` table
+(`Accounts.ensure_account`): found by label on a restart, so their balances and open
+orders carry over. `running(...)` starts both loops and, on exit, stops them and waits
+for the step in flight, before the composition root stops the engine actor.
 
 A market's starting reference is the mid of its book when it has one (a restart, or
 other traders), else demo mode's reference price; a market with neither is skipped
@@ -20,9 +20,6 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from decimal import Decimal
 
-from sqlalchemy import insert, select
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from exchange.bots.client import Client, InProcessClient
 from exchange.bots.loop import run_steps
 from exchange.bots.maker import MarketMaker
@@ -31,24 +28,12 @@ from exchange.config import Settings
 from exchange.demo import REFERENCE_PRICES
 from exchange.engine.actor import EngineActor
 from exchange.engine.numbers import Market
-from exchange.persistence import tables
+from exchange.persistence.accounts import Accounts
 
 log = logging.getLogger(__name__)
 
 MAKER_LABEL = "bot:market-maker"
 TAKER_LABEL = "bot:taker"
-
-
-async def bot_account(db: AsyncEngine, label: str) -> int:
-    """The id of the account labelled `label`, created if there is none."""
-    async with db.begin() as connection:
-        found = await connection.scalar(
-            select(tables.accounts.c.id).where(tables.accounts.c.label == label).order_by(tables.accounts.c.id).limit(1)
-        )
-        if found is None:
-            found = await connection.scalar(insert(tables.accounts).values(label=label).returning(tables.accounts.c.id))
-    assert found is not None
-    return int(found)
 
 
 async def starting_references(
@@ -79,10 +64,10 @@ def chosen(markets: Mapping[str, Market], wanted: Iterable[str]) -> dict[str, Ma
 
 
 @asynccontextmanager
-async def running(actor: EngineActor, db: AsyncEngine, settings: Settings) -> AsyncIterator[None]:
+async def running(actor: EngineActor, accounts: Accounts, settings: Settings) -> AsyncIterator[None]:
     """Run the in-process market maker and taker until the context exits."""
-    maker_client = InProcessClient(actor, await bot_account(db, MAKER_LABEL))
-    taker_client = InProcessClient(actor, await bot_account(db, TAKER_LABEL))
+    maker_client = InProcessClient(actor, await accounts.ensure_account(MAKER_LABEL))
+    taker_client = InProcessClient(actor, await accounts.ensure_account(TAKER_LABEL))
     markets = chosen(await maker_client.markets(), settings.bot_markets)
     rng = random.Random(settings.bot_seed)
     maker = MarketMaker(

@@ -152,6 +152,15 @@ async def bounded(
     return task.result()
 
 
+async def ping(db: AsyncEngine, *, seconds: float) -> None:
+    """Return if the database answers a trivial query within `seconds`; DatabaseUnavailableError if not."""
+
+    async def select_one(connection: AsyncConnection) -> None:
+        await connection.execute(text("SELECT 1"))
+
+    await bounded(db, select_one, seconds=seconds)
+
+
 def _forget(task: asyncio.Future[Any]) -> None:
     """Retrieve an abandoned task's outcome, so asyncio does not log it as never retrieved."""
     if not task.cancelled():

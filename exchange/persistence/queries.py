@@ -20,16 +20,20 @@ granularity (the 1440 minutes ending with the current one): at most 1440 rows pe
 market whatever the trade rate, where the trades table would grow with it. The live
 ticker of the streams is exact to the trade; this is what a client that asks over
 REST, or a freshly started process, gets.
+
+The live feed starts from `candle_seed` (stored minutes and last trade ids, read at one
+snapshot, so no trade is both in a seeded minute and replayed), the API's catalog from
+`listing_times`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
-from sqlalchemy import Select, and_, case, false, select, text, true, union_all
+from sqlalchemy import Select, and_, case, false, func, select, text, true, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from exchange.config import DATABASE_TIMEOUT
@@ -72,6 +76,7 @@ INTERVAL_SECONDS = {interval: _fixed_seconds(interval) for interval in INTERVALS
 EPOCH_ORIGIN = datetime(1970, 1, 1, tzinfo=UTC)
 MONDAY_ORIGIN = datetime(1970, 1, 5, tzinfo=UTC)
 FAR_FUTURE = datetime(9000, 1, 1, tzinfo=UTC)
+ONE_MINUTE = timedelta(minutes=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +92,29 @@ class Kline:
     volume: Decimal
     quote_volume: Decimal
     trades: int
+
+    @staticmethod
+    def of(row: Any) -> Kline:
+        """The kline of a selected row with `start`, `end` and the OHLCV columns."""
+        return Kline(
+            start=to_micros(row.start),
+            end=to_micros(row.end),
+            open=row.open,
+            high=row.high,
+            low=row.low,
+            close=row.close,
+            volume=row.volume,
+            quote_volume=row.quote_volume,
+            trades=int(row.trades),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CandleSeed:
+    """What the live candles start from: stored 1-minute candles per symbol (oldest first), last trade ids."""
+
+    last_trade_ids: dict[str, int]
+    minutes: dict[str, list[Kline]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,20 +318,7 @@ class Queries:
         }
         if statement is KLINES_MONTH:
             del params["origin"]
-        return [
-            Kline(
-                start=to_micros(r.start),
-                end=to_micros(r.end),
-                open=r.open,
-                high=r.high,
-                low=r.low,
-                close=r.close,
-                volume=r.volume,
-                quote_volume=r.quote_volume,
-                trades=int(r.trades),
-            )
-            for r in await self._rows(statement, params)
-        ]
+        return [Kline.of(r) for r in await self._rows(statement, params)]
 
     async def recent_trades(self, symbol: str, *, limit: int = 100, offset: int = 0) -> list[Trade]:
         """The market's trades, newest first."""
@@ -413,6 +428,33 @@ class Queries:
         order = t.c.id.asc() if ascending else t.c.id.desc()
         statement = select(t).where(and_(*conditions)).order_by(order).limit(limit).offset(offset)
         return [Transfer(**{**r._asdict(), "ts": to_micros(r.ts)}) for r in await self._rows(statement)]
+
+    async def listing_times(self) -> dict[str, int]:
+        """Each market's listing time (µs), by symbol."""
+        m = tables.markets.c
+        return {r.symbol: to_micros(r.created_at) for r in await self._rows(select(m.symbol, m.created_at))}
+
+    async def candle_seed(self, since: int) -> CandleSeed:
+        """The 1-minute candles from `since` (µs) on and each market's last trade id, read at one snapshot.
+
+        Not bounded by the timeout: it runs once, at startup, and reads up to weeks of minutes.
+        """
+        c, t = tables.candles_1m, tables.trades
+        async with self._db.connect() as connection:
+            await connection.execution_options(isolation_level="REPEATABLE READ")
+            last = await connection.execute(select(t.c.symbol, func.max(t.c.id)).group_by(t.c.symbol))
+            seed = CandleSeed(last_trade_ids={symbol: int(last_id) for symbol, last_id in last})
+            minutes = select(
+                c.c.symbol,
+                c.c.bucket.label("start"),
+                (c.c.bucket + ONE_MINUTE).label("end"),
+                *(c.c[name] for name in ("open", "high", "low", "close", "volume", "quote_volume", "trades")),
+            )
+            for r in await connection.execute(
+                minutes.where(c.c.bucket >= to_datetime(since)).order_by(c.c.symbol, c.c.bucket)
+            ):
+                seed.minutes.setdefault(r.symbol, []).append(Kline.of(r))
+        return seed
 
 
 def _filters(symbol_column: Any, time_column: Any, symbol: str | None, start: int | None, end: int | None) -> list[Any]:

@@ -34,9 +34,6 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from exchange.api import wire
 from exchange.engine.events import (
     AssetAdded,
@@ -53,11 +50,10 @@ from exchange.engine.events import (
 from exchange.engine.numbers import Asset, Market
 from exchange.engine.queries import Depth, GetBooks, Listings
 from exchange.observability import observe_stage
-from exchange.persistence import tables
-from exchange.persistence.timestamps import to_datetime, to_micros
+from exchange.persistence.queries import Queries
 from exchange.streams.bus import Bus, Subscription
 from exchange.streams.hub import Hub
-from exchange.streams.market import DAY_US, MINUTE_US, Bucket, LiveBook, LiveCandles, PendingDepth
+from exchange.streams.market import DAY_US, Bucket, LiveBook, LiveCandles, PendingDepth
 from exchange.streams.names import DEPTH_WINDOWS, depth_window_topic, kline_topic
 
 log = logging.getLogger(__name__)
@@ -74,11 +70,11 @@ def now_us() -> int:
 class Feed:
     """Bus events in, frames out; see the module docstring."""
 
-    def __init__(self, hub: Hub, bus: Bus, query: Query, db: AsyncEngine, *, slice_seconds: float = 0.001) -> None:
+    def __init__(self, hub: Hub, bus: Bus, query: Query, queries: Queries, *, slice_seconds: float = 0.001) -> None:
         self.hub = hub
         self._bus = bus
         self._query = query
-        self._db = db
+        self._queries = queries
         self._slice = slice_seconds
         self.assets: dict[str, Asset] = {}
         self.markets: dict[str, Market] = {}
@@ -112,33 +108,25 @@ class Feed:
 
     async def _seed_candles(self) -> None:
         now = now_us()
-        since = to_datetime(now - SEED_DAYS * DAY_US)
-        c, t = tables.candles_1m, tables.trades
-        async with self._db.connect() as connection:
-            await connection.execution_options(isolation_level="REPEATABLE READ")
-            last_ids = {
-                symbol: last
-                for symbol, last in await connection.execute(select(t.c.symbol, func.max(t.c.id)).group_by(t.c.symbol))
-            }
-            rows = await connection.execute(select(c).where(c.c.bucket >= since).order_by(c.c.symbol, c.c.bucket))
-            for symbol, market in self.markets.items():
-                self.candles[symbol] = LiveCandles(market, last_ids.get(symbol) or 0)
-            for row in rows:
-                live = self.candles.get(row.symbol)
-                if live is not None:
-                    m = live.market
-                    start = to_micros(row.bucket)
+        seed = await self._queries.candle_seed(now - SEED_DAYS * DAY_US)
+        for symbol, market in self.markets.items():
+            self.candles[symbol] = LiveCandles(market, seed.last_trade_ids.get(symbol, 0))
+        for symbol, minutes in seed.minutes.items():
+            live = self.candles.get(symbol)
+            if live is not None:
+                m = live.market
+                for minute in minutes:
                     live.seed_minute(
                         Bucket(
-                            start,
-                            start + MINUTE_US,
-                            m.ticks(row.open),
-                            m.ticks(row.high),
-                            m.ticks(row.low),
-                            m.ticks(row.close),
-                            m.steps(row.volume) if row.volume else 0,
-                            m.quote.atoms(row.quote_volume) if row.quote_volume else 0,
-                            int(row.trades),
+                            minute.start,
+                            minute.end,
+                            m.ticks(minute.open),
+                            m.ticks(minute.high),
+                            m.ticks(minute.low),
+                            m.ticks(minute.close),
+                            m.steps(minute.volume) if minute.volume else 0,
+                            m.quote.atoms(minute.quote_volume) if minute.quote_volume else 0,
+                            minute.trades,
                         )
                     )
         for live in self.candles.values():

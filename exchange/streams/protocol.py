@@ -10,12 +10,13 @@ fill, and at a realistic frame rate that takes minutes. `StreamProtocol` fixes t
 kernel's share per connection:
 
 - on upgrade it sets `SO_SNDBUF` of the connection's socket to `send_buffer_bytes`
-  (`EXCHANGE_WS_SEND_BUFFER_BYTES`, default 64 KiB; Linux doubles the value for its
-  bookkeeping and stops autotuning that socket). A stuck client then costs at most the
-  outbox bound plus the transport's buffer plus about twice this, and is dropped as soon
-  as that much is published for it. 64 KiB is hundreds of market-data frames, and still
-  640 KB/s to a peer 200 ms away, far more than any stream sends. Plain HTTP
-  connections are untouched: the option is set only on sockets upgraded to websocket.
+  (`Settings.ws_send_buffer_bytes`, `EXCHANGE_WS_SEND_BUFFER_BYTES`, default 64 KiB;
+  Linux doubles the value for its bookkeeping and stops autotuning that socket). A
+  stuck client then costs at most the outbox bound plus the transport's buffer plus
+  about twice this, and is dropped as soon as that much is published for it. 64 KiB
+  is hundreds of market-data frames, and still 640 KB/s to a peer 200 ms away, far
+  more than any stream sends. Plain HTTP connections are untouched: the option is set
+  only on sockets upgraded to websocket.
 - when the application returns while the transport is paused (the peer has stopped
   reading, so not even the close frame could be written, see `Streams.serve`), it
   aborts the connection with a reset (`SO_LINGER` 0) instead of uvicorn's plain
@@ -33,12 +34,12 @@ interleave mid-frame, and the data frames carry no state of the sans-I/O protoco
 
 Why here: uvicorn gives an ASGI application no access to its socket, and a listening
 socket's options would reach every HTTP connection too; the websocket protocol class
-is uvicorn's documented extension point (`Config(ws=...)`), and `exchange serve` uses it.
+is uvicorn's documented extension point (`Config(ws=...)`), and `exchange serve` passes
+`stream_protocol(settings.ws_send_buffer_bytes)`.
 """
 
 from __future__ import annotations
 
-import functools
 import socket
 import struct
 from asyncio import BaseTransport
@@ -51,21 +52,16 @@ from exchange.streams.hub import SINK_EXTENSION
 RESET_ON_CLOSE = struct.pack("ii", 1, 0)
 
 
-@functools.cache
-def send_buffer_bytes() -> int:
-    """The `SO_SNDBUF` of websocket sockets, from `EXCHANGE_WS_SEND_BUFFER_BYTES` (0: the kernel's default)."""
-    from exchange.streams.server import StreamSettings
-
-    return StreamSettings().send_buffer_bytes
-
-
 class StreamProtocol(WebSocketsSansIOProtocol):
     """uvicorn's sans-I/O websocket protocol with a bounded kernel send buffer and abort on a stuck close."""
+
+    send_buffer_bytes = 0
+    """`SO_SNDBUF` of an upgraded socket; 0 keeps the kernel's. `stream_protocol` makes a class with another."""
 
     def connection_made(self, transport: BaseTransport) -> None:
         """Take the connection over from the HTTP protocol and bound its socket's send buffer."""
         super().connection_made(transport)
-        size = send_buffer_bytes()
+        size = self.send_buffer_bytes
         sock = transport.get_extra_info("socket")
         if size and sock is not None:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
@@ -98,3 +94,8 @@ class StreamProtocol(WebSocketsSansIOProtocol):
             if sock is not None:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, RESET_ON_CLOSE)
             self.transport.abort()
+
+
+def stream_protocol(send_buffer_bytes: int) -> type[StreamProtocol]:
+    """A `StreamProtocol` class with this send buffer (0: the kernel's default), for `uvicorn.Config(ws=...)`."""
+    return type("StreamProtocol", (StreamProtocol,), {"send_buffer_bytes": send_buffer_bytes})

@@ -34,12 +34,13 @@ open, and the client subscribes again later. Private streams need
 subscriptions it signed, with a 4003 error that names them (`key_revoked`).
 
 Closes, each with a reason: 1003 for a binary frame, 1009 for a frame over
-`max_frame_bytes`, 1008 after `max_malformed` malformed frames, when the client's
+`ws_max_frame_bytes`, 1008 after `ws_max_malformed` malformed frames, when the client's
 outbox overflowed (a slow consumer, see `exchange.streams.hub`), or past
-`max_connections_per_ip`. A slow consumer's close frame usually cannot be written
-either (its socket is full): after `close_timeout` the handler returns, and under
-`exchange serve` the connection is then reset and its kernel send buffer, bounded by
-`send_buffer_bytes`, freed at once (`exchange.streams.protocol`).
+`ws_max_connections_per_ip` (all limits are `Settings` fields, `EXCHANGE_WS_*`). A slow
+consumer's close frame usually cannot be written either (its socket is full): after
+`ws_close_timeout` the handler returns, and under `exchange serve` the connection is then
+reset and its kernel send buffer, bounded by `ws_send_buffer_bytes`, freed at once
+(`exchange.streams.protocol`).
 """
 
 from __future__ import annotations
@@ -49,8 +50,6 @@ from collections import Counter
 from typing import Any
 
 import orjson
-from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
@@ -58,8 +57,10 @@ from exchange.api import wire
 from exchange.api.auth import Scope as KeyScope
 from exchange.api.auth import Verifier
 from exchange.api.errors import ApiError
+from exchange.config import Settings
 from exchange.observability import WEBSOCKET_CONNECTIONS, WEBSOCKET_DROPPED
 from exchange.persistence.database import DatabaseUnavailableError
+from exchange.persistence.queries import Queries
 from exchange.streams.bus import Bus
 from exchange.streams.feed import Feed, Query
 from exchange.streams.hub import SINK_EXTENSION, Client, Hub, Sink
@@ -70,29 +71,16 @@ SERVICE_UNAVAILABLE = 4013
 Close = tuple[int, str]
 
 
-class StreamSettings(BaseSettings):
-    """Limits of the websocket endpoint, from `EXCHANGE_WS_*` environment variables."""
-
-    model_config = SettingsConfigDict(env_prefix="EXCHANGE_WS_")
-
-    max_connections_per_ip: int = 100
-    max_subscriptions: int = 100
-    max_frame_bytes: int = 16_384
-    max_malformed: int = 10
-    max_queued_bytes: int = 1 << 20
-    send_buffer_bytes: int = 65_536
-    close_timeout: float = 1.0
-
-
 class Streams:
-    """The hub, the feed and the connection handler; started and stopped by the app's lifespan."""
+    """The hub, the feed and the connection handler; started and stopped by the app's lifespan.
 
-    def __init__(
-        self, *, bus: Bus, query: Query, db: AsyncEngine, verifier: Verifier, settings: StreamSettings | None = None
-    ) -> None:
-        self.settings = settings or StreamSettings()
+    Its limits are the `ws_*` fields of `Settings` (`EXCHANGE_WS_*`).
+    """
+
+    def __init__(self, *, bus: Bus, query: Query, queries: Queries, verifier: Verifier, settings: Settings) -> None:
+        self.settings = settings
         self.hub = Hub()
-        self.feed = Feed(self.hub, bus, query, db)
+        self.feed = Feed(self.hub, bus, query, queries)
         self.verifier = verifier
         self.connections: Counter[str] = Counter()
         self._signed_with: dict[str, set[Client]] = {}
@@ -112,12 +100,12 @@ class Streams:
             return
         await send({"type": "websocket.accept"})
         ip = str((scope.get("client") or ("unknown",))[0])
-        if self.connections[ip] >= self.settings.max_connections_per_ip:
+        if self.connections[ip] >= self.settings.ws_max_connections_per_ip:
             await self._close(send, (1008, "too many connections from this address"))
             return
         self.connections[ip] += 1
         WEBSOCKET_CONNECTIONS.inc()
-        client = Client(self.settings.max_queued_bytes, _sink(scope))
+        client = Client(self.settings.ws_max_queued_bytes, _sink(scope))
         writer = client.writer = asyncio.create_task(client.write(send))
         reader = asyncio.create_task(self._read(client, receive))
         close: Close | None = None
@@ -148,7 +136,7 @@ class Streams:
 
     async def _close(self, send: Send, close: Close) -> None:
         try:
-            async with asyncio.timeout(self.settings.close_timeout):
+            async with asyncio.timeout(self.settings.ws_close_timeout):
                 await send({"type": "websocket.close", "code": close[0], "reason": close[1]})
         except (TimeoutError, OSError, RuntimeError):
             pass
@@ -163,12 +151,12 @@ class Streams:
             text = message.get("text")
             if text is None:
                 return 1003, "binary frames are not supported"
-            if len(text) > self.settings.max_frame_bytes:
-                return 1009, f"frames are limited to {self.settings.max_frame_bytes} bytes"
+            if len(text) > self.settings.ws_max_frame_bytes:
+                return 1009, f"frames are limited to {self.settings.ws_max_frame_bytes} bytes"
             request = _request(text)
             if request is None:
                 malformed += 1
-                if malformed > self.settings.max_malformed:
+                if malformed > self.settings.ws_max_malformed:
                     return 1008, "too many malformed frames"
                 self._error(client, wire.WS_PARSE_ERROR, "Parse error")
                 continue
@@ -204,7 +192,7 @@ class Streams:
                 topic = (stream.name, owner[0])
             if not subscribe:
                 self.hub.unsubscribe(client, topic)
-            elif topic in client.topics or len(client.topics) < self.settings.max_subscriptions:
+            elif topic in client.topics or len(client.topics) < self.settings.ws_max_subscriptions:
                 self.hub.subscribe(client, topic)
             else:
                 self._error(client, TOO_MANY_SUBSCRIPTIONS, "Too many subscriptions")

@@ -142,3 +142,35 @@ def test_transfer_history(database_url: str) -> None:
     assert [t.transfer_id for t in window] == ["d2"]
     assert [(t.transfer_id, t.kind, t.amount) for t in withdrawals] == [("w1", "withdrawal", Decimal("0.1"))]
     assert none == []
+
+
+def test_the_candle_seed_is_the_stored_minutes_and_last_trade_ids_and_listing_times_are_the_markets(
+    database_url: str,
+) -> None:
+    engine = Engine()
+
+    async def main() -> tuple[Any, ...]:
+        db = create_engine(database_url)
+        try:
+            writer = Writer(db)
+            await writer.claim()
+            await writer.commit([engine.handle(c) for c in session()])
+            await writer.close()
+            q = await Queries.open(db)
+            return (
+                await q.candle_seed(T0),
+                await q.candle_seed(T0 + 2 * MINUTE),
+                await q.klines(BTC_USDC.symbol, "1m", T0),
+                await q.listing_times(),
+            )
+        finally:
+            await db.dispose()
+
+    seed, later, klines, listed = asyncio.run(main())
+    assert seed.last_trade_ids == later.last_trade_ids == {BTC_USDC.symbol: 2}
+    assert seed.minutes == {BTC_USDC.symbol: klines}
+    assert [(k.start, k.end, k.open, k.close, k.volume, k.trades) for k in klines] == [
+        (T0 + MINUTE, T0 + 2 * MINUTE, Decimal("100"), Decimal("101"), Decimal("0.5"), 2)
+    ]
+    assert later.minutes == {}
+    assert listed == {market.symbol: T0 for market in MARKETS}

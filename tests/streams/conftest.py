@@ -8,7 +8,6 @@ stream limits (`STREAM_LIMITS`) are small.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
@@ -19,8 +18,8 @@ from tests.api.conftest import Exchange, _serve, _settings, database_name, list_
 
 __all__ = ["database_name"]
 
-STREAM_LIMITS = {"EXCHANGE_WS_MAX_QUEUED_BYTES": "32768", "EXCHANGE_WS_MAX_CONNECTIONS_PER_IP": "12"}
-"""Small limits, read by the server's lifespan, so the slow-consumer and cap tests finish quickly."""
+STREAM_LIMITS = {"ws_max_queued_bytes": 32_768, "ws_max_connections_per_ip": 12}
+"""Small limits (`Settings` fields), so the slow-consumer and cap tests finish quickly."""
 
 
 @pytest.fixture(scope="session")
@@ -28,15 +27,8 @@ def streams_exchange(database_name: str) -> Iterator[Exchange]:
     """A server for the stream tests: two markets, Alice and Bob with 1000 SOL, 1 BTC and 100000 USDC each."""
     admin_keys = KeyPair.generate()
     name = f"{database_name}_streams"
-    settings = _settings(name, admin_keys)
-    saved = {key: os.environ.get(key) for key in STREAM_LIMITS}
-    os.environ.update(STREAM_LIMITS)
+    settings = _settings(name, admin_keys, **STREAM_LIMITS)
     for url in _serve(settings, name):
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
         admin = Client(url, admin_keys)
         list_markets(admin)
         shared = Exchange(url=url, admin=admin, alice=admin, bob=admin, settings=settings)

@@ -68,7 +68,7 @@ def test_an_outbox_that_overflows_stops_its_writer_and_queues_nothing_more() -> 
 
 
 def test_connections_per_address_are_capped(streams_exchange: Exchange) -> None:
-    cap = int(STREAM_LIMITS["EXCHANGE_WS_MAX_CONNECTIONS_PER_IP"])
+    cap = STREAM_LIMITS["ws_max_connections_per_ip"]
 
     async def run() -> None:
         sockets = [await Socket.open(streams_exchange.url) for _ in range(cap)]
