@@ -342,12 +342,12 @@ def accounts_create(
     The account's key is --public-key (signed by the admin --key), else --key's own key
     (open sign-up, or the admin opening one for its own key), else a new key made here.
     """
-    from exchange.api import wire
     from exchange.api.auth import KeyPair
-    from exchange.api.errors import ApiError
+    from exchange.protocol import client, ours
+    from exchange.protocol.codes import ApiError
 
     try:
-        wanted = wire.parse_scopes(scopes)
+        wanted = ours.parse_scopes(scopes)
     except ApiError as error:
         raise typer.BadParameter(error.message, param_hint="--scopes") from None
     given = _key(key, required=False)
@@ -356,7 +356,7 @@ def accounts_create(
     if signer is None:
         _fail("--public-key needs the admin --key (open sign-up must be signed by the new key itself)")
     target = public_key or signer.public_key
-    params = wire.account_params(wire.AccountRequest(public_key=target, scopes=wanted, label=label))
+    params = client.account_params(ours.AccountRequest(public_key=target, scopes=wanted, label=label))
     reply = _reply(url, signer, "POST", "/exchange/v1/accounts", "accountCreate", params)
     secret = {"secret": generated.secret} if generated is not None else {}
     typer.echo(json.dumps({**reply, **secret}, indent=2))
@@ -380,12 +380,12 @@ def keys_add(
     key: str | None = KEY,
 ) -> None:
     """Generate a key pair, register it to the account of --key, and print it (the secret is shown only here)."""
-    from exchange.api import wire
     from exchange.api.auth import KeyPair
-    from exchange.api.errors import ApiError
+    from exchange.protocol import client, ours
+    from exchange.protocol.codes import ApiError
 
     try:
-        wanted = None if scopes is None else wire.parse_scopes(scopes)
+        wanted = None if scopes is None else ours.parse_scopes(scopes)
     except ApiError as error:
         raise typer.BadParameter(error.message, param_hint="--scopes") from None
     if wanted is not None and not wanted:
@@ -393,7 +393,7 @@ def keys_add(
     signer = _key(key, required=True)
     assert signer is not None
     pair = KeyPair.generate()
-    params = wire.key_params(wire.KeyRequest(public_key=pair.public_key, scopes=wanted))
+    params = client.key_params(ours.KeyRequest(public_key=pair.public_key, scopes=wanted))
     reply = _reply(url, signer, "POST", "/exchange/v1/keys", "keyCreate", params, new_key=pair)
     typer.echo(json.dumps({**reply, "secret": pair.secret}, indent=2))
 
@@ -413,11 +413,11 @@ def keys_revoke(
     key: str | None = KEY,
 ) -> None:
     """Revoke a key of the account of --key (it may be --key itself); its next request is refused."""
-    from exchange.api import wire
+    from exchange.protocol import client
 
     signer = _key(key, required=True)
     assert signer is not None
-    _call(url, signer, "DELETE", "/exchange/v1/keys", "keyRevoke", wire.key_ref_params(public_key))
+    _call(url, signer, "DELETE", "/exchange/v1/keys", "keyRevoke", client.key_ref_params(public_key))
 
 
 @app.command()
@@ -430,14 +430,14 @@ def deposit(
     key: str | None = KEY,
 ) -> None:
     """Credit an account: the operator's on-ramp (admin key), or the faucet for one's own account (demo)."""
-    from exchange.api import wire
+    from exchange.protocol import client, ours
 
-    transfer = wire.TransferRequest(
+    transfer = ours.TransferRequest(
         symbol=symbol, quantity=_decimal(quantity, "QUANTITY"), transfer_id=transfer_id, account_id=account_id
     )
     signer = _key(key, required=True)
     assert signer is not None
-    _call(url, signer, "POST", "/exchange/v1/capital/deposit", "deposit", wire.transfer_params(transfer))
+    _call(url, signer, "POST", "/exchange/v1/capital/deposit", "deposit", client.transfer_params(transfer))
 
 
 assets = typer.Typer(no_args_is_help=True, help="Assets listed on a running exchange.")
@@ -457,8 +457,8 @@ def assets_add(
     key: str | None = KEY,
 ) -> None:
     """List an asset (admin key)."""
-    from exchange.api import wire
     from exchange.engine.numbers import Asset, InvalidInput
+    from exchange.protocol import client
 
     try:
         asset = Asset(symbol=symbol, decimals=decimals)
@@ -466,7 +466,7 @@ def assets_add(
         raise typer.BadParameter(error.message, param_hint="SYMBOL") from None
     signer = _key(key, required=True)
     assert signer is not None
-    _call(url, signer, "POST", "/admin/v1/assets", "assetCreate", wire.asset_params(asset))
+    _call(url, signer, "POST", "/admin/v1/assets", "assetCreate", client.asset_params(asset))
 
 
 markets = typer.Typer(no_args_is_help=True, help="Markets listed on a running exchange.")
@@ -492,10 +492,10 @@ def markets_add(
     key: str | None = KEY,
 ) -> None:
     """List a spot market of two listed assets (admin key)."""
-    from exchange.api import wire
+    from exchange.protocol import client, ours
 
-    listing = wire.MarketRequest(
-        symbol=symbol or wire.market_symbol(base, quote),
+    listing = ours.MarketRequest(
+        symbol=symbol or ours.market_symbol(base, quote),
         base_symbol=base,
         quote_symbol=quote,
         tick_size=_decimal(tick_size, "--tick-size"),
@@ -506,7 +506,7 @@ def markets_add(
     )
     signer = _key(key, required=True)
     assert signer is not None
-    _call(url, signer, "POST", "/admin/v1/markets", "marketCreate", wire.market_params(listing))
+    _call(url, signer, "POST", "/admin/v1/markets", "marketCreate", client.market_params(listing))
 
 
 def main() -> None:

@@ -14,8 +14,8 @@ from typing import Any
 
 import httpx
 
-from exchange.api import wire
 from exchange.api.auth import KeyPair, SignedParams
+from exchange.protocol import client
 
 
 class RemoteError(Exception):
@@ -47,7 +47,7 @@ def call(
     except ValueError:
         body = None
     if response.status_code >= 400:
-        refusal = wire.error_of(body) if isinstance(body, dict) else None
+        refusal = client.error_of(body) if isinstance(body, dict) else None
         if refusal is not None:
             raise RemoteError(f"{response.status_code} {refusal[0]}: {refusal[1]}")
         raise RemoteError(f"{response.status_code}: {response.text[:200]}")

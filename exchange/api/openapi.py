@@ -1,6 +1,6 @@
 """The OpenAPI 3.1 description of every HTTP route, served at /openapi.json, and a docs page at /docs.
 
-The schemas mirror what `wire.py` produces (decimal strings, ms/µs integers, nullable
+The schemas mirror what `exchange.protocol` produces (decimal strings, ms/µs integers, nullable
 extras) and what the parsers accept, and every operation lists its error replies with
 the shared `Error` schema; the test suite runs schemathesis against this document, so
 a route that drifts from its description fails a test.
@@ -20,10 +20,10 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from exchange.api import wire
-from exchange.api.auth import Scope
 from exchange.api.service import JsonResponse
 from exchange.persistence import queries
+from exchange.protocol import decoding, replies, requests
+from exchange.protocol.endpoints import Scope
 
 Schema = dict[str, Any]
 
@@ -62,7 +62,7 @@ ENUMS = {
     "OrderStatus": ["New", "PartiallyFilled", "Filled", "Cancelled", "Expired"],
 }
 
-_ORDER_NULLS = dict.fromkeys(wire.NULL_ORDER_FIELDS, NULL)
+_ORDER_NULLS = dict.fromkeys(replies.NULL_ORDER_FIELDS, NULL)
 
 
 def _order(created_at: Schema, extras: dict[str, Schema]) -> Schema:
@@ -231,8 +231,8 @@ SCHEMAS: dict[str, Schema] = {
             "fromAddress": NULL,
             "confirmationBlockNumber": NULL,
             "identifier": STRING,
-            "source": {"const": wire.DEPOSIT_SOURCE},
-            "status": {"const": wire.TRANSFER_STATUS},
+            "source": {"const": replies.DEPOSIT_SOURCE},
+            "status": {"const": replies.TRANSFER_STATUS},
             "transactionHash": NULL,
             "subaccountId": NULL,
             "symbol": STRING,
@@ -253,7 +253,7 @@ SCHEMAS: dict[str, Schema] = {
             "quantity": DECIMAL,
             "fee": DECIMAL,
             "symbol": STRING,
-            "status": {"const": wire.TRANSFER_STATUS},
+            "status": {"const": replies.TRANSFER_STATUS},
             "subaccountId": NULL,
             "toAddress": NULL,
             "transactionHash": NULL,
@@ -303,10 +303,10 @@ def _query(name: str, schema: Schema, *, required: bool = False) -> Schema:
 
 
 TEXT_INPUT: Schema = {
-    "maxLength": wire.MAX_TEXT_LENGTH,
-    "pattern": f"^[^{wire.FORBIDDEN_CHARACTERS}]*$",
+    "maxLength": decoding.MAX_TEXT_LENGTH,
+    "pattern": f"^[^{decoding.FORBIDDEN_CHARACTERS}]*$",
 }
-"""What every text a request sends obeys (`wire.check_text`): its length limit and no control characters."""
+"""What every text a request sends obeys (`decoding.check_text`): its length limit and no control characters."""
 
 
 def _input(schema: Any) -> Any:
@@ -348,7 +348,7 @@ def _operation(
 
 SYMBOL = _query("symbol", STRING, required=True)
 LIMIT = _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000})
-SORT_DIRECTION = _query("sortDirection", {"type": "string", "enum": list(wire.SORT_DIRECTIONS)})
+SORT_DIRECTION = _query("sortDirection", {"type": "string", "enum": list(requests.SORT_DIRECTIONS)})
 HISTORY = [
     _query("symbol", STRING),
     _query("orderId", STRING),
@@ -389,7 +389,7 @@ def _paths() -> dict[str, Schema]:
             "get": op(
                 "Order book depth, both sides ascending by price",
                 ref("Depth"),
-                parameters=[SYMBOL, _query("limit", {"type": "integer", "enum": list(wire.DEPTH_LIMITS)})],
+                parameters=[SYMBOL, _query("limit", {"type": "integer", "enum": list(requests.DEPTH_LIMITS)})],
             )
         },
         "/api/v1/ticker": {

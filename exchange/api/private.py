@@ -5,7 +5,7 @@ changes nothing: parse the params (a malformed body is a 400 before anything els
 verify the signature for the route's own instruction and the key's scope (401/403),
 charge the key's rate limit (429), convert decimals to engine units (400 for an
 off-tick price or off-step quantity), and only then submit one command to the engine
-actor. The reply is built from the command's committed events (`wire.order_after`),
+actor. The reply is built from the command's committed events (`replies.order_after`),
 or, for reads, from an `actor.query` that runs at a committed point.
 """
 
@@ -18,9 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from exchange.api import wire
-from exchange.api.auth import Scope
-from exchange.api.errors import REJECTIONS, ApiError, RejectedError
+from exchange.api.errors import REJECTIONS, RejectedError
 from exchange.api.service import Api, JsonResponse, api_of, now_us
 from exchange.engine.commands import CancelAllOrders, CancelOrder, PlaceOrder
 from exchange.engine.events import Event, OrderAccepted
@@ -28,6 +26,9 @@ from exchange.engine.numbers import Market
 from exchange.engine.queries import GetBalances, GetOpenOrders, GetOrder, Holding, OrderView
 from exchange.observability import observe_stage
 from exchange.persistence import queries
+from exchange.protocol import decoding, ours, replies, requests
+from exchange.protocol.codes import ApiError, Code
+from exchange.protocol.endpoints import Scope
 
 MAX_BATCH = 20
 
@@ -39,19 +40,19 @@ async def capital(request: Request) -> Response:
     principal = await api.signed(request, "balanceQuery", Scope.READ, [params])
     holdings: tuple[Holding, ...] = await api.actor.query(GetBalances(account_id=principal.account_id))
     balances = {h.asset: (h.available, h.locked) for h in holdings}
-    return JsonResponse(wire.balance_fields(api.catalog.assets, balances))
+    return JsonResponse(replies.balance_fields(api.catalog.assets, balances))
 
 
-def _placed(events: list[Event], market: Market) -> wire.Json:
+def _placed(events: list[Event], market: Market) -> decoding.Json:
     accepted = next(e for e in events if isinstance(e, OrderAccepted))
-    view = wire.order_after(events, accepted.order.id)
+    view = replies.order_after(events, accepted.order.id)
     assert view is not None
-    return wire.order_fields(view, market)
+    return replies.order_fields(view, market)
 
 
-async def _parse_order(api: Api, params: wire.Params, account_id: int) -> tuple[PlaceOrder, Market]:
-    market = await api.market(wire.market_ref(params))
-    command = wire.parse_order(params, {market.symbol: market}, account_id=account_id, ts=now_us())
+async def _parse_order(api: Api, params: decoding.Params, account_id: int) -> tuple[PlaceOrder, Market]:
+    market = await api.market(ours.market_ref(params))
+    command = requests.parse_order(params, {market.symbol: market}, account_id=account_id, ts=now_us())
     return command, market
 
 
@@ -72,19 +73,19 @@ async def execute_orders(request: Request) -> Response:
     api = api_of(request)
     body = await api.body(request)
     if not isinstance(body, list) or not body or len(body) > MAX_BATCH:
-        raise ApiError(400, "INVALID_CLIENT_REQUEST", f"the body must be an array of 1 to {MAX_BATCH} orders")
-    batch = [wire.scalar_params(item) for item in body]
+        raise ApiError(400, Code.INVALID_CLIENT_REQUEST, f"the body must be an array of 1 to {MAX_BATCH} orders")
+    batch = [decoding.scalar_params(item) for item in body]
     principal = await api.signed(request, "orderExecute", Scope.TRADE, batch)
 
-    async def one(params: wire.Params) -> wire.Json:
+    async def one(params: decoding.Params) -> decoding.Json:
         try:
             command, market = await _parse_order(api, params, principal.account_id)
-            return wire.batch_ok(_placed(await api.execute(command), market))
+            return replies.batch_ok(_placed(await api.execute(command), market))
         except ApiError as error:
-            return wire.batch_err(error.code, error.message)
+            return replies.batch_err(error.code, error.message)
         except RejectedError as error:
             code = REJECTIONS[error.rejected.reason][1]
-            return wire.batch_err(code, error.rejected.message)
+            return replies.batch_err(code, error.rejected.message)
 
     tasks = [asyncio.ensure_future(one(params)) for params in batch]
     return JsonResponse(await asyncio.gather(*tasks))
@@ -95,13 +96,13 @@ async def query_order(request: Request) -> Response:
     api = api_of(request)
     params = await api.params(request)
     principal = await api.signed(request, "orderQuery", Scope.READ, [params])
-    market = await api.market(wire.market_ref(params))
-    order_id, client_id = wire.parse_order_ref(params)
+    market = await api.market(ours.market_ref(params))
+    order_id, client_id = requests.parse_order_ref(params)
     wanted = GetOrder(account_id=principal.account_id, symbol=market.symbol, order_id=order_id, client_id=client_id)
     view: OrderView | None = await api.actor.query(wanted)
     if view is None:
-        raise ApiError(404, "RESOURCE_NOT_FOUND", "Order not found")
-    return JsonResponse(wire.order_fields(view, market))
+        raise ApiError(404, Code.RESOURCE_NOT_FOUND, "Order not found")
+    return JsonResponse(replies.order_fields(view, market))
 
 
 async def cancel_order(request: Request) -> Response:
@@ -109,13 +110,13 @@ async def cancel_order(request: Request) -> Response:
     api = api_of(request)
     params = await api.params(request)
     principal = await api.signed(request, "orderCancel", Scope.TRADE, [params])
-    market = await api.market(wire.market_ref(params))
-    order_id, client_id = wire.parse_order_ref(params)
+    market = await api.market(ours.market_ref(params))
+    order_id, client_id = requests.parse_order_ref(params)
     command = CancelOrder(
         account_id=principal.account_id, symbol=market.symbol, order_id=order_id, client_id=client_id, ts=now_us()
     )
-    closed = wire.closed_orders(await api.execute(command))
-    return JsonResponse(wire.order_fields(closed[0], market))
+    closed = replies.closed_orders(await api.execute(command))
+    return JsonResponse(replies.order_fields(closed[0], market))
 
 
 async def query_orders(request: Request) -> Response:
@@ -123,12 +124,12 @@ async def query_orders(request: Request) -> Response:
     api = api_of(request)
     params = await api.params(request)
     principal = await api.signed(request, "orderQueryAll", Scope.READ, [params])
-    symbol = wire.market_ref(params)
+    symbol = ours.market_ref(params)
     if symbol is not None:
         symbol = (await api.market(symbol)).symbol
     views: tuple[OrderView, ...] = await api.actor.query(GetOpenOrders(account_id=principal.account_id, symbol=symbol))
     markets = api.catalog.markets
-    return JsonResponse([wire.order_fields(view, markets[view.spec.symbol]) for view in views])
+    return JsonResponse([replies.order_fields(view, markets[view.spec.symbol]) for view in views])
 
 
 async def cancel_orders(request: Request) -> Response:
@@ -136,10 +137,10 @@ async def cancel_orders(request: Request) -> Response:
     api = api_of(request)
     params = await api.params(request)
     principal = await api.signed(request, "orderCancelAll", Scope.TRADE, [params])
-    market = await api.market(wire.market_ref(params))
+    market = await api.market(ours.market_ref(params))
     command = CancelAllOrders(account_id=principal.account_id, symbol=market.symbol, ts=now_us())
-    closed = wire.closed_orders(await api.execute(command))
-    return JsonResponse([wire.order_fields(view, market) for view in closed])
+    closed = replies.closed_orders(await api.execute(command))
+    return JsonResponse([replies.order_fields(view, market) for view in closed])
 
 
 async def order_history(request: Request) -> Response:
@@ -147,7 +148,7 @@ async def order_history(request: Request) -> Response:
     api = api_of(request)
     params = await api.params(request)
     principal = await api.signed(request, "orderHistoryQueryAll", Scope.READ, [params])
-    wanted = wire.parse_history_query(params)
+    wanted = requests.parse_history_query(params)
     rows = await api.queries.order_history(
         principal.account_id,
         symbol=await _symbol(api, wanted),
@@ -157,8 +158,8 @@ async def order_history(request: Request) -> Response:
         ascending=wanted.ascending,
     )
     markets = api.catalog.markets
-    views = [wire.stored_order(row, markets[row.symbol]) for row in rows]
-    return JsonResponse([wire.order_fields(v, markets[v.spec.symbol], history=True) for v in views])
+    views = [replies.stored_order(row, markets[row.symbol]) for row in rows]
+    return JsonResponse([replies.order_fields(v, markets[v.spec.symbol], history=True) for v in views])
 
 
 async def fill_history(request: Request) -> Response:
@@ -166,9 +167,9 @@ async def fill_history(request: Request) -> Response:
     api = api_of(request)
     params = await api.params(request)
     principal = await api.signed(request, "fillHistoryQueryAll", Scope.READ, [params])
-    wanted = wire.parse_history_query(params)
+    wanted = requests.parse_history_query(params)
     symbol = await _symbol(api, wanted)
-    window = wire.parse_fill_window(params)
+    window = requests.parse_fill_window(params)
     if not window.user_fills:
         return JsonResponse([])
     fills = await api.queries.fill_history(
@@ -181,14 +182,14 @@ async def fill_history(request: Request) -> Response:
         offset=wanted.page.offset,
         ascending=wanted.ascending,
     )
-    return JsonResponse([wire.fill_fields(f) for f in fills])
+    return JsonResponse([replies.fill_fields(f) for f in fills])
 
 
 async def _transfers(request: Request, instruction: str, kind: queries.TransferKind) -> list[queries.Transfer]:
     api = api_of(request)
     params = await api.params(request)
     principal = await api.signed(request, instruction, Scope.READ, [params])
-    wanted = wire.parse_transfer_query(params)
+    wanted = requests.parse_transfer_query(params)
     return await api.queries.transfer_history(
         principal.account_id,
         kind=kind,
@@ -209,7 +210,7 @@ async def deposit_history(request: Request) -> Response:
     `fromAddress`, `transactionHash`, `confirmationBlockNumber` null. `id` numbers transfers in
     commit order; `identifier` is the ledger's transfer id the deposit request answered with.
     """
-    return JsonResponse([wire.deposit_fields(t) for t in await _transfers(request, "depositQueryAll", "deposit")])
+    return JsonResponse([replies.deposit_fields(t) for t in await _transfers(request, "depositQueryAll", "deposit")])
 
 
 async def withdrawal_history(request: Request) -> Response:
@@ -222,11 +223,11 @@ async def withdrawal_history(request: Request) -> Response:
     is the ledger's transfer id the withdrawal request answered with.
     """
     return JsonResponse(
-        [wire.withdrawal_fields(t) for t in await _transfers(request, "withdrawalQueryAll", "withdrawal")]
+        [replies.withdrawal_fields(t) for t in await _transfers(request, "withdrawalQueryAll", "withdrawal")]
     )
 
 
-async def _symbol(api: Api, wanted: wire.HistoryQuery) -> str | None:
+async def _symbol(api: Api, wanted: requests.HistoryQuery) -> str | None:
     """The market a history query is filtered to, if any (an unknown symbol is a 400)."""
     return None if wanted.symbol is None else (await api.market(wanted.symbol)).symbol
 

@@ -16,14 +16,14 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from exchange.api import wire
 from exchange.api.service import Api, JsonResponse, api_of, now_us, query_params
 from exchange.engine.queries import Depth, GetDepth, GetListings, Listings
+from exchange.protocol import replies, requests
 
 
 async def status(request: Request) -> Response:
     """GET /api/v1/status."""
-    return JsonResponse(wire.status_fields(api_of(request).actor.ready))
+    return JsonResponse(replies.status_fields(api_of(request).actor.ready))
 
 
 async def ping(request: Request) -> Response:
@@ -45,7 +45,7 @@ async def assets(request: Request) -> Response:
     """GET /api/v1/assets: every listed asset."""
     api = api_of(request)
     await api.markets()
-    return JsonResponse([wire.asset_fields(a) for a in sorted(api.catalog.assets.values(), key=lambda a: a.symbol)])
+    return JsonResponse([replies.asset_fields(a) for a in sorted(api.catalog.assets.values(), key=lambda a: a.symbol)])
 
 
 async def _halted(api: Api) -> dict[str, bool]:
@@ -62,7 +62,7 @@ async def markets(request: Request) -> Response:
         await api.refresh_catalog()
     return JsonResponse(
         [
-            wire.market_fields(listed[s], halted=halted[s], created_at=api.catalog.listed_at.get(s, 0))
+            replies.market_fields(listed[s], halted=halted[s], created_at=api.catalog.listed_at.get(s, 0))
             for s in sorted(halted)
             if s in listed
         ]
@@ -72,47 +72,51 @@ async def markets(request: Request) -> Response:
 async def market(request: Request) -> Response:
     """GET /api/v1/market?symbol=: one market."""
     api = api_of(request)
-    found = await api.market(wire.symbol_param(query_params(request)))
+    found = await api.market(requests.symbol_param(query_params(request)))
     halted = (await _halted(api))[found.symbol]
-    return JsonResponse(wire.market_fields(found, halted=halted, created_at=api.catalog.listed_at.get(found.symbol, 0)))
+    return JsonResponse(
+        replies.market_fields(found, halted=halted, created_at=api.catalog.listed_at.get(found.symbol, 0))
+    )
 
 
 async def depth(request: Request) -> Response:
     """GET /api/v1/depth?symbol=&limit=: the book's best levels, ascending by price."""
     api = api_of(request)
     params = query_params(request)
-    found = await api.market(wire.symbol_param(params))
-    limit = wire.parse_depth_limit(params)
+    found = await api.market(requests.symbol_param(params))
+    limit = requests.parse_depth_limit(params)
     book: Depth = await api.actor.query(GetDepth(symbol=found.symbol, limit=limit))
-    return JsonResponse(wire.depth_fields(found, sequence=book.sequence, bids=book.bids, asks=book.asks, ts=now_us()))
+    return JsonResponse(
+        replies.depth_fields(found, sequence=book.sequence, bids=book.bids, asks=book.asks, ts=now_us())
+    )
 
 
 async def ticker(request: Request) -> Response:
     """GET /api/v1/ticker?symbol=: 24h rolling statistics of one market."""
     api = api_of(request)
     params = query_params(request)
-    found = await api.market(wire.symbol_param(params))
-    wire.check_ticker_interval(params)
+    found = await api.market(requests.symbol_param(params))
+    requests.check_ticker_interval(params)
     stats = await api.queries.tickers(now_us(), found.symbol)
-    return JsonResponse(wire.ticker_fields(found.symbol, stats[0] if stats else None))
+    return JsonResponse(replies.ticker_fields(found.symbol, stats[0] if stats else None))
 
 
 async def tickers(request: Request) -> Response:
     """GET /api/v1/tickers: 24h rolling statistics of every market."""
     api = api_of(request)
-    wire.check_ticker_interval(query_params(request))
+    requests.check_ticker_interval(query_params(request))
     stats = {t.symbol: t for t in await api.queries.tickers(now_us())}
-    return JsonResponse([wire.ticker_fields(symbol, stats.get(symbol)) for symbol in sorted(await api.markets())])
+    return JsonResponse([replies.ticker_fields(symbol, stats.get(symbol)) for symbol in sorted(await api.markets())])
 
 
 async def klines(request: Request) -> Response:
     """GET /api/v1/klines?symbol=&interval=&startTime=&endTime=: candles, ascending; times in seconds."""
     api = api_of(request)
     params = query_params(request)
-    found = await api.market(wire.symbol_param(params))
-    wanted = wire.parse_klines_query(params, now=int(time.time()))
+    found = await api.market(requests.symbol_param(params))
+    wanted = requests.parse_klines_query(params, now=int(time.time()))
     candles = await api.queries.klines(found.symbol, wanted.interval, wanted.start * 1_000_000, wanted.end * 1_000_000)
-    return JsonResponse([wire.kline_fields(c) for c in candles])
+    return JsonResponse([replies.kline_fields(c) for c in candles])
 
 
 async def trades(request: Request) -> Response:
@@ -128,10 +132,10 @@ async def trades_history(request: Request) -> Response:
 async def _trades(request: Request, *, paged: bool) -> Response:
     api = api_of(request)
     params = query_params(request)
-    found = await api.market(wire.symbol_param(params))
-    page = wire.parse_page(params, paged=paged)
+    found = await api.market(requests.symbol_param(params))
+    page = requests.parse_page(params, paged=paged)
     found_trades = await api.queries.recent_trades(found.symbol, limit=page.limit, offset=page.offset)
-    return JsonResponse([wire.trade_fields(t) for t in found_trades])
+    return JsonResponse([replies.trade_fields(t) for t in found_trades])
 
 
 ROUTES = [

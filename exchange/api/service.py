@@ -39,10 +39,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
-from exchange.api.auth import ApiKey, Principal, Scope, Verifier
-from exchange.api.errors import ApiError, RejectedError
+from exchange.api.auth import ApiKey, Principal, Verifier
+from exchange.api.errors import RejectedError
 from exchange.api.ratelimit import RateLimiter
-from exchange.api.wire import Params, check_media_type, load_json, query_fields, scalar_params
 from exchange.config import DATABASE_TIMEOUT
 from exchange.engine.actor import EngineActor
 from exchange.engine.commands import Command
@@ -53,6 +52,9 @@ from exchange.persistence import tables
 from exchange.persistence.database import bounded
 from exchange.persistence.queries import Queries
 from exchange.persistence.timestamps import to_micros
+from exchange.protocol.codes import ApiError, Code
+from exchange.protocol.decoding import Params, check_media_type, load_json, query_fields, scalar_params
+from exchange.protocol.endpoints import Scope
 
 T = TypeVar("T")
 
@@ -155,7 +157,7 @@ class Api:
         """The market named `symbol`, or 400 INVALID_MARKET."""
         market = (await self.markets(symbol)).get(symbol) if isinstance(symbol, str) else None
         if market is None:
-            raise ApiError(400, "INVALID_MARKET", f"Invalid market symbol {symbol}")
+            raise ApiError(400, Code.INVALID_MARKET, f"Invalid market symbol {symbol}")
         return market
 
     async def asset(self, symbol: object) -> Asset:
@@ -164,7 +166,7 @@ class Api:
             await self.markets(symbol)
         asset = self.catalog.assets.get(symbol) if isinstance(symbol, str) else None
         if asset is None:
-            raise ApiError(400, "INVALID_ASSET", f"Invalid asset symbol {symbol}")
+            raise ApiError(400, Code.INVALID_ASSET, f"Invalid asset symbol {symbol}")
         return asset
 
     # -- commands ------------------------------------------------------------------
@@ -223,14 +225,14 @@ class Api:
         try:
             account_id = await self.database(write, begin=True)
         except IntegrityError:
-            raise ApiError(400, "INVALID_CLIENT_REQUEST", "this public key is already registered") from None
+            raise ApiError(400, Code.INVALID_CLIENT_REQUEST, "this public key is already registered") from None
         assert account_id is not None
         return int(account_id)
 
     async def add_key(self, account_id: int, public_key: str, scopes: frozenset[Scope]) -> ApiKey:
         """Register another key of an account; 400 if the key is registered already or the account is full."""
         if public_key == self.admin_public_key:
-            raise ApiError(400, "INVALID_CLIENT_REQUEST", "this public key is already registered")
+            raise ApiError(400, Code.INVALID_CLIENT_REQUEST, "this public key is already registered")
         keys = tables.api_keys.c
 
         async def write(connection: AsyncConnection) -> Any:
@@ -243,7 +245,7 @@ class Api:
             )
             if (active or 0) >= MAX_ACTIVE_KEYS:
                 raise ApiError(
-                    400, "INVALID_CLIENT_REQUEST", f"an account holds at most {MAX_ACTIVE_KEYS} unrevoked keys"
+                    400, Code.INVALID_CLIENT_REQUEST, f"an account holds at most {MAX_ACTIVE_KEYS} unrevoked keys"
                 )
             return await connection.scalar(
                 insert(tables.api_keys)
@@ -254,7 +256,7 @@ class Api:
         try:
             created_at = await self.database(write, begin=True)
         except IntegrityError:
-            raise ApiError(400, "INVALID_CLIENT_REQUEST", "this public key is already registered") from None
+            raise ApiError(400, Code.INVALID_CLIENT_REQUEST, "this public key is already registered") from None
         assert isinstance(created_at, datetime)
         return ApiKey(public_key=public_key, scopes=scopes, created_at=to_micros(created_at), revoked=False)
 
@@ -300,7 +302,7 @@ class Api:
         """The decoded JSON body, at most `max_body_bytes` long (413 otherwise) and sent as JSON (415 otherwise)."""
         declared = request.headers.get("content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
-            raise ApiError(413, "INVALID_CLIENT_REQUEST", f"the body must be at most {self.max_body_bytes} bytes")
+            raise ApiError(413, Code.INVALID_CLIENT_REQUEST, f"the body must be at most {self.max_body_bytes} bytes")
         chunks: list[bytes] = []
         size = 0
         more = True
@@ -312,7 +314,9 @@ class Api:
             more = message.get("more_body", False)
             size += len(chunk)
             if size > self.max_body_bytes:
-                raise ApiError(413, "INVALID_CLIENT_REQUEST", f"the body must be at most {self.max_body_bytes} bytes")
+                raise ApiError(
+                    413, Code.INVALID_CLIENT_REQUEST, f"the body must be at most {self.max_body_bytes} bytes"
+                )
             chunks.append(chunk)
         body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         if not body.strip():
@@ -332,7 +336,7 @@ class Api:
 
 
 def query_params(request: Request) -> Params:
-    """The query string as flat params (`wire.query_fields`)."""
+    """The query string as flat params (`exchange.protocol.decoding.query_fields`)."""
     return query_fields(request.query_params.multi_items())
 
 

@@ -28,7 +28,6 @@ from typing import Any, Protocol
 
 import httpx
 
-from exchange.api import wire
 from exchange.api.auth import KeyPair
 from exchange.bots.quoting import Levels, Resting
 from exchange.engine.actor import EngineActor
@@ -46,6 +45,7 @@ from exchange.engine.queries import (
     Listings,
     OrderView,
 )
+from exchange.protocol import client, ours
 
 MAX_BATCH = 20
 """Orders per `POST /api/v1/orders`, Backpack's limit."""
@@ -205,7 +205,7 @@ class RestClient:
 
     async def sign_up(self) -> None:
         """Open an account for the key (open sign-up); a key that is already registered is fine."""
-        params = wire.account_params(wire.AccountRequest(public_key=self.key.public_key))
+        params = client.account_params(ours.AccountRequest(public_key=self.key.public_key))
         response = await self.http.post(
             "/exchange/v1/accounts", json=params, headers=self.key.headers("accountCreate", [params])
         )
@@ -223,9 +223,9 @@ class RestClient:
 
     async def markets(self) -> dict[str, Market]:
         """Markets from `/api/v1/markets`, with decimals from `/api/v1/assets`."""
-        decimals = wire.asset_decimals(_json(await self.http.get("/api/v1/assets")))
+        decimals = client.asset_decimals(_json(await self.http.get("/api/v1/assets")))
         self._markets = {
-            item["symbol"]: wire.market_of(item, decimals) for item in _json(await self.http.get("/api/v1/markets"))
+            item["symbol"]: client.market_of(item, decimals) for item in _json(await self.http.get("/api/v1/markets"))
         }
         return self._markets
 
@@ -239,14 +239,14 @@ class RestClient:
         market = await self._market(symbol)
         allowed = next((n for n in DEPTH_LIMITS if n >= limit), DEPTH_LIMITS[-1])
         body = _json(await self.http.get("/api/v1/depth", params={"symbol": symbol, "limit": str(allowed)}))
-        return wire.depth_of(market, body)
+        return client.depth_of(market, body)
 
     async def open_orders(self, symbol: str) -> list[Resting]:
         """The key's open orders in a market (`orderQueryAll`)."""
         market = await self._market(symbol)
         rows = await self._signed("GET", "/api/v1/orders", "orderQueryAll", {"symbol": symbol})
         return [
-            Resting(*wire.resting_of(row, market))
+            Resting(*client.resting_of(row, market))
             for row in rows
             if row.get("price") is not None and row.get("quantity") is not None
         ]
@@ -255,7 +255,7 @@ class RestClient:
         """Available atoms per asset (`balanceQuery`)."""
         await self._market_assets()
         body = await self._signed("GET", "/api/v1/capital", "balanceQuery", {})
-        return wire.available_of(body, self._assets())
+        return client.available_of(body, self._assets())
 
     async def _market_assets(self) -> None:
         if not self._markets:
@@ -275,7 +275,7 @@ class RestClient:
             chunk = orders[start : start + MAX_BATCH]
             batch = [_order_params(order, await self._market(order.symbol)) for order in chunk]
             for item in await self._signed("POST", "/api/v1/orders", "orderExecute", batch):
-                error = wire.error_of(item)
+                error = client.error_of(item)
                 outcomes.append(Placed(int(item["id"])) if error is None else Refused(*error))
         return outcomes
 
@@ -283,7 +283,7 @@ class RestClient:
         """Cancel each order (`orderCancel`; one already gone, 404, is ignored), then place the orders."""
 
         async def one(order_id: int) -> None:
-            params = wire.order_cancel_params(symbol, order_id)
+            params = client.order_cancel_params(symbol, order_id)
             response = await self.http.request(
                 "DELETE", "/api/v1/order", json=params, headers=self.key.headers("orderCancel", [params])
             )
@@ -296,12 +296,12 @@ class RestClient:
     async def deposit(self, asset: str, atoms: int) -> None:
         """The faucet: `POST /exchange/v1/capital/deposit` (open in demo mode)."""
         await self._market_assets()
-        transfer = wire.TransferRequest(symbol=asset, quantity=self._assets()[asset].amount(atoms))
-        await self._signed("POST", "/exchange/v1/capital/deposit", "deposit", wire.transfer_params(transfer))
+        transfer = ours.TransferRequest(symbol=asset, quantity=self._assets()[asset].amount(atoms))
+        await self._signed("POST", "/exchange/v1/capital/deposit", "deposit", client.transfer_params(transfer))
 
 
 def _order_params(order: OrderRequest, market: Market) -> dict[str, Any]:
-    return wire.order_params(
+    return client.order_params(
         market,
         side=order.side,
         order_type=order.order_type,

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from exchange.api import wire
 from exchange.demo import SOL_USDC
 from exchange.engine.commands import AddAsset, AddMarket, CancelOrder, Deposit, PlaceOrder
 from exchange.engine.engine import Engine
 from exchange.engine.events import Event, OrderAccepted, OrderCancelled, OrderFilled, TradeExecuted
 from exchange.engine.orders import OrderType, Side
 from exchange.persistence import queries
+from exchange.protocol import streams
+from exchange.protocol.codes import StreamCode
 
 NOW = 1_700_000_000_123_456
 
@@ -61,23 +62,23 @@ def frames() -> list[str]:
     market = SOL_USDC
     events = _events()
     out = [
-        wire.stream_frame(
+        streams.stream_frame(
             "depth.SOL_USDC",
-            wire.depth_update_fields(
+            streams.depth_update_fields(
                 market, first=3, last=5, bids=[(15100, 0)], asks=[(15025, 150)], engine_ts=4, now=NOW
             ),
         ),
-        wire.stream_frame(
+        streams.stream_frame(
             "bookTicker.SOL_USDC",
-            wire.book_ticker_fields(market, bid=None, ask=(15025, 150), sequence=5, engine_ts=4, now=NOW),
+            streams.book_ticker_fields(market, bid=None, ask=(15025, 150), sequence=5, engine_ts=4, now=NOW),
         ),
-        wire.stream_error_frame(wire.WS_INVALID_STREAM, "unknown stream nope"),
+        streams.stream_error_frame(StreamCode.INVALID_STREAM, "unknown stream nope"),
     ]
     for event in events:
         if isinstance(event, TradeExecuted):
-            out.append(wire.stream_frame("trade.SOL_USDC", wire.trade_update_fields(market, event, now=NOW)))
+            out.append(streams.stream_frame("trade.SOL_USDC", streams.trade_update_fields(market, event, now=NOW)))
         if isinstance(event, OrderAccepted | OrderFilled | OrderCancelled):
-            out.append(wire.stream_frame("account.orderUpdate", wire.order_update_fields(event, market, now=NOW)))
+            out.append(streams.stream_frame("account.orderUpdate", streams.order_update_fields(event, market, now=NOW)))
     ticker = queries.Ticker(
         symbol="SOL_USDC",
         first_price=Decimal("150.25"),
@@ -88,7 +89,7 @@ def frames() -> list[str]:
         quote_volume=Decimal("226.125"),
         trades=2,
     )
-    out.append(wire.stream_frame("ticker.SOL_USDC", wire.ticker_update_fields(ticker, now=NOW)))
+    out.append(streams.stream_frame("ticker.SOL_USDC", streams.ticker_update_fields(ticker, now=NOW)))
     kline = queries.Kline(
         start=1_700_000_040_000_000,
         end=1_700_000_100_000_000,
@@ -101,10 +102,10 @@ def frames() -> list[str]:
         trades=2,
     )
     out.append(
-        wire.stream_frame("kline.1m.SOL_USDC", wire.kline_update_fields("SOL_USDC", kline, closed=True, now=NOW))
+        streams.stream_frame("kline.1m.SOL_USDC", streams.kline_update_fields("SOL_USDC", kline, closed=True, now=NOW))
     )
-    balance = wire.balance_update_fields(market.quote, available=12_345_678, locked=0, engine_ts=4, now=NOW)
-    out.append(wire.stream_frame("account.balanceUpdate", balance))
+    balance = streams.balance_update_fields(market.quote, available=12_345_678, locked=0, engine_ts=4, now=NOW)
+    out.append(streams.stream_frame("account.balanceUpdate", balance))
     return out
 
 
