@@ -58,7 +58,7 @@ from nacl.signing import SigningKey, VerifyKey
 
 from exchange.api.ratelimit import RateLimiter
 from exchange.protocol.codes import ApiError, Code
-from exchange.protocol.endpoints import Scope
+from exchange.protocol.ours import Scope
 
 DEFAULT_WINDOW_MS = 5_000
 MAX_WINDOW_MS = 60_000

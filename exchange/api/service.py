@@ -54,7 +54,7 @@ from exchange.persistence.queries import Queries
 from exchange.persistence.timestamps import to_micros
 from exchange.protocol.codes import ApiError, Code
 from exchange.protocol.decoding import Params, check_media_type, load_json, query_fields, scalar_params
-from exchange.protocol.endpoints import Scope
+from exchange.protocol.ours import Scope
 
 T = TypeVar("T")
 
@@ -329,10 +329,6 @@ class Api:
         if request.method == "GET":
             return query_params(request)
         return scalar_params(await self.body(request))
-
-    async def signed(self, request: Request, instruction: str, scope: Scope, params: Sequence[Params]) -> Principal:
-        """Authenticate a signed request for `instruction` (rate limit and replay check included)."""
-        return await self.verifier.authenticate(request.headers, instruction, params, scope)
 
 
 def query_params(request: Request) -> Params:

@@ -8,20 +8,27 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from enum import StrEnum
 from typing import Protocol
 
 from exchange.engine.numbers import Asset
 from exchange.protocol.codes import ApiError, Code, bad_request
 from exchange.protocol.decoding import Json, Scalar, only_fields, parse_decimal, parse_uint, required
-from exchange.protocol.endpoints import Scope
 from exchange.protocol.replies import _book_state, dec
 
-# == the project's own routes =========================================================
 #
 # Accounts, keys, transfers, listings and halts (exchange/api/own.py) are ours, not Backpack's,
 # but their bodies follow the same conventions: camelCase names, decimal strings, ids
 # as strings in requests. The parsers check form only and return small typed values;
 # the routes do the lookups (assets, markets) and the authorisation.
+
+
+class Scope(StrEnum):
+    """What an API key may do: read, trade, or administer the exchange."""
+
+    READ = "read"
+    TRADE = "trade"
+    ADMIN = "admin"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

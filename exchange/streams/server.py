@@ -59,7 +59,7 @@ from exchange.observability import WEBSOCKET_CONNECTIONS, WEBSOCKET_DROPPED
 from exchange.persistence.database import DatabaseUnavailableError
 from exchange.protocol import streams
 from exchange.protocol.codes import ApiError, StreamCode
-from exchange.protocol.endpoints import Scope as KeyScope
+from exchange.protocol.ours import Scope as KeyScope
 from exchange.streams.bus import Bus
 from exchange.streams.feed import Feed, Query
 from exchange.streams.hub import SINK_EXTENSION, Client, Hub, Sink

@@ -14,7 +14,7 @@ from exchange.engine.orders import OrderSpec, OrderStatus, OrderType, SelfTradeP
 from exchange.engine.queries import OrderView
 from exchange.protocol import client, ours, replies, requests
 from exchange.protocol.codes import ApiError
-from exchange.protocol.endpoints import Scope
+from exchange.protocol.ours import Scope
 
 ORDERS = [
     PlaceOrder(
