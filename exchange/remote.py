@@ -16,6 +16,7 @@ import httpx
 
 from exchange.api.auth import KeyPair, SignedParams
 from exchange.protocol import client
+from exchange.protocol.endpoints import Endpoint
 
 
 class RemoteError(Exception):
@@ -25,9 +26,7 @@ class RemoteError(Exception):
 def call(
     url: str,
     key: KeyPair,
-    method: str,
-    path: str,
-    instruction: str,
+    endpoint: Endpoint,
     params: SignedParams,
     *,
     new_key: KeyPair | None = None,
@@ -36,10 +35,10 @@ def call(
 
     RemoteError on any failure.
     """
-    headers = key.headers(instruction, [params], new_key=new_key)
+    headers = key.headers(endpoint.instruction, [params], new_key=new_key)
     try:
         with httpx.Client(base_url=url, timeout=15) as http:
-            response = http.request(method, path, json=params, headers=headers)
+            response = http.request(endpoint.method, endpoint.path, json=params, headers=headers)
     except httpx.HTTPError as error:
         raise RemoteError(f"cannot reach the exchange at {url}: {error}") from None
     try:

@@ -100,6 +100,8 @@ def signed(
 PRIVATE, OWN = Tag.PRIVATE, Tag.OWN
 READ, TRADE, ADMIN = Scope.READ, Scope.TRADE, Scope.ADMIN
 MAX_BATCH = 20
+ORDER, ORDERS, KEYS = "/api/v1/order", "/api/v1/orders", "/exchange/v1/keys"
+"""The paths that serve several methods."""
 
 # fmt: off
 STATUS = public("GET", "/api/v1/status", "System status",
@@ -123,18 +125,18 @@ TRADES_HISTORY = public("GET", "/api/v1/trades/history", "Historical trades, new
                         query=(m.SYMBOL, m.LIMIT, m.OFFSET))
 
 BALANCES = signed(PRIVATE, READ, "balanceQuery", "GET", "/api/v1/capital", "Balances", ref("Balances"))
-ORDER_QUERY = signed(PRIVATE, READ, "orderQuery", "GET", "/api/v1/order", "One open order", ref("Order"),
+ORDER_QUERY = signed(PRIVATE, READ, "orderQuery", "GET", ORDER, "One open order", ref("Order"),
                      query=(m.SYMBOL, query("orderId", m.STRING), query("clientId", m.INTEGER)))
-ORDER_EXECUTE = signed(PRIVATE, TRADE, "orderExecute", "POST", "/api/v1/order", "Place an order", ref("Order"),
+ORDER_EXECUTE = signed(PRIVATE, TRADE, "orderExecute", "POST", ORDER, "Place an order", ref("Order"),
                        body=m.ORDER_REQUEST)
-ORDER_CANCEL = signed(PRIVATE, TRADE, "orderCancel", "DELETE", "/api/v1/order", "Cancel an order", ref("Order"),
+ORDER_CANCEL = signed(PRIVATE, TRADE, "orderCancel", "DELETE", ORDER, "Cancel an order", ref("Order"),
                       body=m.ORDER_REF)
-ORDERS_QUERY = signed(PRIVATE, READ, "orderQueryAll", "GET", "/api/v1/orders", "Open orders", array(ref("Order")),
+ORDERS_QUERY = signed(PRIVATE, READ, "orderQueryAll", "GET", ORDERS, "Open orders", array(ref("Order")),
                       query=(query("symbol", m.STRING),))
-ORDERS_EXECUTE = signed(PRIVATE, TRADE, "orderExecute", "POST", "/api/v1/orders", f"Place up to {MAX_BATCH} orders",
+ORDERS_EXECUTE = signed(PRIVATE, TRADE, "orderExecute", "POST", ORDERS, f"Place up to {MAX_BATCH} orders",
                         array(ref("BatchResult")), batch=MAX_BATCH,
                         body={**array(m.ORDER_REQUEST), "minItems": 1, "maxItems": MAX_BATCH})
-ORDERS_CANCEL = signed(PRIVATE, TRADE, "orderCancelAll", "DELETE", "/api/v1/orders", "Cancel all orders in a market",
+ORDERS_CANCEL = signed(PRIVATE, TRADE, "orderCancelAll", "DELETE", ORDERS, "Cancel all orders in a market",
                        array(ref("Order")), body=m.SYMBOL_BODY)
 ORDER_HISTORY = signed(PRIVATE, READ, "orderHistoryQueryAll", "GET", "/wapi/v1/history/orders", "Order history",
                        array(ref("OrderHistory")), query=m.HISTORY)
@@ -149,12 +151,12 @@ ACCOUNT_CREATE = signed(OWN, ADMIN, "accountCreate", "POST", "/exchange/v1/accou
                         "Open an account with an ED25519 public key "
                         "(signed by that key in demo mode, else by an admin)", ref("Account"),
                         body=m.ACCOUNT_REQUEST, self_signed=True)
-KEY_QUERY_ALL = signed(OWN, READ, "keyQueryAll", "GET", "/exchange/v1/keys",
+KEY_QUERY_ALL = signed(OWN, READ, "keyQueryAll", "GET", KEYS,
                        "The account's API keys, revoked ones too, oldest first", array(ref("ApiKey")))
-KEY_CREATE = signed(OWN, READ, "keyCreate", "POST", "/exchange/v1/keys",
+KEY_CREATE = signed(OWN, READ, "keyCreate", "POST", KEYS,
                     "Add an API key to the signer's account, with scopes (comma-separated) among the signer's own",
                     ref("ApiKey"), headers=(m.KEY_SIGNATURE,), body=m.KEY_REQUEST)
-KEY_REVOKE = signed(OWN, READ, "keyRevoke", "DELETE", "/exchange/v1/keys",
+KEY_REVOKE = signed(OWN, READ, "keyRevoke", "DELETE", KEYS,
                     "Revoke a key of the signer's account (needs all of its scopes; idempotent)", ref("ApiKey"),
                     body=obj({"publicKey": m.STRING}))
 DEPOSIT = signed(OWN, READ, "deposit", "POST", "/exchange/v1/capital/deposit",
