@@ -149,6 +149,7 @@ OPERATIONS = [
     Operation(
         "market-resume", "POST", "/admin/v1/markets/resume", "marketResume", {"symbol": "SOL_USDC"}, signer="admin"
     ),
+    Operation("engine", "GET", "/admin/v1/engine", "engineQuery", {"note": "mine"}, signer="admin"),
 ]
 
 # -- bad values, by kind of field -------------------------------------------------------
