@@ -15,11 +15,12 @@ from typing import Any
 import httpx
 
 from exchange.api.auth import KeyPair, SignedParams
+from exchange.engine.errors import ExchangeError
 from exchange.protocol import client
 from exchange.protocol.endpoints import Endpoint
 
 
-class RemoteError(Exception):
+class RemoteError(ExchangeError):
     """A call to the exchange failed; the message says why."""
 
 

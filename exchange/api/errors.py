@@ -7,9 +7,12 @@ maps it to the right exception class (INSUFFICIENT_FUNDS -> InsufficientFunds,
 INVALID_MARKET -> BadSymbol, INVALID_SIGNATURE/UNAUTHORIZED -> AuthenticationError...).
 A success body never has a `code` key.
 
-Bad input never becomes a 500: parsers raise `ApiError` or the engine's `InvalidInput`
-(both carry their code), a business rejection arrives as a `Rejected` event and goes
-through `REJECTIONS`, and the only path to a 500 SERVER_ERROR is a bug.
+Every exception the project defines derives from `exchange.engine.errors.ExchangeError`,
+and the ones a request can meet are mapped here, once: `ApiError` carries its own status
+and `Code`, the engine's `InvalidInput` its code (a 400), a business rejection arrives as
+a `Rejected` event (`RejectedError`) and goes through `REJECTIONS`, a refusing engine or
+an unreachable database is a 503. Bad input never becomes a 500: the only path to a 500
+SERVER_ERROR is a bug.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from starlette.responses import Response
 from starlette.types import ExceptionHandler
 
 from exchange.engine.actor import EngineUnavailableError
+from exchange.engine.errors import ExchangeError
 from exchange.engine.events import Rejected, RejectReason
 from exchange.engine.numbers import InvalidInput
 from exchange.persistence.database import DatabaseUnavailableError
@@ -32,7 +36,7 @@ from exchange.protocol.codes import ApiError, Code
 log = logging.getLogger(__name__)
 
 
-class RejectedError(Exception):
+class RejectedError(ExchangeError):
     """The engine rejected a command; carries the `Rejected` event."""
 
     def __init__(self, rejected: Rejected) -> None:

@@ -32,6 +32,7 @@ from exchange.api.auth import KeyPair
 from exchange.bots.quoting import Levels, Resting
 from exchange.engine.actor import EngineActor
 from exchange.engine.commands import CancelOrder, Deposit, PlaceOrder
+from exchange.engine.errors import ExchangeError
 from exchange.engine.events import OrderAccepted, Rejected
 from exchange.engine.numbers import Asset, Market
 from exchange.engine.orders import OrderType, Side, TimeInForce
@@ -187,7 +188,7 @@ class InProcessClient:
         )
 
 
-class ApiRequestError(Exception):
+class ApiRequestError(ExchangeError):
     """The server answered a bot's request with an error that is not a refusal of an order."""
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from enum import IntEnum, StrEnum
 
+from exchange.engine.errors import ExchangeError
+
 
 class Code(StrEnum):
     """The code of an HTTP error reply."""
@@ -42,7 +44,7 @@ class StreamCode(IntEnum):
     INVALID_DEPTH_WINDOW = 4008
 
 
-class ApiError(Exception):
+class ApiError(ExchangeError):
     """A refused request: its HTTP status, its `Code` and a message (and optional extra headers)."""
 
     def __init__(self, status: int, code: Code, message: str, headers: dict[str, str] | None = None) -> None:

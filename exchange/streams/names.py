@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from exchange.engine.errors import ExchangeError
 from exchange.persistence.queries import INTERVALS
 from exchange.protocol.codes import StreamCode
 
@@ -37,7 +38,7 @@ class Stream(NamedTuple):
     private: bool
 
 
-class StreamError(Exception):
+class StreamError(ExchangeError):
     """A stream name Backpack refuses, with its error code."""
 
     def __init__(self, code: int, message: str) -> None:
