@@ -54,6 +54,7 @@ class Trader:
         headers = self.keys.headers(instruction, [params])
         if method == "GET":
             return await self.http.get(path, params=params, headers=headers)
+        headers["Content-Type"] = "application/json"
         return await self.http.request(method, path, content=orjson.dumps(params), headers=headers)
 
 
