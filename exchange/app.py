@@ -38,6 +38,7 @@ from exchange import demo, observability
 from exchange.api import openapi, own, private, public
 from exchange.api.errors import exception_handlers
 from exchange.api.ratelimit import IpRateLimitMiddleware, RateLimiter
+from exchange.api.routes import routes as derived_routes
 from exchange.api.service import Api, now_us
 from exchange.bots.run import running as running_bots
 from exchange.collector import freezing_survivors
@@ -59,9 +60,7 @@ from exchange.web import ROUTES as WEB_ROUTES
 def routes() -> list[BaseRoute]:
     """Every HTTP route: Backpack's public and private API, the project's own, and the docs."""
     return [
-        *public.ROUTES,
-        *private.ROUTES,
-        *own.ROUTES,
+        *derived_routes({**public.HANDLERS, **private.HANDLERS, **own.HANDLERS}),
         *openapi.ROUTES,
         *observability.ROUTES,
         *WEB_ROUTES,

@@ -21,6 +21,7 @@ import typer
 if TYPE_CHECKING:
     from exchange.api.auth import KeyPair
     from exchange.config import Settings
+    from exchange.protocol.endpoints import Endpoint
 
 app = typer.Typer(no_args_is_help=True, help="A spot crypto exchange, wire-compatible with Backpack Exchange.")
 bench = typer.Typer(no_args_is_help=True, help="Benchmarks that print figures beside a ceiling from the same run.")
@@ -280,9 +281,7 @@ def bots(
 def _reply(
     url: str | None,
     key: KeyPair,
-    method: str,
-    path: str,
-    instruction: str,
+    endpoint: Endpoint,
     params: dict[str, Any],
     *,
     new_key: KeyPair | None = None,
@@ -290,13 +289,13 @@ def _reply(
     from exchange.remote import RemoteError, call
 
     try:
-        return call(_url(url), key, method, path, instruction, params, new_key=new_key)
+        return call(_url(url), key, endpoint, params, new_key=new_key)
     except RemoteError as error:
         _fail(str(error))
 
 
-def _call(url: str | None, key: KeyPair, method: str, path: str, instruction: str, params: dict[str, Any]) -> None:
-    typer.echo(json.dumps(_reply(url, key, method, path, instruction, params), indent=2))
+def _call(url: str | None, key: KeyPair, endpoint: Endpoint, params: dict[str, Any]) -> None:
+    typer.echo(json.dumps(_reply(url, key, endpoint, params), indent=2))
 
 
 def _decimal(value: str, name: str) -> Decimal:
@@ -342,12 +341,12 @@ def accounts_create(
     The account's key is --public-key (signed by the admin --key), else --key's own key
     (open sign-up, or the admin opening one for its own key), else a new key made here.
     """
-    from exchange.api import wire
     from exchange.api.auth import KeyPair
-    from exchange.api.errors import ApiError
+    from exchange.protocol import client, endpoints, ours
+    from exchange.protocol.codes import ApiError
 
     try:
-        wanted = wire.parse_scopes(scopes)
+        wanted = ours.parse_scopes(scopes)
     except ApiError as error:
         raise typer.BadParameter(error.message, param_hint="--scopes") from None
     given = _key(key, required=False)
@@ -356,8 +355,8 @@ def accounts_create(
     if signer is None:
         _fail("--public-key needs the admin --key (open sign-up must be signed by the new key itself)")
     target = public_key or signer.public_key
-    params = wire.account_params(wire.AccountRequest(public_key=target, scopes=wanted, label=label))
-    reply = _reply(url, signer, "POST", "/exchange/v1/accounts", "accountCreate", params)
+    params = client.account_params(ours.AccountRequest(public_key=target, scopes=wanted, label=label))
+    reply = _reply(url, signer, endpoints.ACCOUNT_CREATE, params)
     secret = {"secret": generated.secret} if generated is not None else {}
     typer.echo(json.dumps({**reply, **secret}, indent=2))
 
@@ -380,12 +379,12 @@ def keys_add(
     key: str | None = KEY,
 ) -> None:
     """Generate a key pair, register it to the account of --key, and print it (the secret is shown only here)."""
-    from exchange.api import wire
     from exchange.api.auth import KeyPair
-    from exchange.api.errors import ApiError
+    from exchange.protocol import client, endpoints, ours
+    from exchange.protocol.codes import ApiError
 
     try:
-        wanted = None if scopes is None else wire.parse_scopes(scopes)
+        wanted = None if scopes is None else ours.parse_scopes(scopes)
     except ApiError as error:
         raise typer.BadParameter(error.message, param_hint="--scopes") from None
     if wanted is not None and not wanted:
@@ -393,17 +392,19 @@ def keys_add(
     signer = _key(key, required=True)
     assert signer is not None
     pair = KeyPair.generate()
-    params = wire.key_params(wire.KeyRequest(public_key=pair.public_key, scopes=wanted))
-    reply = _reply(url, signer, "POST", "/exchange/v1/keys", "keyCreate", params, new_key=pair)
+    params = client.key_params(ours.KeyRequest(public_key=pair.public_key, scopes=wanted))
+    reply = _reply(url, signer, endpoints.KEY_CREATE, params, new_key=pair)
     typer.echo(json.dumps({**reply, "secret": pair.secret}, indent=2))
 
 
 @keys.command("list")
 def keys_list(url: str | None = URL, key: str | None = KEY) -> None:
     """List the keys of the account of --key, revoked ones too, oldest first."""
+    from exchange.protocol import endpoints
+
     signer = _key(key, required=True)
     assert signer is not None
-    _call(url, signer, "GET", "/exchange/v1/keys", "keyQueryAll", {})
+    _call(url, signer, endpoints.KEY_QUERY_ALL, {})
 
 
 @keys.command("revoke")
@@ -413,11 +414,11 @@ def keys_revoke(
     key: str | None = KEY,
 ) -> None:
     """Revoke a key of the account of --key (it may be --key itself); its next request is refused."""
-    from exchange.api import wire
+    from exchange.protocol import client, endpoints
 
     signer = _key(key, required=True)
     assert signer is not None
-    _call(url, signer, "DELETE", "/exchange/v1/keys", "keyRevoke", wire.key_ref_params(public_key))
+    _call(url, signer, endpoints.KEY_REVOKE, client.key_ref_params(public_key))
 
 
 @app.command()
@@ -430,14 +431,14 @@ def deposit(
     key: str | None = KEY,
 ) -> None:
     """Credit an account: the operator's on-ramp (admin key), or the faucet for one's own account (demo)."""
-    from exchange.api import wire
+    from exchange.protocol import client, endpoints, ours
 
-    transfer = wire.TransferRequest(
+    transfer = ours.TransferRequest(
         symbol=symbol, quantity=_decimal(quantity, "QUANTITY"), transfer_id=transfer_id, account_id=account_id
     )
     signer = _key(key, required=True)
     assert signer is not None
-    _call(url, signer, "POST", "/exchange/v1/capital/deposit", "deposit", wire.transfer_params(transfer))
+    _call(url, signer, endpoints.DEPOSIT, client.transfer_params(transfer))
 
 
 assets = typer.Typer(no_args_is_help=True, help="Assets listed on a running exchange.")
@@ -457,8 +458,8 @@ def assets_add(
     key: str | None = KEY,
 ) -> None:
     """List an asset (admin key)."""
-    from exchange.api import wire
     from exchange.engine.numbers import Asset, InvalidInput
+    from exchange.protocol import client, endpoints
 
     try:
         asset = Asset(symbol=symbol, decimals=decimals)
@@ -466,7 +467,7 @@ def assets_add(
         raise typer.BadParameter(error.message, param_hint="SYMBOL") from None
     signer = _key(key, required=True)
     assert signer is not None
-    _call(url, signer, "POST", "/admin/v1/assets", "assetCreate", wire.asset_params(asset))
+    _call(url, signer, endpoints.ASSET_CREATE, client.asset_params(asset))
 
 
 markets = typer.Typer(no_args_is_help=True, help="Markets listed on a running exchange.")
@@ -492,10 +493,10 @@ def markets_add(
     key: str | None = KEY,
 ) -> None:
     """List a spot market of two listed assets (admin key)."""
-    from exchange.api import wire
+    from exchange.protocol import client, endpoints, ours
 
-    listing = wire.MarketRequest(
-        symbol=symbol or wire.market_symbol(base, quote),
+    listing = ours.MarketRequest(
+        symbol=symbol or ours.market_symbol(base, quote),
         base_symbol=base,
         quote_symbol=quote,
         tick_size=_decimal(tick_size, "--tick-size"),
@@ -506,7 +507,7 @@ def markets_add(
     )
     signer = _key(key, required=True)
     assert signer is not None
-    _call(url, signer, "POST", "/admin/v1/markets", "marketCreate", wire.market_params(listing))
+    _call(url, signer, endpoints.MARKET_CREATE, client.market_params(listing))
 
 
 def main() -> None:

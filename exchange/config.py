@@ -24,6 +24,8 @@ import platformdirs
 from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
+from exchange.engine.errors import ExchangeError
+
 ASYNC_SCHEME = "postgresql+asyncpg://"
 DATABASE_TIMEOUT = 3.0  # float-ok: seconds
 """The default bound of one database round trip made for a request (`Settings.database_timeout`)."""
@@ -200,7 +202,7 @@ class Settings(BaseSettings):
         return self.demo if self.bots is None else self.bots
 
 
-class ConfigError(Exception):
+class ConfigError(ExchangeError):
     """Bad configuration; the message names the environment variable to fix."""
 
 

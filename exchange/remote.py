@@ -14,20 +14,20 @@ from typing import Any
 
 import httpx
 
-from exchange.api import wire
 from exchange.api.auth import KeyPair, SignedParams
+from exchange.engine.errors import ExchangeError
+from exchange.protocol import client
+from exchange.protocol.endpoints import Endpoint
 
 
-class RemoteError(Exception):
+class RemoteError(ExchangeError):
     """A call to the exchange failed; the message says why."""
 
 
 def call(
     url: str,
     key: KeyPair,
-    method: str,
-    path: str,
-    instruction: str,
+    endpoint: Endpoint,
     params: SignedParams,
     *,
     new_key: KeyPair | None = None,
@@ -36,10 +36,10 @@ def call(
 
     RemoteError on any failure.
     """
-    headers = key.headers(instruction, [params], new_key=new_key)
+    headers = key.headers(endpoint.instruction, [params], new_key=new_key)
     try:
         with httpx.Client(base_url=url, timeout=15) as http:
-            response = http.request(method, path, json=params, headers=headers)
+            response = http.request(endpoint.method, endpoint.path, json=params, headers=headers)
     except httpx.HTTPError as error:
         raise RemoteError(f"cannot reach the exchange at {url}: {error}") from None
     try:
@@ -47,7 +47,7 @@ def call(
     except ValueError:
         body = None
     if response.status_code >= 400:
-        refusal = wire.error_of(body) if isinstance(body, dict) else None
+        refusal = client.error_of(body) if isinstance(body, dict) else None
         if refusal is not None:
             raise RemoteError(f"{response.status_code} {refusal[0]}: {refusal[1]}")
         raise RemoteError(f"{response.status_code}: {response.text[:200]}")

@@ -49,7 +49,6 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from functools import lru_cache
 from typing import Protocol
 from urllib.parse import quote
@@ -57,20 +56,14 @@ from urllib.parse import quote
 from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey, VerifyKey
 
-from exchange.api.errors import ApiError
 from exchange.api.ratelimit import RateLimiter
+from exchange.protocol.codes import ApiError, Code
+from exchange.protocol.ours import Scope
 
 DEFAULT_WINDOW_MS = 5_000
 MAX_WINDOW_MS = 60_000
 REPLAY_MARGIN = 1.0  # float-ok: seconds a used signature is kept past its window
-REPLAYED_REQUEST = "REPLAYED_REQUEST"
 """The 401 code of a signed request whose signature was already accepted once."""
-
-
-class Scope(StrEnum):
-    READ = "read"
-    TRADE = "trade"
-    ADMIN = "admin"
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +121,7 @@ def signing_payload(instruction: str, params: Sequence[SignedParams], timestamp:
 
 def unauthorized(message: str) -> ApiError:
     """401 UNAUTHORIZED (ccxt: AuthenticationError)."""
-    return ApiError(401, "UNAUTHORIZED", message)
+    return ApiError(401, Code.UNAUTHORIZED, message)
 
 
 def decode_public_key(text: str) -> bytes:
@@ -248,7 +241,7 @@ class Verifier:
         try:
             verify_key.verify(payload, base64.b64decode(signature_text, validate=True))
         except (binascii.Error, ValueError, BadSignatureError):
-            raise ApiError(401, "INVALID_SIGNATURE", refusal) from None
+            raise ApiError(401, Code.INVALID_SIGNATURE, refusal) from None
 
     async def authenticate(
         self,
@@ -270,7 +263,7 @@ class Verifier:
         if principal is None:
             raise unauthorized("unknown or revoked API key")
         if scope not in principal.scopes:
-            raise ApiError(403, "FORBIDDEN", f"this API key lacks the {scope.value} scope")
+            raise ApiError(403, Code.FORBIDDEN, f"this API key lacks the {scope.value} scope")
         self._limiter.check(principal.public_key)
         if once:
             await self._accept_once(headers)
@@ -285,7 +278,7 @@ class Verifier:
         if not await self._replays.first_use(signature, expires_ms / 1000 + REPLAY_MARGIN):
             raise ApiError(
                 401,
-                REPLAYED_REQUEST,
+                Code.REPLAYED_REQUEST,
                 "this signed request was already accepted once; sign it again (a new X-Timestamp) to repeat it",
             )
 

@@ -7,9 +7,12 @@ maps it to the right exception class (INSUFFICIENT_FUNDS -> InsufficientFunds,
 INVALID_MARKET -> BadSymbol, INVALID_SIGNATURE/UNAUTHORIZED -> AuthenticationError...).
 A success body never has a `code` key.
 
-Bad input never becomes a 500: parsers raise `ApiError` or the engine's `InvalidInput`
-(both carry their code), a business rejection arrives as a `Rejected` event and goes
-through `REJECTIONS`, and the only path to a 500 SERVER_ERROR is a bug.
+Every exception the project defines derives from `exchange.engine.errors.ExchangeError`,
+and the ones a request can meet are mapped here, once: `ApiError` carries its own status
+and `Code`, the engine's `InvalidInput` its code (a 400), a business rejection arrives as
+a `Rejected` event (`RejectedError`) and goes through `REJECTIONS`, a refusing engine or
+an unreachable database is a 503. Bad input never becomes a 500: the only path to a 500
+SERVER_ERROR is a bug.
 """
 
 from __future__ import annotations
@@ -24,25 +27,16 @@ from starlette.responses import Response
 from starlette.types import ExceptionHandler
 
 from exchange.engine.actor import EngineUnavailableError
+from exchange.engine.errors import ExchangeError
 from exchange.engine.events import Rejected, RejectReason
 from exchange.engine.numbers import InvalidInput
 from exchange.persistence.database import DatabaseUnavailableError
+from exchange.protocol.codes import ApiError, Code
 
 log = logging.getLogger(__name__)
 
 
-class ApiError(Exception):
-    """A failure with its HTTP status and Backpack error code (and optional extra headers)."""
-
-    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.headers = headers or {}
-
-
-class RejectedError(Exception):
+class RejectedError(ExchangeError):
     """The engine rejected a command; carries the `Rejected` event."""
 
     def __init__(self, rejected: Rejected) -> None:
@@ -51,24 +45,24 @@ class RejectedError(Exception):
 
 
 REJECTIONS: dict[RejectReason, tuple[int, str]] = {
-    RejectReason.INSUFFICIENT_FUNDS: (400, "INSUFFICIENT_FUNDS"),
-    RejectReason.UNKNOWN_MARKET: (400, "INVALID_MARKET"),
-    RejectReason.UNKNOWN_ASSET: (400, "INVALID_ASSET"),
-    RejectReason.ORDER_NOT_FOUND: (404, "RESOURCE_NOT_FOUND"),
-    RejectReason.POST_ONLY_WOULD_TAKE: (400, "INVALID_ORDER"),
-    RejectReason.FOK_NOT_FILLABLE: (400, "INVALID_ORDER"),
-    RejectReason.DUPLICATE_CLIENT_ID: (400, "INVALID_ORDER"),
-    RejectReason.QUANTITY_BELOW_MINIMUM: (400, "INVALID_ORDER"),
-    RejectReason.MARKET_HALTED: (400, "INVALID_ORDER"),
-    RejectReason.INVALID_ORDER: (400, "INVALID_ORDER"),
-    RejectReason.INVALID_AMOUNT: (400, "INVALID_QUANTITY"),
-    RejectReason.DUPLICATE_ASSET: (400, "INVALID_ASSET"),
-    RejectReason.DUPLICATE_MARKET: (400, "INVALID_MARKET"),
-    RejectReason.DUPLICATE_TRANSFER: (400, "INVALID_CLIENT_REQUEST"),
-    RejectReason.UNSTORABLE: (400, "INVALID_CLIENT_REQUEST"),
+    RejectReason.INSUFFICIENT_FUNDS: (400, Code.INSUFFICIENT_FUNDS),
+    RejectReason.UNKNOWN_MARKET: (400, Code.INVALID_MARKET),
+    RejectReason.UNKNOWN_ASSET: (400, Code.INVALID_ASSET),
+    RejectReason.ORDER_NOT_FOUND: (404, Code.RESOURCE_NOT_FOUND),
+    RejectReason.POST_ONLY_WOULD_TAKE: (400, Code.INVALID_ORDER),
+    RejectReason.FOK_NOT_FILLABLE: (400, Code.INVALID_ORDER),
+    RejectReason.DUPLICATE_CLIENT_ID: (400, Code.INVALID_ORDER),
+    RejectReason.QUANTITY_BELOW_MINIMUM: (400, Code.INVALID_ORDER),
+    RejectReason.MARKET_HALTED: (400, Code.INVALID_ORDER),
+    RejectReason.INVALID_ORDER: (400, Code.INVALID_ORDER),
+    RejectReason.INVALID_AMOUNT: (400, Code.INVALID_QUANTITY),
+    RejectReason.DUPLICATE_ASSET: (400, Code.INVALID_ASSET),
+    RejectReason.DUPLICATE_MARKET: (400, Code.INVALID_MARKET),
+    RejectReason.DUPLICATE_TRANSFER: (400, Code.INVALID_CLIENT_REQUEST),
+    RejectReason.UNSTORABLE: (400, Code.INVALID_CLIENT_REQUEST),
 }
 
-_HTTP_CODES = {404: "RESOURCE_NOT_FOUND", 405: "INVALID_CLIENT_REQUEST", 413: "INVALID_CLIENT_REQUEST"}
+_HTTP_CODES = {404: Code.RESOURCE_NOT_FOUND, 405: Code.INVALID_CLIENT_REQUEST, 413: Code.INVALID_CLIENT_REQUEST}
 
 
 def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
@@ -99,23 +93,23 @@ async def _invalid_input(request: Request, exc: Exception) -> Response:
 
 
 async def _unavailable(request: Request, exc: Exception) -> Response:
-    return error_response(503, "SERVICE_UNAVAILABLE", str(exc) or "service unavailable", retry_after(1))
+    return error_response(503, Code.SERVICE_UNAVAILABLE, str(exc) or "service unavailable", retry_after(1))
 
 
 async def _http(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    code = _HTTP_CODES.get(exc.status_code, "INVALID_CLIENT_REQUEST")
+    code = _HTTP_CODES.get(exc.status_code, Code.INVALID_CLIENT_REQUEST)
     return error_response(exc.status_code, code, str(exc.detail), dict(exc.headers or {}))
 
 
 async def _disconnected(request: Request, exc: Exception) -> Response:
     """The client went away (or was timed out, `exchange.api.deadline`) before its body was in: nobody to answer."""
-    return error_response(400, "INVALID_CLIENT_REQUEST", "the connection closed before the whole body was received")
+    return error_response(400, Code.INVALID_CLIENT_REQUEST, "the connection closed before the whole body was received")
 
 
 async def _bug(request: Request, exc: Exception) -> Response:
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return error_response(500, "SERVER_ERROR", "internal error")
+    return error_response(500, Code.SERVER_ERROR, "internal error")
 
 
 def exception_handlers() -> dict[int | type[Exception], ExceptionHandler]:

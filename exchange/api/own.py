@@ -38,88 +38,85 @@ from __future__ import annotations
 import dataclasses
 import uuid
 
-from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
-from exchange.api import wire
-from exchange.api.auth import Principal, Scope
-from exchange.api.errors import ApiError, RejectedError
-from exchange.api.service import Api, JsonResponse, api_of, now_us
+from exchange.api.auth import Principal
+from exchange.api.errors import RejectedError
+from exchange.api.routes import Call, Handler, authenticate
+from exchange.api.service import Api, JsonResponse, now_us
 from exchange.engine.commands import AddAsset, AddMarket, Deposit, SetMarketHalted, Withdraw
 from exchange.engine.events import RejectReason
 from exchange.engine.numbers import InvalidInput, Market
 from exchange.engine.queries import GetDigest
+from exchange.protocol import decoding, endpoints, ours, replies
+from exchange.protocol.codes import ApiError, Code
+from exchange.protocol.endpoints import Endpoint
+from exchange.protocol.ours import Scope
 from exchange.seat import EngineSeat, Role
 
 SIGNUP_SCOPES = frozenset((Scope.READ, Scope.TRADE))
 
 
-async def create_account(request: Request) -> Response:
+async def create_account(call: Call) -> Response:
     """POST /exchange/v1/accounts (accountCreate): open an account with an ED25519 public key."""
-    api = api_of(request)
-    params = await api.params(request)
-    account = wire.parse_account(params)
+    api, params, request = call.api, call.params, call.request
+    account = ours.parse_account(params)
     scopes = SIGNUP_SCOPES if account.scopes is None else account.scopes
-    signer = request.headers.get("x-api-key")
-    if signer == account.public_key and api.open_signup:
-        api.verifier.check_signature(request.headers, "accountCreate", [params])
+    if request.headers.get("x-api-key") == account.public_key and api.open_signup:
+        api.verifier.check_signature(request.headers, endpoints.ACCOUNT_CREATE.instruction, [params])
         if not scopes <= SIGNUP_SCOPES:
-            raise ApiError(403, "FORBIDDEN", "open sign-up grants read and trade only")
+            raise ApiError(403, Code.FORBIDDEN, "open sign-up grants read and trade only")
     else:
-        await api.signed(request, "accountCreate", Scope.ADMIN, [params])
+        await authenticate(api, request, endpoints.ACCOUNT_CREATE, [params])
     account_id = await api.create_account(account.public_key, scopes, account.label)
-    return JsonResponse(wire.account_fields(account_id, account.public_key, scopes))
+    return JsonResponse(ours.account_fields(account_id, account.public_key, scopes))
 
 
-async def _account_signed(request: Request, instruction: str) -> tuple[Api, Principal, wire.Params]:
+def _account_signed(call: Call) -> tuple[Api, Principal, decoding.Params]:
     """A key route's params, signed by a key of an account (the operator's key from settings has none)."""
-    api = api_of(request)
-    params = await api.params(request)
-    principal = await api.signed(request, instruction, Scope.READ, [params])
-    if principal.public_key == api.admin_public_key:
-        raise ApiError(403, "FORBIDDEN", "the operator's key is not a key of an account")
-    return api, principal, params
+    if call.signer.public_key == call.api.admin_public_key:
+        raise ApiError(403, Code.FORBIDDEN, "the operator's key is not a key of an account")
+    return call.api, call.signer, call.params
 
 
-async def create_key(request: Request) -> Response:
+async def create_key(call: Call) -> Response:
     """POST /exchange/v1/keys (keyCreate): add a key to the signer's account, with at most the signer's scopes."""
-    api, principal, params = await _account_signed(request, "keyCreate")
-    key = wire.parse_key(params)
-    api.verifier.check_possession(request.headers, key.public_key, "keyCreate", [params])
+    api, principal, params = _account_signed(call)
+    key = ours.parse_key(params)
+    api.verifier.check_possession(call.request.headers, key.public_key, endpoints.KEY_CREATE.instruction, [params])
     scopes = principal.scopes - {Scope.ADMIN} if key.scopes is None else key.scopes
     if Scope.ADMIN in scopes:
-        raise ApiError(403, "FORBIDDEN", "the admin scope is granted by the operator only")
+        raise ApiError(403, Code.FORBIDDEN, "the admin scope is granted by the operator only")
     if not scopes <= principal.scopes:
         missing = ", ".join(sorted(s.value for s in scopes - principal.scopes))
-        raise ApiError(403, "FORBIDDEN", f"a key cannot grant scopes it lacks: {missing}")
+        raise ApiError(403, Code.FORBIDDEN, f"a key cannot grant scopes it lacks: {missing}")
     added = await api.add_key(principal.account_id, key.public_key, scopes)
-    return JsonResponse(wire.key_fields(added))
+    return JsonResponse(ours.key_fields(added))
 
 
-async def list_keys(request: Request) -> Response:
+async def list_keys(call: Call) -> Response:
     """GET /exchange/v1/keys (keyQueryAll): the signer's account's keys, revoked ones too, oldest first."""
-    api, principal, _ = await _account_signed(request, "keyQueryAll")
-    return JsonResponse([wire.key_fields(key) for key in await api.account_keys(principal.account_id)])
+    api, principal, _ = _account_signed(call)
+    return JsonResponse([ours.key_fields(key) for key in await api.account_keys(principal.account_id)])
 
 
-async def revoke_key(request: Request) -> Response:
+async def revoke_key(call: Call) -> Response:
     """DELETE /exchange/v1/keys (keyRevoke): revoke a key of the signer's account (idempotent)."""
-    api, principal, params = await _account_signed(request, "keyRevoke")
-    public_key = wire.parse_public_key(params)
+    api, principal, params = _account_signed(call)
+    public_key = ours.parse_public_key(params)
     found = await api.account_keys(principal.account_id, public_key)
     if not found:
-        raise ApiError(404, "RESOURCE_NOT_FOUND", "no such key in this account")
+        raise ApiError(404, Code.RESOURCE_NOT_FOUND, "no such key in this account")
     key = found[0]
     if not key.scopes <= principal.scopes:
         missing = ", ".join(sorted(s.value for s in key.scopes - principal.scopes))
-        raise ApiError(403, "FORBIDDEN", f"revoking this key needs the scopes it holds: {missing}")
+        raise ApiError(403, Code.FORBIDDEN, f"revoking this key needs the scopes it holds: {missing}")
     if not key.revoked:
         await api.revoke_key(public_key)
-    return JsonResponse(wire.key_fields(dataclasses.replace(key, revoked=True)))
+    return JsonResponse(ours.key_fields(dataclasses.replace(key, revoked=True)))
 
 
-async def _transfer(api: Api, principal: Principal, transfer: wire.TransferRequest, kind: str) -> Response:
+async def _transfer(api: Api, principal: Principal, transfer: ours.TransferRequest, kind: str) -> Response:
     asset = await api.asset(transfer.symbol)
     amount = asset.atoms(transfer.quantity)
     given = transfer.transfer_id
@@ -142,47 +139,39 @@ async def _transfer(api: Api, principal: Principal, transfer: wire.TransferReque
             raise
         duplicate = True
     return JsonResponse(
-        wire.transfer_fields(asset, transfer_id=transfer_id, account_id=account_id, amount=amount, duplicate=duplicate)
+        ours.transfer_fields(asset, transfer_id=transfer_id, account_id=account_id, amount=amount, duplicate=duplicate)
     )
 
 
-async def deposit(request: Request) -> Response:
+async def deposit(call: Call) -> Response:
     """POST /exchange/v1/capital/deposit (deposit): the faucet (demo) or the operator's on-ramp."""
-    api = api_of(request)
-    params = await api.params(request)
-    principal = await api.signed(request, "deposit", Scope.READ, [params])
+    api, params, principal = call.api, call.params, call.signer
     if Scope.ADMIN not in principal.scopes and not api.open_signup:
-        raise ApiError(403, "FORBIDDEN", "deposits are made by the operator (the faucet is open in demo mode only)")
-    transfer = wire.parse_transfer(params, to_account=True)
+        raise ApiError(403, Code.FORBIDDEN, "deposits are made by the operator (the faucet is open in demo mode only)")
+    transfer = ours.parse_transfer(params, to_account=True)
     if Scope.ADMIN not in principal.scopes and transfer.account_id is not None:
-        raise ApiError(403, "FORBIDDEN", "only the operator deposits to another account")
+        raise ApiError(403, Code.FORBIDDEN, "only the operator deposits to another account")
     return await _transfer(api, principal, transfer, "deposit")
 
 
-async def withdraw(request: Request) -> Response:
+async def withdraw(call: Call) -> Response:
     """POST /exchange/v1/capital/withdraw (withdraw): debit the account's available balance."""
-    api = api_of(request)
-    params = await api.params(request)
-    principal = await api.signed(request, "withdraw", Scope.TRADE, [params])
-    return await _transfer(api, principal, wire.parse_transfer(params, to_account=False), "withdraw")
+    api, params, principal = call.api, call.params, call.signer
+    return await _transfer(api, principal, ours.parse_transfer(params, to_account=False), "withdraw")
 
 
-async def create_asset(request: Request) -> Response:
+async def create_asset(call: Call) -> Response:
     """POST /admin/v1/assets (assetCreate): list an asset."""
-    api = api_of(request)
-    params = await api.params(request)
-    await api.signed(request, "assetCreate", Scope.ADMIN, [params])
-    asset = wire.parse_asset(params)
+    api, params = call.api, call.params
+    asset = ours.parse_asset(params)
     await api.execute(AddAsset(asset=asset, ts=now_us()))
-    return JsonResponse(wire.asset_fields(asset))
+    return JsonResponse(replies.asset_fields(asset))
 
 
-async def create_market(request: Request) -> Response:
+async def create_market(call: Call) -> Response:
     """POST /admin/v1/markets (marketCreate): list a spot market of two listed assets."""
-    api = api_of(request)
-    params = await api.params(request)
-    await api.signed(request, "marketCreate", Scope.ADMIN, [params])
-    listing = wire.parse_market(params)
+    api, params = call.api, call.params
+    listing = ours.parse_market(params)
     base = await api.asset(listing.base_symbol)
     quote = await api.asset(listing.quote_symbol)
     try:
@@ -197,51 +186,47 @@ async def create_market(request: Request) -> Response:
             taker_fee_bps=listing.taker_fee_bps,
         )
     except InvalidInput as error:
-        raise ApiError(400, wire.BAD_REQUEST, error.message) from None
+        raise ApiError(400, Code.INVALID_CLIENT_REQUEST, error.message) from None
     ts = now_us()
     await api.execute(AddMarket(market=market, ts=ts))
-    return JsonResponse(wire.market_fields(market, halted=False, created_at=ts))
+    return JsonResponse(replies.market_fields(market, halted=False, created_at=ts))
 
 
-async def engine(request: Request) -> Response:
+async def engine(call: Call) -> Response:
     """GET /admin/v1/engine (engineQuery): this instance's engine role, epoch and the digest of its state."""
-    api = api_of(request)
-    params = await api.params(request)
-    await api.signed(request, "engineQuery", Scope.ADMIN, [params])
-    seat: EngineSeat = request.app.state.seat
+    api = call.api
+    seat: EngineSeat = call.request.app.state.seat
     digest = await api.actor.query(GetDigest()) if seat.role is Role.ACTIVE else None
     return JsonResponse({"role": seat.role.value, "epoch": seat.epoch, "digest": digest})
 
 
-async def _set_halted(request: Request, halted: bool) -> Response:
-    api = api_of(request)
-    params = await api.params(request)
-    await api.signed(request, "marketHalt" if halted else "marketResume", Scope.ADMIN, [params])
-    market = await api.market(wire.market_ref(params))
+async def _set_halted(call: Call, halted: bool) -> Response:
+    api, params = call.api, call.params
+    market = await api.market(ours.market_ref(params))
     await api.execute(SetMarketHalted(symbol=market.symbol, halted=halted, ts=now_us()))
-    return JsonResponse(wire.market_state_fields(market.symbol, halted=halted))
+    return JsonResponse(ours.market_state_fields(market.symbol, halted=halted))
 
 
-async def halt_market(request: Request) -> Response:
+async def halt_market(call: Call) -> Response:
     """POST /admin/v1/markets/halt (marketHalt): stop new orders in a market (cancels still work)."""
-    return await _set_halted(request, True)
+    return await _set_halted(call, True)
 
 
-async def resume_market(request: Request) -> Response:
+async def resume_market(call: Call) -> Response:
     """POST /admin/v1/markets/resume (marketResume): accept orders in a halted market again."""
-    return await _set_halted(request, False)
+    return await _set_halted(call, False)
 
 
-ROUTES = [
-    Route("/exchange/v1/accounts", create_account, methods=["POST"]),
-    Route("/exchange/v1/keys", create_key, methods=["POST"]),
-    Route("/exchange/v1/keys", list_keys, methods=["GET"]),
-    Route("/exchange/v1/keys", revoke_key, methods=["DELETE"]),
-    Route("/exchange/v1/capital/deposit", deposit, methods=["POST"]),
-    Route("/exchange/v1/capital/withdraw", withdraw, methods=["POST"]),
-    Route("/admin/v1/assets", create_asset, methods=["POST"]),
-    Route("/admin/v1/markets", create_market, methods=["POST"]),
-    Route("/admin/v1/markets/halt", halt_market, methods=["POST"]),
-    Route("/admin/v1/markets/resume", resume_market, methods=["POST"]),
-    Route("/admin/v1/engine", engine, methods=["GET"]),
-]
+HANDLERS: dict[Endpoint, Handler] = {
+    endpoints.ACCOUNT_CREATE: create_account,
+    endpoints.KEY_CREATE: create_key,
+    endpoints.KEY_QUERY_ALL: list_keys,
+    endpoints.KEY_REVOKE: revoke_key,
+    endpoints.DEPOSIT: deposit,
+    endpoints.WITHDRAW: withdraw,
+    endpoints.ASSET_CREATE: create_asset,
+    endpoints.MARKET_CREATE: create_market,
+    endpoints.MARKET_HALT: halt_market,
+    endpoints.MARKET_RESUME: resume_market,
+    endpoints.ENGINE_QUERY: engine,
+}

@@ -12,40 +12,40 @@ from __future__ import annotations
 
 import time
 
-from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Route
 
-from exchange.api import wire
-from exchange.api.service import Api, JsonResponse, api_of, now_us, query_params
+from exchange.api.routes import Call, Handler
+from exchange.api.service import Api, JsonResponse, now_us
 from exchange.engine.queries import Depth, GetDepth, GetListings, Listings
+from exchange.protocol import endpoints, replies, requests
+from exchange.protocol.endpoints import Endpoint
 
 
-async def status(request: Request) -> Response:
+async def status(call: Call) -> Response:
     """GET /api/v1/status."""
-    return JsonResponse(wire.status_fields(api_of(request).actor.ready))
+    return JsonResponse(replies.status_fields(call.api.actor.ready))
 
 
-async def ping(request: Request) -> Response:
+async def ping(call: Call) -> Response:
     """GET /api/v1/ping: `pong` in plain text."""
     return PlainTextResponse("pong")
 
 
-async def server_time(request: Request) -> Response:
+async def server_time(call: Call) -> Response:
     """GET /api/v1/time: the server's clock in ms, a bare integer in plain text."""
     return PlainTextResponse(str(int(time.time() * 1000)))
 
 
-async def securities(request: Request) -> Response:
+async def securities(call: Call) -> Response:
     """GET /api/v1/securities: no tokenized stocks here (ccxt's load_markets asks)."""
     return JsonResponse([])
 
 
-async def assets(request: Request) -> Response:
+async def assets(call: Call) -> Response:
     """GET /api/v1/assets: every listed asset."""
-    api = api_of(request)
+    api = call.api
     await api.markets()
-    return JsonResponse([wire.asset_fields(a) for a in sorted(api.catalog.assets.values(), key=lambda a: a.symbol)])
+    return JsonResponse([replies.asset_fields(a) for a in sorted(api.catalog.assets.values(), key=lambda a: a.symbol)])
 
 
 async def _halted(api: Api) -> dict[str, bool]:
@@ -53,99 +53,99 @@ async def _halted(api: Api) -> dict[str, bool]:
     return {state.market.symbol: state.halted for state in listings.markets}
 
 
-async def markets(request: Request) -> Response:
+async def markets(call: Call) -> Response:
     """GET /api/v1/markets: every spot market with its filters."""
-    api = api_of(request)
+    api = call.api
     halted = await _halted(api)
     listed = api.catalog.markets
     if set(halted) - set(listed):
         await api.refresh_catalog()
     return JsonResponse(
         [
-            wire.market_fields(listed[s], halted=halted[s], created_at=api.catalog.listed_at.get(s, 0))
+            replies.market_fields(listed[s], halted=halted[s], created_at=api.catalog.listed_at.get(s, 0))
             for s in sorted(halted)
             if s in listed
         ]
     )
 
 
-async def market(request: Request) -> Response:
+async def market(call: Call) -> Response:
     """GET /api/v1/market?symbol=: one market."""
-    api = api_of(request)
-    found = await api.market(wire.symbol_param(query_params(request)))
+    api = call.api
+    found = await api.market(requests.symbol_param(call.params))
     halted = (await _halted(api))[found.symbol]
-    return JsonResponse(wire.market_fields(found, halted=halted, created_at=api.catalog.listed_at.get(found.symbol, 0)))
+    return JsonResponse(
+        replies.market_fields(found, halted=halted, created_at=api.catalog.listed_at.get(found.symbol, 0))
+    )
 
 
-async def depth(request: Request) -> Response:
+async def depth(call: Call) -> Response:
     """GET /api/v1/depth?symbol=&limit=: the book's best levels, ascending by price."""
-    api = api_of(request)
-    params = query_params(request)
-    found = await api.market(wire.symbol_param(params))
-    limit = wire.parse_depth_limit(params)
+    api, params = call.api, call.params
+    found = await api.market(requests.symbol_param(params))
+    limit = requests.parse_depth_limit(params)
     book: Depth = await api.actor.query(GetDepth(symbol=found.symbol, limit=limit))
-    return JsonResponse(wire.depth_fields(found, sequence=book.sequence, bids=book.bids, asks=book.asks, ts=now_us()))
+    return JsonResponse(
+        replies.depth_fields(found, sequence=book.sequence, bids=book.bids, asks=book.asks, ts=now_us())
+    )
 
 
-async def ticker(request: Request) -> Response:
+async def ticker(call: Call) -> Response:
     """GET /api/v1/ticker?symbol=: 24h rolling statistics of one market."""
-    api = api_of(request)
-    params = query_params(request)
-    found = await api.market(wire.symbol_param(params))
-    wire.check_ticker_interval(params)
+    api, params = call.api, call.params
+    found = await api.market(requests.symbol_param(params))
+    requests.check_ticker_interval(params)
     stats = await api.queries.tickers(now_us(), found.symbol)
-    return JsonResponse(wire.ticker_fields(found.symbol, stats[0] if stats else None))
+    return JsonResponse(replies.ticker_fields(found.symbol, stats[0] if stats else None))
 
 
-async def tickers(request: Request) -> Response:
+async def tickers(call: Call) -> Response:
     """GET /api/v1/tickers: 24h rolling statistics of every market."""
-    api = api_of(request)
-    wire.check_ticker_interval(query_params(request))
+    api = call.api
+    requests.check_ticker_interval(call.params)
     stats = {t.symbol: t for t in await api.queries.tickers(now_us())}
-    return JsonResponse([wire.ticker_fields(symbol, stats.get(symbol)) for symbol in sorted(await api.markets())])
+    return JsonResponse([replies.ticker_fields(symbol, stats.get(symbol)) for symbol in sorted(await api.markets())])
 
 
-async def klines(request: Request) -> Response:
+async def klines(call: Call) -> Response:
     """GET /api/v1/klines?symbol=&interval=&startTime=&endTime=: candles, ascending; times in seconds."""
-    api = api_of(request)
-    params = query_params(request)
-    found = await api.market(wire.symbol_param(params))
-    wanted = wire.parse_klines_query(params, now=int(time.time()))
+    api, params = call.api, call.params
+    found = await api.market(requests.symbol_param(params))
+    wanted = requests.parse_klines_query(params, now=int(time.time()))
     candles = await api.queries.klines(found.symbol, wanted.interval, wanted.start * 1_000_000, wanted.end * 1_000_000)
-    return JsonResponse([wire.kline_fields(c) for c in candles])
+    return JsonResponse([replies.kline_fields(c) for c in candles])
 
 
-async def trades(request: Request) -> Response:
+async def trades(call: Call) -> Response:
     """GET /api/v1/trades?symbol=&limit=: the most recent trades, newest first."""
-    return await _trades(request, paged=False)
+    return await _trades(call, paged=False)
 
 
-async def trades_history(request: Request) -> Response:
+async def trades_history(call: Call) -> Response:
     """GET /api/v1/trades/history?symbol=&limit=&offset=: older trades, newest first."""
-    return await _trades(request, paged=True)
+    return await _trades(call, paged=True)
 
 
-async def _trades(request: Request, *, paged: bool) -> Response:
-    api = api_of(request)
-    params = query_params(request)
-    found = await api.market(wire.symbol_param(params))
-    page = wire.parse_page(params, paged=paged)
+async def _trades(call: Call, *, paged: bool) -> Response:
+    api, params = call.api, call.params
+    found = await api.market(requests.symbol_param(params))
+    page = requests.parse_page(params, paged=paged)
     found_trades = await api.queries.recent_trades(found.symbol, limit=page.limit, offset=page.offset)
-    return JsonResponse([wire.trade_fields(t) for t in found_trades])
+    return JsonResponse([replies.trade_fields(t) for t in found_trades])
 
 
-ROUTES = [
-    Route("/api/v1/status", status, methods=["GET"]),
-    Route("/api/v1/ping", ping, methods=["GET"]),
-    Route("/api/v1/time", server_time, methods=["GET"]),
-    Route("/api/v1/securities", securities, methods=["GET"]),
-    Route("/api/v1/assets", assets, methods=["GET"]),
-    Route("/api/v1/markets", markets, methods=["GET"]),
-    Route("/api/v1/market", market, methods=["GET"]),
-    Route("/api/v1/depth", depth, methods=["GET"]),
-    Route("/api/v1/ticker", ticker, methods=["GET"]),
-    Route("/api/v1/tickers", tickers, methods=["GET"]),
-    Route("/api/v1/klines", klines, methods=["GET"]),
-    Route("/api/v1/trades", trades, methods=["GET"]),
-    Route("/api/v1/trades/history", trades_history, methods=["GET"]),
-]
+HANDLERS: dict[Endpoint, Handler] = {
+    endpoints.STATUS: status,
+    endpoints.PING: ping,
+    endpoints.TIME: server_time,
+    endpoints.SECURITIES: securities,
+    endpoints.ASSETS: assets,
+    endpoints.MARKETS: markets,
+    endpoints.MARKET: market,
+    endpoints.DEPTH: depth,
+    endpoints.TICKER: ticker,
+    endpoints.TICKERS: tickers,
+    endpoints.KLINES: klines,
+    endpoints.TRADES: trades,
+    endpoints.TRADES_HISTORY: trades_history,
+}

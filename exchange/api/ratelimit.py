@@ -17,7 +17,8 @@ from collections.abc import Callable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from exchange.api.errors import ApiError, error_response, retry_after
+from exchange.api.errors import error_response, retry_after
+from exchange.protocol.codes import ApiError, Code
 
 
 class RateLimiter:
@@ -51,7 +52,7 @@ class RateLimiter:
         """Take a token or raise 429 TOO_MANY_REQUESTS with Retry-After."""
         wait = self.wait_time(key)
         if wait:
-            raise ApiError(429, "TOO_MANY_REQUESTS", "Too many requests", retry_after(wait))
+            raise ApiError(429, Code.TOO_MANY_REQUESTS, "Too many requests", retry_after(wait))
 
     def _evict(self, now: float) -> None:
         full_after = self.burst / self.rate
@@ -70,7 +71,7 @@ class IpRateLimitMiddleware:
             client = scope.get("client")
             wait = self.limiter.wait_time(client[0] if client else "unknown")
             if wait:
-                response = error_response(429, "TOO_MANY_REQUESTS", "Too many requests", retry_after(wait))
+                response = error_response(429, Code.TOO_MANY_REQUESTS, "Too many requests", retry_after(wait))
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)

@@ -36,10 +36,9 @@ import orjson
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
-from exchange.api.auth import ApiKey, Principal, Scope, Verifier
-from exchange.api.errors import ApiError, RejectedError
+from exchange.api.auth import ApiKey, Principal, Verifier
+from exchange.api.errors import RejectedError
 from exchange.api.ratelimit import RateLimiter
-from exchange.api.wire import Params, check_media_type, load_json, query_fields, scalar_params
 from exchange.engine.actor import EngineActor
 from exchange.engine.commands import Command
 from exchange.engine.events import AssetAdded, Event, MarketAdded, Rejected
@@ -47,6 +46,9 @@ from exchange.engine.numbers import Asset, Market
 from exchange.engine.queries import GetListings, Listings
 from exchange.persistence.accounts import Accounts, KeyRefusal, StoredKey
 from exchange.persistence.queries import Queries
+from exchange.protocol.codes import ApiError, Code
+from exchange.protocol.decoding import Params, check_media_type, load_json, query_fields, scalar_params
+from exchange.protocol.ours import Scope
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_ACTIVE_KEYS = 100
@@ -140,7 +142,7 @@ class Api:
         """The market named `symbol`, or 400 INVALID_MARKET."""
         market = (await self.markets(symbol)).get(symbol) if isinstance(symbol, str) else None
         if market is None:
-            raise ApiError(400, "INVALID_MARKET", f"Invalid market symbol {symbol}")
+            raise ApiError(400, Code.INVALID_MARKET, f"Invalid market symbol {symbol}")
         return market
 
     async def asset(self, symbol: object) -> Asset:
@@ -149,7 +151,7 @@ class Api:
             await self.markets(symbol)
         asset = self.catalog.assets.get(symbol) if isinstance(symbol, str) else None
         if asset is None:
-            raise ApiError(400, "INVALID_ASSET", f"Invalid asset symbol {symbol}")
+            raise ApiError(400, Code.INVALID_ASSET, f"Invalid asset symbol {symbol}")
         return asset
 
     # -- commands ------------------------------------------------------------------
@@ -216,7 +218,7 @@ class Api:
         """The decoded JSON body, at most `max_body_bytes` long (413 otherwise) and sent as JSON (415 otherwise)."""
         declared = request.headers.get("content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
-            raise ApiError(413, "INVALID_CLIENT_REQUEST", f"the body must be at most {self.max_body_bytes} bytes")
+            raise ApiError(413, Code.INVALID_CLIENT_REQUEST, f"the body must be at most {self.max_body_bytes} bytes")
         chunks: list[bytes] = []
         size = 0
         more = True
@@ -228,7 +230,9 @@ class Api:
             more = message.get("more_body", False)
             size += len(chunk)
             if size > self.max_body_bytes:
-                raise ApiError(413, "INVALID_CLIENT_REQUEST", f"the body must be at most {self.max_body_bytes} bytes")
+                raise ApiError(
+                    413, Code.INVALID_CLIENT_REQUEST, f"the body must be at most {self.max_body_bytes} bytes"
+                )
             chunks.append(chunk)
         body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         if not body.strip():
@@ -242,21 +246,17 @@ class Api:
             return query_params(request)
         return scalar_params(await self.body(request))
 
-    async def signed(self, request: Request, instruction: str, scope: Scope, params: Sequence[Params]) -> Principal:
-        """Authenticate a signed request for `instruction` (rate limit and replay check included)."""
-        return await self.verifier.authenticate(request.headers, instruction, params, scope)
-
 
 def query_params(request: Request) -> Params:
-    """The query string as flat params (`wire.query_fields`)."""
+    """The query string as flat params (`exchange.protocol.decoding.query_fields`)."""
     return query_fields(request.query_params.multi_items())
 
 
 def _refused(refusal: KeyRefusal) -> ApiError:
     """The 400 answering a key the store did not register."""
     if refusal is KeyRefusal.FULL:
-        return ApiError(400, "INVALID_CLIENT_REQUEST", f"an account holds at most {MAX_ACTIVE_KEYS} unrevoked keys")
-    return ApiError(400, "INVALID_CLIENT_REQUEST", "this public key is already registered")
+        return ApiError(400, Code.INVALID_CLIENT_REQUEST, f"an account holds at most {MAX_ACTIVE_KEYS} unrevoked keys")
+    return ApiError(400, Code.INVALID_CLIENT_REQUEST, "this public key is already registered")
 
 
 def _api_key(key: StoredKey) -> ApiKey:

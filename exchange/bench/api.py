@@ -32,8 +32,8 @@ import orjson
 
 from exchange.api.auth import KeyPair
 from exchange.bench import DEFAULT_SERVER
-
-PATH = "/api/v1/order"
+from exchange.protocol import endpoints
+from exchange.protocol.endpoints import ORDER_EXECUTE, Endpoint
 
 
 def _free_port() -> int:
@@ -55,7 +55,7 @@ def serve_bare(port: int) -> None:
         await request.body()
         return Response(orjson.dumps({"id": "1", "status": "New"}), media_type="application/json")
 
-    app = Starlette(routes=[Route(PATH, order, methods=["POST"])])
+    app = Starlette(routes=[Route(ORDER_EXECUTE.path, order, methods=[ORDER_EXECUTE.method])])
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
@@ -148,7 +148,7 @@ async def load(port: int, requests: list[MakeRequest], seconds: float) -> Run:
             body, headers = make(n)
             n += 1
             start = time.perf_counter()
-            status, _ = await connection.post(PATH, body, headers)
+            status, _ = await connection.post(ORDER_EXECUTE.path, body, headers)
             latencies.append(time.perf_counter() - start)
             errors += status != 200
 
@@ -184,11 +184,11 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.kill()
 
 
-def _signed(url: str, keys: KeyPair, path: str, instruction: str, params: dict[str, str]) -> None:
-    headers = {**keys.headers(instruction, [params]), "Content-Type": "application/json"}
-    reply = httpx.post(url + path, content=orjson.dumps(params), headers=headers, timeout=30)
+def _signed(url: str, keys: KeyPair, endpoint: Endpoint, params: dict[str, str]) -> None:
+    headers = {**keys.headers(endpoint.instruction, [params]), "Content-Type": "application/json"}
+    reply = httpx.post(url + endpoint.path, content=orjson.dumps(params), headers=headers, timeout=30)
     if reply.status_code != 200:
-        raise RuntimeError(f"setup {path} failed: {reply.text}")
+        raise RuntimeError(f"setup {endpoint.path} failed: {reply.text}")
 
 
 def _order_maker(keys: KeyPair, seed: int) -> MakeRequest:
@@ -205,21 +205,21 @@ def _order_maker(keys: KeyPair, seed: int) -> MakeRequest:
             "side": side,
             "symbol": "SOL_USDC",
         }
-        return orjson.dumps(params), keys.headers("orderExecute", [params])
+        return orjson.dumps(params), keys.headers(ORDER_EXECUTE.instruction, [params])
 
     return make
 
 
 def _setup(url: str, admin: KeyPair, clients: int) -> list[KeyPair]:
     for symbol, decimals in (("SOL", "9"), ("USDC", "6")):
-        _signed(url, admin, "/admin/v1/assets", "assetCreate", {"symbol": symbol, "decimals": decimals})
+        _signed(url, admin, endpoints.ASSET_CREATE, {"symbol": symbol, "decimals": decimals})
     market = {"baseSymbol": "SOL", "quoteSymbol": "USDC", "tickSize": "0.01", "stepSize": "0.01", "minQuantity": "0.01"}
-    _signed(url, admin, "/admin/v1/markets", "marketCreate", market)
+    _signed(url, admin, endpoints.MARKET_CREATE, market)
     keys = [KeyPair.generate() for _ in range(clients)]
     for pair in keys:
-        _signed(url, pair, "/exchange/v1/accounts", "accountCreate", {"publicKey": pair.public_key})
+        _signed(url, pair, endpoints.ACCOUNT_CREATE, {"publicKey": pair.public_key})
         for symbol, quantity in (("SOL", "100000000"), ("USDC", "100000000000")):
-            _signed(url, pair, "/exchange/v1/capital/deposit", "deposit", {"symbol": symbol, "quantity": quantity})
+            _signed(url, pair, endpoints.DEPOSIT, {"symbol": symbol, "quantity": quantity})
     return keys
 
 

@@ -56,7 +56,9 @@ import orjson
 
 from exchange.api.auth import KeyPair
 from exchange.bench import DEFAULT_SERVER
-from exchange.bench.api import PATH, Connection, Run, _free_port, _order_maker, _setup, _signed, load, server_env
+from exchange.bench.api import Connection, Run, _free_port, _order_maker, _setup, _signed, load, server_env
+from exchange.protocol import endpoints
+from exchange.protocol.endpoints import ORDER_EXECUTE
 
 SYMBOL = "ETH_USDC"
 STREAMS = (f"depth.{SYMBOL}", f"trade.{SYMBOL}")
@@ -203,7 +205,9 @@ class Fleet:
                     "side": side,
                     "symbol": SYMBOL,
                 }
-                await connection.post(PATH, orjson.dumps(params), keys.headers("orderExecute", [params]))
+                await connection.post(
+                    ORDER_EXECUTE.path, orjson.dumps(params), keys.headers(ORDER_EXECUTE.instruction, [params])
+                )
                 placed += 1
             connection.close()
 
@@ -444,13 +448,13 @@ class Figures:
 
 def _list_streamed_market(url: str, admin: KeyPair) -> KeyPair:
     """ETH/USDC beside `_setup`'s SOL/USDC, and a funded account to trade it."""
-    _signed(url, admin, "/admin/v1/assets", "assetCreate", {"symbol": "ETH", "decimals": "9"})
+    _signed(url, admin, endpoints.ASSET_CREATE, {"symbol": "ETH", "decimals": "9"})
     market = {"baseSymbol": "ETH", "quoteSymbol": "USDC", "tickSize": "0.01", "stepSize": "0.01", "minQuantity": "0.01"}
-    _signed(url, admin, "/admin/v1/markets", "marketCreate", market)
+    _signed(url, admin, endpoints.MARKET_CREATE, market)
     trader = KeyPair.generate()
-    _signed(url, trader, "/exchange/v1/accounts", "accountCreate", {"publicKey": trader.public_key})
+    _signed(url, trader, endpoints.ACCOUNT_CREATE, {"publicKey": trader.public_key})
     for symbol, quantity in (("ETH", "100000000"), ("USDC", "100000000000")):
-        _signed(url, trader, "/exchange/v1/capital/deposit", "deposit", {"symbol": symbol, "quantity": quantity})
+        _signed(url, trader, endpoints.DEPOSIT, {"symbol": symbol, "quantity": quantity})
     return trader
 
 

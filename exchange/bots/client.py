@@ -28,11 +28,11 @@ from typing import Any, Protocol
 
 import httpx
 
-from exchange.api import wire
 from exchange.api.auth import KeyPair
 from exchange.bots.quoting import Levels, Resting
 from exchange.engine.actor import EngineActor
 from exchange.engine.commands import CancelOrder, Deposit, PlaceOrder
+from exchange.engine.errors import ExchangeError
 from exchange.engine.events import OrderAccepted, Rejected
 from exchange.engine.numbers import Asset, Market
 from exchange.engine.orders import OrderType, Side, TimeInForce
@@ -46,12 +46,9 @@ from exchange.engine.queries import (
     Listings,
     OrderView,
 )
-
-MAX_BATCH = 20
-"""Orders per `POST /api/v1/orders`, Backpack's limit."""
-
-DEPTH_LIMITS = (5, 10, 20, 50, 100, 500, 1000)
-"""The `limit` values `GET /api/v1/depth` accepts."""
+from exchange.protocol import client, endpoints, ours
+from exchange.protocol.endpoints import ACCOUNT_CREATE, ORDERS_EXECUTE, Endpoint
+from exchange.protocol.requests import DEPTH_LIMITS
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -191,7 +188,7 @@ class InProcessClient:
         )
 
 
-class ApiRequestError(Exception):
+class ApiRequestError(ExchangeError):
     """The server answered a bot's request with an error that is not a refusal of an order."""
 
 
@@ -205,27 +202,29 @@ class RestClient:
 
     async def sign_up(self) -> None:
         """Open an account for the key (open sign-up); a key that is already registered is fine."""
-        params = wire.account_params(wire.AccountRequest(public_key=self.key.public_key))
+        params = client.account_params(ours.AccountRequest(public_key=self.key.public_key))
         response = await self.http.post(
-            "/exchange/v1/accounts", json=params, headers=self.key.headers("accountCreate", [params])
+            ACCOUNT_CREATE.path, json=params, headers=self.key.headers(ACCOUNT_CREATE.instruction, [params])
         )
         if response.status_code != 200 and "already registered" not in response.text:
             raise ApiRequestError(f"sign-up failed: {response.status_code} {response.text}")
 
-    async def _signed(self, method: str, path: str, instruction: str, params: Any) -> Any:
+    async def _signed(self, endpoint: Endpoint, params: Any) -> Any:
+        return _json(await self._request(endpoint, params))
+
+    async def _request(self, endpoint: Endpoint, params: Any) -> httpx.Response:
         batch = params if isinstance(params, list) else [params]
-        headers = self.key.headers(instruction, batch)
-        if method == "GET":
-            response = await self.http.get(path, params=params, headers=headers)
-        else:
-            response = await self.http.request(method, path, json=params, headers=headers)
-        return _json(response)
+        headers = self.key.headers(endpoint.instruction, batch)
+        if endpoint.method == "GET":
+            return await self.http.get(endpoint.path, params=params, headers=headers)
+        return await self.http.request(endpoint.method, endpoint.path, json=params, headers=headers)
 
     async def markets(self) -> dict[str, Market]:
         """Markets from `/api/v1/markets`, with decimals from `/api/v1/assets`."""
-        decimals = wire.asset_decimals(_json(await self.http.get("/api/v1/assets")))
+        decimals = client.asset_decimals(_json(await self.http.get(endpoints.ASSETS.path)))
         self._markets = {
-            item["symbol"]: wire.market_of(item, decimals) for item in _json(await self.http.get("/api/v1/markets"))
+            item["symbol"]: client.market_of(item, decimals)
+            for item in _json(await self.http.get(endpoints.MARKETS.path))
         }
         return self._markets
 
@@ -238,15 +237,15 @@ class RestClient:
         """(bids, asks) best first, at least `limit` levels each; the wire sends both ascending."""
         market = await self._market(symbol)
         allowed = next((n for n in DEPTH_LIMITS if n >= limit), DEPTH_LIMITS[-1])
-        body = _json(await self.http.get("/api/v1/depth", params={"symbol": symbol, "limit": str(allowed)}))
-        return wire.depth_of(market, body)
+        body = _json(await self.http.get(endpoints.DEPTH.path, params={"symbol": symbol, "limit": str(allowed)}))
+        return client.depth_of(market, body)
 
     async def open_orders(self, symbol: str) -> list[Resting]:
         """The key's open orders in a market (`orderQueryAll`)."""
         market = await self._market(symbol)
-        rows = await self._signed("GET", "/api/v1/orders", "orderQueryAll", {"symbol": symbol})
+        rows = await self._signed(endpoints.ORDERS_QUERY, {"symbol": symbol})
         return [
-            Resting(*wire.resting_of(row, market))
+            Resting(*client.resting_of(row, market))
             for row in rows
             if row.get("price") is not None and row.get("quantity") is not None
         ]
@@ -254,8 +253,8 @@ class RestClient:
     async def balances(self) -> dict[str, int]:
         """Available atoms per asset (`balanceQuery`)."""
         await self._market_assets()
-        body = await self._signed("GET", "/api/v1/capital", "balanceQuery", {})
-        return wire.available_of(body, self._assets())
+        body = await self._signed(endpoints.BALANCES, {})
+        return client.available_of(body, self._assets())
 
     async def _market_assets(self) -> None:
         if not self._markets:
@@ -269,13 +268,13 @@ class RestClient:
         return assets
 
     async def place(self, orders: Sequence[OrderRequest]) -> list[Outcome]:
-        """Place orders through `POST /api/v1/orders`, 20 per request."""
+        """Place orders through `orderExecute` batches, as many per request as the endpoint takes."""
         outcomes: list[Outcome] = []
-        for start in range(0, len(orders), MAX_BATCH):
-            chunk = orders[start : start + MAX_BATCH]
+        for start in range(0, len(orders), ORDERS_EXECUTE.batch):
+            chunk = orders[start : start + ORDERS_EXECUTE.batch]
             batch = [_order_params(order, await self._market(order.symbol)) for order in chunk]
-            for item in await self._signed("POST", "/api/v1/orders", "orderExecute", batch):
-                error = wire.error_of(item)
+            for item in await self._signed(ORDERS_EXECUTE, batch):
+                error = client.error_of(item)
                 outcomes.append(Placed(int(item["id"])) if error is None else Refused(*error))
         return outcomes
 
@@ -283,10 +282,8 @@ class RestClient:
         """Cancel each order (`orderCancel`; one already gone, 404, is ignored), then place the orders."""
 
         async def one(order_id: int) -> None:
-            params = wire.order_cancel_params(symbol, order_id)
-            response = await self.http.request(
-                "DELETE", "/api/v1/order", json=params, headers=self.key.headers("orderCancel", [params])
-            )
+            params = client.order_cancel_params(symbol, order_id)
+            response = await self._request(endpoints.ORDER_CANCEL, params)
             if response.status_code != 404:
                 _json(response)
 
@@ -296,12 +293,12 @@ class RestClient:
     async def deposit(self, asset: str, atoms: int) -> None:
         """The faucet: `POST /exchange/v1/capital/deposit` (open in demo mode)."""
         await self._market_assets()
-        transfer = wire.TransferRequest(symbol=asset, quantity=self._assets()[asset].amount(atoms))
-        await self._signed("POST", "/exchange/v1/capital/deposit", "deposit", wire.transfer_params(transfer))
+        transfer = ours.TransferRequest(symbol=asset, quantity=self._assets()[asset].amount(atoms))
+        await self._signed(endpoints.DEPOSIT, client.transfer_params(transfer))
 
 
 def _order_params(order: OrderRequest, market: Market) -> dict[str, Any]:
-    return wire.order_params(
+    return client.order_params(
         market,
         side=order.side,
         order_type=order.order_type,

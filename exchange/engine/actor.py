@@ -62,17 +62,18 @@ from typing import Any
 
 from exchange.engine.commands import CancelAllOrders, CancelOrder, Command
 from exchange.engine.engine import Engine
+from exchange.engine.errors import ExchangeError
 from exchange.engine.events import Event, Rejected, RejectReason
 from exchange.engine.queries import Query
 
 log = logging.getLogger(__name__)
 
 
-class EngineUnavailableError(Exception):
+class EngineUnavailableError(ExchangeError):
     """Queue full, halted after a failed commit, or stopped: maps to HTTP 503 SERVICE_UNAVAILABLE."""
 
 
-class CommitRefused(Exception):
+class CommitRefused(ExchangeError):
     """Raised by `commit` when the database refused a batch for its data; the connection is fine."""
 
     def __init__(self, reason: RejectReason, message: str) -> None:

@@ -49,6 +49,7 @@ from exchange.engine.commands import (
     SetMarketHalted,
     Withdraw,
 )
+from exchange.engine.errors import ExchangeError
 from exchange.engine.events import (
     AssetAdded,
     BalanceChanged,
@@ -125,7 +126,7 @@ class Plan(NamedTuple):
 NOTHING_TO_TAKE = Plan(fills=[], steps=0, spend=0, complete=False, stopped_by_stp=False)
 
 
-class Rejection(Exception):
+class Rejection(ExchangeError):
     """Internal control flow: a command fails a business check before it changes anything."""
 
     def __init__(self, reason: RejectReason, message: str) -> None:

@@ -18,13 +18,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from exchange.engine.errors import ExchangeError
+
 FEE_ACCOUNT = 0
 """The account every fee is credited to, so that each asset is conserved."""
 
 BPS = 10_000
 
 
-class InvalidInput(ValueError):
+class InvalidInput(ExchangeError, ValueError):
     """Bad input from a caller (not a business rejection): carries a wire error code."""
 
     def __init__(self, code: str, message: str) -> None:

@@ -24,16 +24,17 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from exchange.engine.errors import ExchangeError
 from exchange.engine.events import Event
 
 EventFilter = Callable[[Event], bool]
 
 
-class SubscriptionOverflow(Exception):
+class SubscriptionOverflow(ExchangeError):
     """The subscriber fell more than its buffer behind and was disconnected."""
 
 
-class SubscriptionClosed(Exception):
+class SubscriptionClosed(ExchangeError):
     """The subscription was closed by its owner."""
 
 

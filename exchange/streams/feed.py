@@ -34,7 +34,6 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
-from exchange.api import wire
 from exchange.engine.events import (
     AssetAdded,
     BalanceChanged,
@@ -51,6 +50,7 @@ from exchange.engine.numbers import Asset, Market
 from exchange.engine.queries import Depth, GetBooks, Listings
 from exchange.observability import observe_stage
 from exchange.persistence.queries import Queries
+from exchange.protocol import decoding, streams
 from exchange.streams.bus import Bus, Subscription
 from exchange.streams.hub import Hub
 from exchange.streams.market import DAY_US, Bucket, LiveBook, LiveCandles, PendingDepth
@@ -180,7 +180,7 @@ class Feed:
         now = now_us()
         topic = f"depth.{symbol}"
         if hub.wants(topic):
-            data = wire.depth_update_fields(
+            data = streams.depth_update_fields(
                 market,
                 first=event.sequence,
                 last=event.sequence,
@@ -189,7 +189,7 @@ class Feed:
                 engine_ts=event.ts,
                 now=now,
             )
-            hub.publish(topic, wire.stream_frame(topic, data))
+            hub.publish(topic, streams.stream_frame(topic, data))
         for window, pending in self.pending.items():
             if symbol in pending:
                 pending[symbol].add(event)
@@ -200,38 +200,40 @@ class Feed:
             topic = f"bookTicker.{symbol}"
             if hub.wants(topic):
                 bid, ask = book.top
-                data = wire.book_ticker_fields(
+                data = streams.book_ticker_fields(
                     market, bid=bid, ask=ask, sequence=event.sequence, engine_ts=event.ts, now=now
                 )
-                hub.publish(topic, wire.stream_frame(topic, data))
+                hub.publish(topic, streams.stream_frame(topic, data))
 
     def _trade(self, event: TradeExecuted) -> None:
         symbol = event.symbol
         market = self.markets[symbol]
         topic = f"trade.{symbol}"
         if self.hub.wants(topic):
-            self.hub.publish(topic, wire.stream_frame(topic, wire.trade_update_fields(market, event, now=now_us())))
+            self.hub.publish(
+                topic, streams.stream_frame(topic, streams.trade_update_fields(market, event, now=now_us()))
+            )
         live = self.candles[symbol]
         self._publish_closed(live, live.add(event))
 
     def _order(self, event: OrderAccepted | OrderFilled | OrderCancelled | OrderExpired) -> None:
         spec = event.order
         market = self.markets[spec.symbol]
-        data: wire.Json | None = None
+        data: decoding.Json | None = None
         for name in ("account.orderUpdate", f"account.orderUpdate.{spec.symbol}"):
             topic = (name, spec.account_id)
             if self.hub.wants(topic):
-                data = data or wire.order_update_fields(event, market, now=now_us())
-                self.hub.publish(topic, wire.stream_frame(name, data))
+                data = data or streams.order_update_fields(event, market, now=now_us())
+                self.hub.publish(topic, streams.stream_frame(name, data))
 
     def _balance(self, event: BalanceChanged) -> None:
         topic = ("account.balanceUpdate", event.account_id)
         asset = self.assets.get(event.asset)
         if asset is not None and self.hub.wants(topic):
-            data = wire.balance_update_fields(
+            data = streams.balance_update_fields(
                 asset, available=event.available, locked=event.locked, engine_ts=event.ts, now=now_us()
             )
-            self.hub.publish(topic, wire.stream_frame(topic[0], data))
+            self.hub.publish(topic, streams.stream_frame(topic[0], data))
 
     # -- timers --------------------------------------------------------------------
 
@@ -254,7 +256,7 @@ class Feed:
             topic = depth_window_topic(window, symbol)
             if not self.hub.wants(topic):
                 continue
-            data = wire.depth_update_fields(
+            data = streams.depth_update_fields(
                 self.markets[symbol],
                 first=merged.first,
                 last=merged.last,
@@ -263,7 +265,7 @@ class Feed:
                 engine_ts=merged.ts,
                 now=now,
             )
-            self.hub.publish(topic, wire.stream_frame(topic, data))
+            self.hub.publish(topic, streams.stream_frame(topic, data))
 
     def _tick(self) -> None:
         now = now_us()
@@ -273,7 +275,7 @@ class Feed:
             if self.hub.wants(topic):
                 ticker = live.ticker()
                 if ticker is not None:
-                    self.hub.publish(topic, wire.stream_frame(topic, wire.ticker_update_fields(ticker, now=now)))
+                    self.hub.publish(topic, streams.stream_frame(topic, streams.ticker_update_fields(ticker, now=now)))
             for interval in live.dirty:
                 candle = live.candles[interval]
                 topic = kline_topic(interval, symbol)
@@ -288,5 +290,5 @@ class Feed:
                 self._publish_candle(topic, live.market, candle, closed=True, now=now_us())
 
     def _publish_candle(self, topic: str, market: Market, candle: Bucket, *, closed: bool, now: int) -> None:
-        data = wire.kline_update_fields(market.symbol, candle.kline(market), closed=closed, now=now)
-        self.hub.publish(topic, wire.stream_frame(topic, data))
+        data = streams.kline_update_fields(market.symbol, candle.kline(market), closed=closed, now=now)
+        self.hub.publish(topic, streams.stream_frame(topic, data))

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from exchange.api import wire
+from exchange.engine.errors import ExchangeError
 from exchange.persistence.queries import INTERVALS
+from exchange.protocol.codes import StreamCode
 
 DEPTH_WINDOWS = {"200ms": 0.2, "600ms": 0.6, "1000ms": 1.0}
 PUBLIC_KINDS = frozenset(("depth", "trade", "ticker", "bookTicker", "kline"))
@@ -37,7 +38,7 @@ class Stream(NamedTuple):
     private: bool
 
 
-class StreamError(Exception):
+class StreamError(ExchangeError):
     """A stream name Backpack refuses, with its error code."""
 
     def __init__(self, code: int, message: str) -> None:
@@ -52,14 +53,14 @@ def parse_stream(text: str) -> Stream:
     if parts[0] == "account" and len(parts) >= 2 and parts[1] in PRIVATE_KINDS:
         if len(parts) == 2 or (parts[1] in PER_SYMBOL_PRIVATE and len(parts) == 3 and parts[2]):
             return Stream(".".join(parts), private=True)
-        raise StreamError(wire.WS_INVALID_STREAM, "Invalid stream")
+        raise StreamError(StreamCode.INVALID_STREAM, "Invalid stream")
     kind = parts[0]
     if kind not in PUBLIC_KINDS or len(parts) < 2 or not all(parts[1:]):
-        raise StreamError(wire.WS_INVALID_STREAM, "Invalid stream")
+        raise StreamError(StreamCode.INVALID_STREAM, "Invalid stream")
     if kind == "kline" and (len(parts) < 3 or parts[1] not in INTERVALS):
-        raise StreamError(wire.WS_INVALID_STREAM, "Invalid stream")
+        raise StreamError(StreamCode.INVALID_STREAM, "Invalid stream")
     if kind == "depth" and len(parts) >= 3 and parts[1].endswith("ms") and parts[1] not in DEPTH_WINDOWS:
-        raise StreamError(wire.WS_INVALID_DEPTH_WINDOW, "Invalid depth window")
+        raise StreamError(StreamCode.INVALID_DEPTH_WINDOW, "Invalid depth window")
     return Stream(".".join(parts), private=False)
 
 

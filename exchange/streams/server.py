@@ -53,14 +53,14 @@ import orjson
 from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
-from exchange.api import wire
-from exchange.api.auth import Scope as KeyScope
 from exchange.api.auth import Verifier
-from exchange.api.errors import ApiError
 from exchange.config import Settings
 from exchange.observability import WEBSOCKET_CONNECTIONS, WEBSOCKET_DROPPED
 from exchange.persistence.database import DatabaseUnavailableError
 from exchange.persistence.queries import Queries
+from exchange.protocol import streams
+from exchange.protocol.codes import ApiError, StreamCode
+from exchange.protocol.ours import Scope as KeyScope
 from exchange.streams.bus import Bus
 from exchange.streams.feed import Feed, Query
 from exchange.streams.hub import SINK_EXTENSION, Client, Hub, Sink
@@ -158,7 +158,7 @@ class Streams:
                 malformed += 1
                 if malformed > self.settings.ws_max_malformed:
                     return 1008, "too many malformed frames"
-                self._error(client, wire.WS_PARSE_ERROR, "Parse error")
+                self._error(client, StreamCode.PARSE_ERROR, "Parse error")
                 continue
             await self._apply(client, request, signed)
 
@@ -179,7 +179,7 @@ class Streams:
                 self._error(client, SERVICE_UNAVAILABLE, "Service unavailable: subscribe again later")
             else:
                 if signer is None:
-                    self._error(client, wire.WS_INVALID_SIGNATURE, "Invalid signature")
+                    self._error(client, StreamCode.INVALID_SIGNATURE, "Invalid signature")
         for stream in streams:
             topic: Topic = stream.name
             if stream.private:
@@ -199,7 +199,7 @@ class Streams:
                 return
 
     def _error(self, client: Client, code: int, message: str) -> None:
-        self.hub.send(client, wire.stream_error_frame(code, message))
+        self.hub.send(client, streams.stream_error_frame(code, message))
 
     def key_revoked(self, public_key: str) -> None:
         """End the private subscriptions that `public_key` signed, telling each client why."""
@@ -209,7 +209,7 @@ class Streams:
                 account, _ = client.private.pop(name)
                 self.hub.unsubscribe(client, (name, account))
             if ended:
-                self._error(client, wire.WS_INVALID_SIGNATURE, f"API key revoked: unsubscribed {', '.join(ended)}")
+                self._error(client, StreamCode.INVALID_SIGNATURE, f"API key revoked: unsubscribed {', '.join(ended)}")
 
     async def _authenticate(self, signature: object, signed: set[str]) -> tuple[int, str] | None:
         """The account and public key of a valid `[key, signature, timestamp, window]`, or None.

@@ -11,9 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from nacl.signing import SigningKey
 
-from exchange.api.auth import REPLAYED_REQUEST, KeyPair, MemoryReplayCache, Principal, Scope, Verifier, signing_payload
-from exchange.api.errors import ApiError
+from exchange.api.auth import KeyPair, MemoryReplayCache, Principal, Verifier, signing_payload
 from exchange.api.ratelimit import RateLimiter
+from exchange.protocol.codes import ApiError, Code
+from exchange.protocol.ours import Scope
 
 NOW_MS = 1_753_624_283_415
 KEY = KeyPair.generate()
@@ -197,4 +198,4 @@ def test_a_copy_is_refused_but_a_request_refused_by_the_rate_limit_is_not_rememb
     clock[0] += 1
     asyncio.run(limited.authenticate(second, "orderCancel", params, Scope.READ))
     clock[0] += 1
-    assert code(lambda: limited.authenticate(second, "orderCancel", params, Scope.READ)) == (401, REPLAYED_REQUEST)
+    assert code(lambda: limited.authenticate(second, "orderCancel", params, Scope.READ)) == (401, Code.REPLAYED_REQUEST)

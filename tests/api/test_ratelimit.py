@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from exchange.api.errors import ApiError
 from exchange.api.ratelimit import RateLimiter
+from exchange.protocol.codes import ApiError
 
 
 def test_bucket_allows_a_burst_then_refills() -> None:

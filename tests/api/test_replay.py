@@ -1,7 +1,7 @@
 """Replays over real sockets: the identical signed request twice executes once, and the copy gets 401.
 
 Each test captures one signed request (headers and body bytes, as an eavesdropper or a
-retrying proxy would) and sends it twice; the second answer is 401 `REPLAYED_REQUEST`
+retrying proxy would) and sends it twice; the second answer is 401 `Code.REPLAYED_REQUEST`
 and the state shows exactly one effect. A websocket private subscription frame replayed
 by another connection is refused and that connection receives none of the victim's
 updates.
@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import orjson
 
-from exchange.api.auth import REPLAYED_REQUEST
+from exchange.protocol.codes import Code
 from tests.api.client import Client, ok, refused, signed_form
 from tests.api.conftest import Exchange
 from tests.streams.wsclient import Socket, signature
@@ -37,7 +37,7 @@ def send_twice(client: Client, path: str, instruction: str, params: dict[str, An
     headers, body = captured(client, instruction, params)
     first = client.http.post(path, content=body, headers=headers)
     assert first.status_code == 200, first.text
-    refused(client.http.post(path, content=body, headers=headers), 401, REPLAYED_REQUEST)
+    refused(client.http.post(path, content=body, headers=headers), 401, Code.REPLAYED_REQUEST)
     return first
 
 
@@ -76,12 +76,14 @@ def test_a_replayed_signed_read_and_a_respelled_signature_are_refused(exchange: 
     alice = exchange.alice
     headers = alice.keys.headers("balanceQuery")
     assert alice.http.get("/api/v1/capital", headers=headers).status_code == 200
-    refused(alice.http.get("/api/v1/capital", headers=headers), 401, REPLAYED_REQUEST)
+    refused(alice.http.get("/api/v1/capital", headers=headers), 401, Code.REPLAYED_REQUEST)
     # The last character of a 64-byte signature's base64 carries 4 spare bits: another spelling, same bytes.
     text = headers["X-Signature"]
     respelled = text[:-3] + ALPHABET[ALPHABET.index(text[-3]) ^ 1] + "=="
     assert respelled != text and base64.b64decode(respelled) == base64.b64decode(text)
-    refused(alice.http.get("/api/v1/capital", headers={**headers, "X-Signature": respelled}), 401, REPLAYED_REQUEST)
+    refused(
+        alice.http.get("/api/v1/capital", headers={**headers, "X-Signature": respelled}), 401, Code.REPLAYED_REQUEST
+    )
 
 
 def test_a_fresh_signature_of_the_same_request_is_accepted(exchange: Exchange) -> None:

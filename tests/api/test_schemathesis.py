@@ -31,9 +31,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from exchange.api import wire
 from exchange.api.auth import KeyPair
-from exchange.api.errors import ApiError
+from exchange.protocol import decoding
+from exchange.protocol.codes import ApiError
 from tests.api.client import Client
 from tests.api.conftest import _serve, _settings, list_markets
 
@@ -58,15 +58,19 @@ def fuzzed(database_name: str) -> Iterator[tuple[str, KeyPair, KeyPair]]:
         yield url, admin, trader.keys
 
 
-def _signed_params(request: requests.PreparedRequest) -> list[wire.Params] | None:
+def _signed_params(request: requests.PreparedRequest) -> list[decoding.Params] | None:
     """The params the server will verify the signature over, or None if it will refuse the request before."""
     try:
         if request.method == "GET":
-            return [wire.query_fields(parse_qsl(urlsplit(str(request.url)).query, keep_blank_values=True))]
+            return [decoding.query_fields(parse_qsl(urlsplit(str(request.url)).query, keep_blank_values=True))]
         body = request.body.encode() if isinstance(request.body, str) else request.body or b""
         assert isinstance(body, bytes)
-        value = wire.load_json(body) if body.strip() else {}
-        return [wire.scalar_params(item) for item in value] if isinstance(value, list) else [wire.scalar_params(value)]
+        value = decoding.load_json(body) if body.strip() else {}
+        return (
+            [decoding.scalar_params(item) for item in value]
+            if isinstance(value, list)
+            else [decoding.scalar_params(value)]
+        )
     except ApiError:
         return None
 

@@ -6,18 +6,18 @@ from decimal import Decimal
 
 import pytest
 
-from exchange.api import wire
-from exchange.api.errors import ApiError
 from exchange.demo import SOL_USDC
 from exchange.engine.numbers import InvalidInput
 from exchange.engine.orders import OrderType, SelfTradePrevention, Side, TimeInForce
 from exchange.persistence import queries
+from exchange.protocol import decoding, replies, requests
+from exchange.protocol.codes import ApiError, Code
 
 MARKETS = {"SOL_USDC": SOL_USDC}
 
 
-def order(**fields: object) -> wire.Params:
-    return wire.scalar_params(wire.load_json(__import__("json").dumps(fields).encode()))
+def order(**fields: object) -> decoding.Params:
+    return decoding.scalar_params(decoding.load_json(__import__("json").dumps(fields).encode()))
 
 
 def code_of(call: object) -> str:
@@ -30,9 +30,9 @@ def code_of(call: object) -> str:
 
 
 def test_load_json_keeps_the_exact_text_of_numbers() -> None:
-    body = wire.load_json(b'{"price": 150.10, "quantity": "0.10", "clientId": 7, "postOnly": true}')
+    body = decoding.load_json(b'{"price": 150.10, "quantity": "0.10", "clientId": 7, "postOnly": true}')
     assert body == {"price": "150.10", "quantity": "0.10", "clientId": "7", "postOnly": True}
-    assert isinstance(body["price"], wire.JsonNumber)
+    assert isinstance(body["price"], decoding.JsonNumber)
 
 
 @pytest.mark.parametrize(
@@ -41,73 +41,75 @@ def test_load_json_keeps_the_exact_text_of_numbers() -> None:
 )
 def test_params_refuse_unprintable_text_in_names_and_values(text: str) -> None:
     for params in ({"label": f"a{text}b"}, {f"a{text}b": "x"}):
-        assert code_of(lambda params=params: wire.scalar_params(params)) == "INVALID_CLIENT_REQUEST"
-    assert code_of(lambda: wire.query_fields([("symbol", text)])) == "INVALID_CLIENT_REQUEST"
+        assert code_of(lambda params=params: decoding.scalar_params(params)) == "INVALID_CLIENT_REQUEST"
+    assert code_of(lambda: decoding.query_fields([("symbol", text)])) == "INVALID_CLIENT_REQUEST"
 
 
 def test_params_take_printable_text_up_to_the_limit() -> None:
-    text = "é Ж 中 🙂 \ufffd".ljust(wire.MAX_TEXT_LENGTH, "x")
-    assert wire.scalar_params({"label": text, text: "1"}) == {"label": text, text: "1"}
-    assert code_of(lambda: wire.scalar_params({"label": text + "x"})) == "INVALID_CLIENT_REQUEST"
-    assert code_of(lambda: wire.query_fields([("a", "1"), ("a", "2")])) == "INVALID_CLIENT_REQUEST"
+    text = "é Ж 中 🙂 \ufffd".ljust(decoding.MAX_TEXT_LENGTH, "x")
+    assert decoding.scalar_params({"label": text, text: "1"}) == {"label": text, text: "1"}
+    assert code_of(lambda: decoding.scalar_params({"label": text + "x"})) == "INVALID_CLIENT_REQUEST"
+    assert code_of(lambda: decoding.query_fields([("a", "1"), ("a", "2")])) == "INVALID_CLIENT_REQUEST"
 
 
 def test_a_refusal_of_bad_text_can_always_be_sent() -> None:
     with pytest.raises(ApiError) as info:
-        wire.scalar_params(wire.load_json(b'{"\\ud800": []}'))
+        decoding.scalar_params(decoding.load_json(b'{"\\ud800": []}'))
     assert info.value.message.isprintable()
     with pytest.raises(ApiError) as info:
-        wire.load_json(b'{"\\ud800": 1, "\\ud800": 2}')
+        decoding.load_json(b'{"\\ud800": 1, "\\ud800": 2}')
     assert info.value.message.isprintable()
 
 
 @pytest.mark.parametrize("content_type", ["application/json", "Application/JSON; charset=utf-8"])
 def test_json_bodies_are_declared_json(content_type: str) -> None:
-    wire.check_media_type(content_type)
+    decoding.check_media_type(content_type)
 
 
 @pytest.mark.parametrize("content_type", [None, "", "text/plain", "application/x-www-form-urlencoded", "json"])
 def test_other_media_types_are_refused(content_type: str | None) -> None:
     with pytest.raises(ApiError) as info:
-        wire.check_media_type(content_type)
+        decoding.check_media_type(content_type)
     assert (info.value.status, info.value.code) == (415, "INVALID_CLIENT_REQUEST")
 
 
 def test_times_are_bounded_before_the_year_9999() -> None:
-    last_s = str(wire.MAX_TIME_MS // 1000)
-    assert wire.parse_klines_query({"interval": "1m", "startTime": last_s, "endTime": last_s}, now=0).end == int(last_s)
+    last_s = str(decoding.MAX_TIME_MS // 1000)
+    assert requests.parse_klines_query({"interval": "1m", "startTime": last_s, "endTime": last_s}, now=0).end == int(
+        last_s
+    )
     for name in ("startTime", "endTime"):
         query = {"interval": "1m", "startTime": "0", name: str(int(last_s) + 1)}
-        assert code_of(lambda query=query: wire.parse_klines_query(query, now=0)) == "INVALID_CLIENT_REQUEST"
-    assert wire.parse_ms_window({"to": str(wire.MAX_TIME_MS)})[1] == wire.MAX_TIME_MS * 1000 + 1000
+        assert code_of(lambda query=query: requests.parse_klines_query(query, now=0)) == "INVALID_CLIENT_REQUEST"
+    assert requests.parse_ms_window({"to": str(decoding.MAX_TIME_MS)})[1] == decoding.MAX_TIME_MS * 1000 + 1000
     for name in ("from", "to"):
-        window = {name: str(wire.MAX_TIME_MS + 1)}
-        assert code_of(lambda window=window: wire.parse_ms_window(window)) == "INVALID_CLIENT_REQUEST"
+        window = {name: str(decoding.MAX_TIME_MS + 1)}
+        assert code_of(lambda window=window: requests.parse_ms_window(window)) == "INVALID_CLIENT_REQUEST"
 
 
 @pytest.mark.parametrize("body", [b"{", b'{"a": NaN}', b'{"a": Infinity}', b'{"a": 1, "a": 2}', b"[" * 100_000])
 def test_load_json_rejects_malformed_bodies(body: bytes) -> None:
-    assert code_of(lambda: wire.load_json(body)) == "INVALID_CLIENT_REQUEST"
+    assert code_of(lambda: decoding.load_json(body)) == "INVALID_CLIENT_REQUEST"
 
 
 @pytest.mark.parametrize(
     "text", ["1e5", "1E-3", "NaN", "Infinity", "", " 1", "+1", "0x10", "1.", ".5", "1" * 41, "\u0661"]
 )
 def test_parse_decimal_accepts_plain_notation_only(text: str) -> None:
-    assert code_of(lambda: wire.parse_decimal(text, code="INVALID_PRICE", name="price")) == "INVALID_PRICE"
+    assert code_of(lambda: decoding.parse_decimal(text, code=Code.INVALID_PRICE, name="price")) == "INVALID_PRICE"
 
 
 def test_parse_decimal_values() -> None:
-    assert wire.parse_decimal("150.00", code="X", name="p") == Decimal("150")
-    assert wire.parse_decimal(wire.JsonNumber("-3"), code="X", name="p") == Decimal("-3")
-    assert code_of(lambda: wire.parse_decimal(True, code="X", name="p")) == "X"
+    assert decoding.parse_decimal("150.00", code=Code.INVALID_PRICE, name="p") == Decimal("150")
+    assert decoding.parse_decimal(decoding.JsonNumber("-3"), code=Code.INVALID_PRICE, name="p") == Decimal("-3")
+    assert code_of(lambda: decoding.parse_decimal(True, code=Code.INVALID_PRICE, name="p")) == "INVALID_PRICE"
 
 
 def test_limit_order_to_command() -> None:
     params = order(
         symbol="SOL_USDC", side="Bid", orderType="Limit", price="150.5", quantity=2, clientId=9, postOnly=True
     )
-    command = wire.parse_order(params, MARKETS, account_id=3, ts=11)
+    command = requests.parse_order(params, MARKETS, account_id=3, ts=11)
     assert (command.price, command.quantity, command.client_id, command.post_only) == (15050, 200, 9, True)
     assert (command.side, command.order_type, command.time_in_force) == (Side.BID, OrderType.LIMIT, TimeInForce.GTC)
     assert command.self_trade_prevention is SelfTradePrevention.REJECT_TAKER
@@ -116,7 +118,7 @@ def test_limit_order_to_command() -> None:
 
 def test_market_order_by_quote_quantity() -> None:
     params = order(symbol="SOL_USDC", side="Bid", orderType="Market", quoteQuantity="10.5")
-    command = wire.parse_order(params, MARKETS, account_id=1, ts=1)
+    command = requests.parse_order(params, MARKETS, account_id=1, ts=1)
     assert (command.quote_quantity, command.quantity, command.price) == (10_500_000, None, None)
 
 
@@ -149,21 +151,21 @@ def test_bad_orders_have_their_codes(fields: dict[str, object], code: str) -> No
         "quantity": "1",
     }
     params = order(**{**base, **fields})
-    assert code_of(lambda: wire.parse_order(params, MARKETS, account_id=1, ts=1)) == code
+    assert code_of(lambda: requests.parse_order(params, MARKETS, account_id=1, ts=1)) == code
 
 
 def test_market_order_needs_exactly_one_size() -> None:
     both = order(symbol="SOL_USDC", side="Ask", orderType="Market", quantity="1", quoteQuantity="1")
-    assert code_of(lambda: wire.parse_order(both, MARKETS, account_id=1, ts=1)) == "INVALID_CLIENT_REQUEST"
+    assert code_of(lambda: requests.parse_order(both, MARKETS, account_id=1, ts=1)) == "INVALID_CLIENT_REQUEST"
 
 
 def test_scalar_params_rejects_nesting() -> None:
-    assert code_of(lambda: wire.scalar_params({"a": {"b": 1}})) == "INVALID_CLIENT_REQUEST"
-    assert code_of(lambda: wire.scalar_params([1])) == "INVALID_CLIENT_REQUEST"
+    assert code_of(lambda: decoding.scalar_params({"a": {"b": 1}})) == "INVALID_CLIENT_REQUEST"
+    assert code_of(lambda: decoding.scalar_params([1])) == "INVALID_CLIENT_REQUEST"
 
 
 def test_depth_sides_ascend_by_price() -> None:
-    depth = wire.depth_fields(SOL_USDC, sequence=42, bids=[(15000, 100), (14900, 5)], asks=[(15100, 1)], ts=7)
+    depth = replies.depth_fields(SOL_USDC, sequence=42, bids=[(15000, 100), (14900, 5)], asks=[(15100, 1)], ts=7)
     assert depth == {
         "asks": [["151.00", "0.01"]],
         "bids": [["149.00", "0.05"], ["150.00", "1.00"]],
@@ -173,9 +175,9 @@ def test_depth_sides_ascend_by_price() -> None:
 
 
 def test_times() -> None:
-    assert wire.naive_iso(1_753_624_283_415_123) == "2025-07-27T13:51:23.415"
-    assert wire.kline_time(1_752_930_540) == "2025-07-19 13:09:00"
-    assert wire.dec(Decimal("1E+2")) == "100"
+    assert replies.naive_iso(1_753_624_283_415_123) == "2025-07-27T13:51:23.415"
+    assert replies.kline_time(1_752_930_540) == "2025-07-19 13:09:00"
+    assert replies.dec(Decimal("1E+2")) == "100"
 
 
 def test_ticker_change_is_a_fraction() -> None:
@@ -189,6 +191,6 @@ def test_ticker_change_is_a_fraction() -> None:
         quote_volume=Decimal("210"),
         trades=2,
     )
-    fields = wire.ticker_fields("SOL_USDC", stats)
+    fields = replies.ticker_fields("SOL_USDC", stats)
     assert (fields["priceChange"], fields["priceChangePercent"], fields["trades"]) == ("10", "0.100000", "2")
-    assert wire.ticker_fields("SOL_USDC", None)["lastPrice"] == "0"
+    assert replies.ticker_fields("SOL_USDC", None)["lastPrice"] == "0"

@@ -6,14 +6,15 @@ from decimal import Decimal
 
 import pytest
 
-from exchange.api import wire
-from exchange.api.auth import KeyPair, Scope
-from exchange.api.errors import ApiError
+from exchange.api.auth import KeyPair
 from exchange.demo import ASSETS, BTC_USDC, MARKETS, SOL_USDC
 from exchange.engine.commands import PlaceOrder
 from exchange.engine.numbers import Asset, Market
 from exchange.engine.orders import OrderSpec, OrderStatus, OrderType, SelfTradePrevention, Side, TimeInForce
 from exchange.engine.queries import OrderView
+from exchange.protocol import client, ours, replies, requests
+from exchange.protocol.codes import ApiError
+from exchange.protocol.ours import Scope
 
 ORDERS = [
     PlaceOrder(
@@ -56,7 +57,7 @@ ORDERS = [
 @pytest.mark.parametrize("order", ORDERS, ids=lambda o: f"{o.order_type}-{o.side}-{o.time_in_force}")
 def test_order_params_parse_back_to_the_same_command(order: PlaceOrder) -> None:
     markets = {m.symbol: m for m in MARKETS}
-    params = wire.order_params(
+    params = client.order_params(
         markets[order.symbol],
         side=order.side,
         order_type=order.order_type,
@@ -66,23 +67,23 @@ def test_order_params_parse_back_to_the_same_command(order: PlaceOrder) -> None:
         time_in_force=order.time_in_force,
         post_only=order.post_only,
     )
-    assert wire.parse_order(params, markets, account_id=7, ts=1) == order
+    assert requests.parse_order(params, markets, account_id=7, ts=1) == order
 
 
 def test_cancel_params_parse_back_to_the_order_id() -> None:
-    assert wire.parse_order_ref(wire.order_cancel_params("SOL_USDC", 2**40)) == (2**40, None)
+    assert requests.parse_order_ref(client.order_cancel_params("SOL_USDC", 2**40)) == (2**40, None)
 
 
 def test_markets_read_back_equal_the_listings() -> None:
-    decimals = wire.asset_decimals([wire.asset_fields(a) for a in ASSETS])
+    decimals = client.asset_decimals([replies.asset_fields(a) for a in ASSETS])
     for market in MARKETS:
-        assert wire.market_of(wire.market_fields(market, halted=False, created_at=0), decimals) == market
+        assert client.market_of(replies.market_fields(market, halted=False, created_at=0), decimals) == market
 
 
 def test_depth_reads_back_best_first() -> None:
     bids, asks = [(15_000, 3), (14_990, 1)], [(15_010, 2), (15_020, 10**20)]
-    fields = wire.depth_fields(SOL_USDC, sequence=9, bids=bids, asks=asks, ts=0)
-    assert wire.depth_of(SOL_USDC, fields) == (bids, asks)
+    fields = replies.depth_fields(SOL_USDC, sequence=9, bids=bids, asks=asks, ts=0)
+    assert client.depth_of(SOL_USDC, fields) == (bids, asks)
 
 
 def test_a_live_order_reads_back_as_resting() -> None:
@@ -102,80 +103,80 @@ def test_a_live_order_reads_back_as_resting() -> None:
         created_at=1_000_000,
     )
     view = OrderView(spec=spec, status=OrderStatus.PARTIALLY_FILLED, executed=120, executed_quote=7_200_012)
-    assert wire.resting_of(wire.order_fields(view, BTC_USDC), BTC_USDC) == (41, Side.ASK, 600_001, 380)
+    assert client.resting_of(replies.order_fields(view, BTC_USDC), BTC_USDC) == (41, Side.ASK, 600_001, 380)
 
 
 def test_balances_read_back_as_available_atoms() -> None:
     assets = {a.symbol: a for a in ASSETS}
     held = {"USDC": (10**15 + 1, 5), "BTC": (0, 7)}
-    assert wire.available_of(wire.balance_fields(assets, held), assets) == {"USDC": 10**15 + 1, "BTC": 0}
+    assert client.available_of(replies.balance_fields(assets, held), assets) == {"USDC": 10**15 + 1, "BTC": 0}
 
 
 def test_errors_read_back_and_orders_are_not_errors() -> None:
-    assert wire.error_of(wire.error_fields("INSUFFICIENT_FUNDS", "insufficient funds")) == (
+    assert client.error_of(replies.error_fields("INSUFFICIENT_FUNDS", "insufficient funds")) == (
         "INSUFFICIENT_FUNDS",
         "insufficient funds",
     )
-    assert wire.error_of({"id": "1", "status": "New"}) is None
+    assert client.error_of({"id": "1", "status": "New"}) is None
 
 
 def test_batch_results_read_back_as_orders_or_errors() -> None:
-    assert wire.error_of(wire.batch_err("INVALID_PRICE", "off the tick")) == ("INVALID_PRICE", "off the tick")
-    assert wire.error_of(wire.batch_ok({"id": "1", "status": "New"})) is None
+    assert client.error_of(replies.batch_err("INVALID_PRICE", "off the tick")) == ("INVALID_PRICE", "off the tick")
+    assert client.error_of(replies.batch_ok({"id": "1", "status": "New"})) is None
 
 
 ACCOUNTS = [
-    wire.AccountRequest(public_key=KeyPair.generate().public_key),
-    wire.AccountRequest(public_key=KeyPair.generate().public_key, scopes=frozenset(Scope), label="the desk"),
-    wire.AccountRequest(public_key=KeyPair.generate().public_key, scopes=frozenset(), label=""),
+    ours.AccountRequest(public_key=KeyPair.generate().public_key),
+    ours.AccountRequest(public_key=KeyPair.generate().public_key, scopes=frozenset(Scope), label="the desk"),
+    ours.AccountRequest(public_key=KeyPair.generate().public_key, scopes=frozenset(), label=""),
 ]
 
 
 @pytest.mark.parametrize("account", ACCOUNTS)
-def test_account_params_parse_back(account: wire.AccountRequest) -> None:
-    assert wire.parse_account(wire.account_params(account)) == account
+def test_account_params_parse_back(account: ours.AccountRequest) -> None:
+    assert ours.parse_account(client.account_params(account)) == account
 
 
 KEYS = [
-    wire.KeyRequest(public_key=KeyPair.generate().public_key),
-    wire.KeyRequest(public_key=KeyPair.generate().public_key, scopes=frozenset((Scope.READ,))),
-    wire.KeyRequest(public_key=KeyPair.generate().public_key, scopes=frozenset((Scope.READ, Scope.TRADE))),
+    ours.KeyRequest(public_key=KeyPair.generate().public_key),
+    ours.KeyRequest(public_key=KeyPair.generate().public_key, scopes=frozenset((Scope.READ,))),
+    ours.KeyRequest(public_key=KeyPair.generate().public_key, scopes=frozenset((Scope.READ, Scope.TRADE))),
 ]
 
 
 @pytest.mark.parametrize("key", KEYS)
-def test_key_params_parse_back(key: wire.KeyRequest) -> None:
-    assert wire.parse_key(wire.key_params(key)) == key
-    assert wire.parse_public_key(wire.key_ref_params(key.public_key)) == key.public_key
+def test_key_params_parse_back(key: ours.KeyRequest) -> None:
+    assert ours.parse_key(client.key_params(key)) == key
+    assert ours.parse_public_key(client.key_ref_params(key.public_key)) == key.public_key
 
 
 TRANSFERS = [
-    wire.TransferRequest(symbol="USDC", quantity=Decimal("1000")),
-    wire.TransferRequest(symbol="SOL", quantity=Decimal("0.000000001"), transfer_id="t" * 64, account_id=2**63 - 1),
+    ours.TransferRequest(symbol="USDC", quantity=Decimal("1000")),
+    ours.TransferRequest(symbol="SOL", quantity=Decimal("0.000000001"), transfer_id="t" * 64, account_id=2**63 - 1),
 ]
 
 
 @pytest.mark.parametrize("transfer", TRANSFERS)
-def test_transfer_params_parse_back(transfer: wire.TransferRequest) -> None:
-    assert wire.parse_transfer(wire.transfer_params(transfer), to_account=True) == transfer
+def test_transfer_params_parse_back(transfer: ours.TransferRequest) -> None:
+    assert ours.parse_transfer(client.transfer_params(transfer), to_account=True) == transfer
 
 
 def test_a_withdrawal_never_names_another_account() -> None:
-    params = wire.transfer_params(TRANSFERS[1])
+    params = client.transfer_params(TRANSFERS[1])
     assert "accountId" in params
     with pytest.raises(ApiError) as refused:
-        wire.parse_transfer(params, to_account=False)
+        ours.parse_transfer(params, to_account=False)
     assert (refused.value.status, refused.value.code) == (400, "INVALID_CLIENT_REQUEST")
 
 
 @pytest.mark.parametrize("asset", ASSETS, ids=lambda a: a.symbol)
 def test_asset_params_parse_back(asset: Asset) -> None:
-    assert wire.parse_asset(wire.asset_params(asset)) == asset
+    assert ours.parse_asset(client.asset_params(asset)) == asset
 
 
 @pytest.mark.parametrize("market", MARKETS, ids=lambda m: m.symbol)
 def test_market_params_parse_back(market: Market) -> None:
-    listing = wire.MarketRequest(
+    listing = ours.MarketRequest(
         symbol=market.symbol,
         base_symbol=market.base.symbol,
         quote_symbol=market.quote.symbol,
@@ -185,9 +186,9 @@ def test_market_params_parse_back(market: Market) -> None:
         maker_fee_bps=market.maker_fee_bps,
         taker_fee_bps=market.taker_fee_bps,
     )
-    assert wire.parse_market(wire.market_params(listing)) == listing
+    assert ours.parse_market(client.market_params(listing)) == listing
 
 
 def test_a_market_without_a_symbol_is_named_base_quote() -> None:
     params = {"baseSymbol": "SOL", "quoteSymbol": "USDC", "tickSize": "0.01", "stepSize": "0.1", "minQuantity": "0.1"}
-    assert wire.parse_market(params).symbol == "SOL_USDC"
+    assert ours.parse_market(params).symbol == "SOL_USDC"

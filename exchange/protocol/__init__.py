@@ -1,0 +1,20 @@
+"""Backpack's wire format, declared once: endpoints, messages, codes; nothing of the server.
+
+Every byte that crosses the HTTP and websocket API is parsed or built here, so the REST
+routes, the websocket streams, the bots' client and the OpenAPI document cannot drift
+apart. One module per job: `endpoints` (the table of routes: method, path, instruction,
+scope, tag, messages), `codes` (error codes and `ApiError`), `decoding` (the one gate for
+request text and the typed field readers), `requests` (Backpack's request parsers),
+`replies` (REST encoders), `streams` (websocket encoders), `ours` (the project's own
+routes' bodies), `client` (each parser's and encoder's tested inverse), and `openapi`
+(the document, derived from the table).
+
+Types and units follow Backpack (docs.backpack.exchange and its clients, ccxt among them): every price, quantity
+and amount is a decimal *string* in plain notation; ids of orders are strings, ids of
+trades numbers; `clientId` is a uint32 number; live order `createdAt` and public trade
+`timestamp` are integer milliseconds, depth `timestamp` is integer microseconds, and
+history (`/wapi/v1/history/...`, `/wapi/v1/capital/deposits` and `/withdrawals`) uses
+naive UTC ISO strings with milliseconds. Deposits and withdrawals are numbered in commit
+order (`id`), and carry the ledger's transfer id, the one a deposit or withdrawal
+request answers with, as their `identifier`.
+"""
