@@ -30,6 +30,8 @@ import socket
 
 import asyncpg
 
+from exchange.engine.errors import ExchangeError
+
 LOCK = 0x65786368616E6765
 """The advisory lock key (b"exchange"); advisory locks are per database."""
 CHANNEL = "exchange_engine"
@@ -42,11 +44,11 @@ FENCE = "UPDATE engine_claim SET committed_at = now() WHERE engine_fence(epoch, 
 """The fence as a data-modifying `WITH` part (always executed, whatever the main statement reads)."""
 
 
-class ClaimLostError(RuntimeError):
+class ClaimLostError(ExchangeError):
     """This engine no longer holds the database's claim: it must not commit or answer as the engine."""
 
 
-class ClaimHeldError(RuntimeError):
+class ClaimHeldError(ExchangeError):
     """Another engine holds the claim."""
 
 

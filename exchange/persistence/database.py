@@ -62,6 +62,7 @@ from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from exchange.config import Settings, normalize_database_url
+from exchange.engine.errors import ExchangeError
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 EMBEDDED_DATABASE = "exchange"
 
 
-class DatabaseUnavailableError(Exception):
+class DatabaseUnavailableError(ExchangeError):
     """The database could not be opened, is down, refused, dropped the connection or did not answer in time.
 
     Its message is one line (which database, and why): a command prints it and exits 3, a

@@ -26,13 +26,14 @@ from sqlalchemy import RowMapping, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from exchange.engine.engine import RECENT_TRANSFERS, Engine
+from exchange.engine.errors import ExchangeError
 from exchange.engine.numbers import Asset, InvalidInput, Market, units_of
 from exchange.engine.queries import MarketState
 from exchange.engine.state import BalanceState, OpenOrderState, Snapshot, reservation_mismatches, restore
 from exchange.persistence import queries, tables
 
 
-class CorruptStateError(RuntimeError):
+class CorruptStateError(ExchangeError):
     """The stored state breaks an invariant (locked funds differ from open orders' reservations)."""
 
 
