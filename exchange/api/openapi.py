@@ -20,10 +20,10 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from exchange import marketdata
 from exchange.api import wire
 from exchange.api.auth import Scope
 from exchange.api.service import JsonResponse
-from exchange.persistence import queries
 
 Schema = dict[str, Any]
 
@@ -406,7 +406,7 @@ def _paths() -> dict[str, Schema]:
                 array(ref("Kline")),
                 parameters=[
                     SYMBOL,
-                    _query("interval", {"type": "string", "enum": list(queries.INTERVALS)}, required=True),
+                    _query("interval", {"type": "string", "enum": list(marketdata.INTERVALS)}, required=True),
                     _query("startTime", {"type": "integer", "minimum": 0}, required=True),
                     _query("endTime", {"type": "integer", "minimum": 0}),
                 ],

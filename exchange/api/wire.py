@@ -52,6 +52,7 @@ from typing import Any, TypeVar
 
 import orjson
 
+from exchange import marketdata
 from exchange.api.auth import ApiKey, Scope, decode_public_key
 from exchange.api.errors import ApiError
 from exchange.engine.commands import PlaceOrder
@@ -347,8 +348,8 @@ class KlinesQuery:
 def parse_klines_query(params: Mapping[str, Scalar], *, now: int) -> KlinesQuery:
     """`interval`, `startTime` and `endTime` (seconds; `now` by default) of `/klines`, newest `MAX_KLINES` kept."""
     interval = params.get("interval")
-    if not isinstance(interval, str) or interval not in queries.INTERVALS:
-        raise ApiError(400, BAD_REQUEST, f"interval must be one of {', '.join(queries.INTERVALS)}")
+    if not isinstance(interval, str) or interval not in marketdata.INTERVALS:
+        raise ApiError(400, BAD_REQUEST, f"interval must be one of {', '.join(marketdata.INTERVALS)}")
     start = parse_uint(required(params, "startTime"), name="startTime", maximum=MAX_TIME_MS // 1000)
     end_param = params.get("endTime")
     end = now if end_param is None else parse_uint(end_param, name="endTime", maximum=MAX_TIME_MS // 1000)
@@ -356,7 +357,7 @@ def parse_klines_query(params: Mapping[str, Scalar], *, now: int) -> KlinesQuery
         raise ApiError(400, BAD_REQUEST, "priceType must be Last")
     if end < start:
         raise ApiError(400, "INVALID_RANGE", "endTime must not be before startTime")
-    seconds = queries.INTERVAL_SECONDS[interval] or MONTH_SECONDS
+    seconds = marketdata.INTERVALS[interval].seconds or MONTH_SECONDS
     return KlinesQuery(interval=interval, start=max(start, end - seconds * MAX_KLINES), end=end)
 
 
@@ -552,18 +553,17 @@ def depth_fields(market: Market, *, sequence: int, bids: Levels, asks: Levels, t
     }
 
 
-def ticker_fields(symbol: str, ticker: queries.Ticker | None) -> Json:
+def ticker_fields(symbol: str, ticker: marketdata.Ticker | None) -> Json:
     """`Ticker`: 24h rolling statistics (zeros for a market without trades); `priceChangePercent` is a fraction."""
     if ticker is None:
         zero = {"firstPrice": "0", "lastPrice": "0", "priceChange": "0", "priceChangePercent": "0", "high": "0"}
         return {"symbol": symbol, **zero, "low": "0", "volume": "0", "quoteVolume": "0", "trades": "0"}
-    change = ticker.last_price - ticker.first_price
     return {
         "symbol": symbol,
         "firstPrice": dec(ticker.first_price),
         "lastPrice": dec(ticker.last_price),
-        "priceChange": dec(change),
-        "priceChangePercent": dec((change / ticker.first_price).quantize(Decimal("0.000001"))),
+        "priceChange": dec(ticker.price_change),
+        "priceChangePercent": dec(ticker.price_change_fraction),
         "high": dec(ticker.high),
         "low": dec(ticker.low),
         "volume": dec(ticker.volume),
@@ -572,7 +572,7 @@ def ticker_fields(symbol: str, ticker: queries.Ticker | None) -> Json:
     }
 
 
-def kline_fields(kline: queries.Kline) -> Json:
+def kline_fields(kline: marketdata.Kline) -> Json:
     """`Kline` of REST `/api/v1/klines`: every value a string, boundaries "YYYY-MM-DD HH:MM:SS"."""
     return {
         "start": kline_time(kline.start // 1_000_000),
@@ -869,7 +869,7 @@ def trade_update_fields(market: Market, trade: TradeExecuted, *, now: int) -> Js
     }
 
 
-def ticker_update_fields(ticker: queries.Ticker, *, now: int) -> Json:
+def ticker_update_fields(ticker: marketdata.Ticker, *, now: int) -> Json:
     """`ticker`: 24h first/last/high/low, base and quote volume, trade count."""
     return {
         "e": "ticker",
@@ -885,7 +885,7 @@ def ticker_update_fields(ticker: queries.Ticker, *, now: int) -> Json:
     }
 
 
-def kline_update_fields(symbol: str, kline: queries.Kline, *, closed: bool, now: int) -> Json:
+def kline_update_fields(symbol: str, kline: marketdata.Kline, *, closed: bool, now: int) -> Json:
     """`kline`: `t`/`T` the candle's start and end as naive ISO strings, `X` true once it is closed."""
     return {
         "e": "kline",
