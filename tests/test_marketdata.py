@@ -33,9 +33,9 @@ from exchange.marketdata import (
 HOUR_US = 60 * MINUTE_US
 
 
-def at(*moment: int) -> int:
+def at(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> int:
     """Microseconds since the epoch of a UTC date and time."""
-    return int(datetime(*moment, tzinfo=UTC).timestamp()) * US
+    return int(datetime(year, month, day, hour, minute, second, tzinfo=UTC).timestamp()) * US
 
 
 def trade(trade_id: int, price: int, steps: int, ts: int) -> TradeExecuted:
