@@ -147,13 +147,24 @@ class Candle:
         )
 
     def merge(self, later: Candle) -> None:
-        """Fold in a candle (or a trade's) of later trades: open kept, high/low widened, close replaced, sums added."""
-        self.high = max(self.high, later.high)
-        self.low = min(self.low, later.low)
-        self.close = later.close
-        self.volume += later.volume
-        self.quote_volume += later.quote_volume
-        self.trades += later.trades
+        """Fold in a candle of later trades."""
+        self._fold(later.high, later.low, later.close, later.volume, later.quote_volume, later.trades)
+
+    def add(self, trade: TradeExecuted) -> None:
+        """Fold in a later trade (of this candle's span)."""
+        price = trade.price
+        self._fold(price, price, price, trade.quantity, trade.quote_quantity, 1)
+
+    def _fold(self, high: int, low: int, close: int, volume: int, quote_volume: int, trades: int) -> None:
+        """The fold: open kept, high and low widened, close replaced, volumes and count added."""
+        if high > self.high:  # noqa: PLR1730 (the writer's hot path: a comparison costs less than a call)
+            self.high = high
+        if low < self.low:  # noqa: PLR1730
+            self.low = low
+        self.close = close
+        self.volume += volume
+        self.quote_volume += quote_volume
+        self.trades += trades
 
     def kline(self, market: Market) -> Kline:
         """The candle in `market`'s decimals."""

@@ -106,7 +106,7 @@ from exchange.engine.events import (
 )
 from exchange.engine.numbers import Asset, Market
 from exchange.engine.orders import OrderSpec, OrderStatus, Side
-from exchange.marketdata import Candle
+from exchange.marketdata import Candle, minute_start
 from exchange.persistence import claim, tables
 from exchange.persistence.recovery import market_of
 from exchange.persistence.timestamps import to_datetime
@@ -249,13 +249,12 @@ class _Batch:
 
     def _trade(self, trade: TradeExecuted) -> None:
         self.trades.append(trade)
-        one = Candle.of_trade(trade)
-        key = (trade.symbol, one.start)
+        key = (trade.symbol, minute_start(trade.ts))
         candle = self.candles.get(key)
         if candle is None:
-            self.candles[key] = one
+            self.candles[key] = Candle.of_trade(trade)
         else:
-            candle.merge(one)
+            candle.add(trade)
 
 
 _FOLDS: dict[type[Any], Callable[[_Batch, Any], None]] = {
