@@ -167,12 +167,12 @@ def test_folding_minutes_equals_folding_their_trades(specs: list[tuple[int, int,
         trade(n, price, steps, origin + ts) for n, (price, steps, ts) in enumerate(sorted(specs, key=lambda s: s[2]))
     ]
     minutes: dict[int, Candle] = {}
-    for t in trades:
-        one = Candle.of_trade(t)
-        if one.start in minutes:
-            minutes[one.start].merge(one)
+    for t in trades:  # trade by trade with `add`, as the writer does; `fold` below merges one-trade candles
+        start = minute_start(t.ts)
+        if start in minutes:
+            minutes[start].add(t)
         else:
-            minutes[one.start] = one
+            minutes[start] = Candle.of_trade(t)
     start, end = INTERVALS["1h"].bounds(origin)
     ordered = [minutes[s] for s in sorted(minutes)]
     whole = ordered[0].spanning(start, end)
