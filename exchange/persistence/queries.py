@@ -235,17 +235,17 @@ class Queries:
 
     async def klines(self, symbol: str, interval: str, start: int, end: int | None = None) -> list[Kline]:
         """The `interval` klines of `symbol` starting in `[start, end)` (microseconds), oldest first."""
-        length = INTERVALS[interval]
+        bucket = INTERVALS[interval]
         params = {
             "symbol": symbol,
-            "step": _postgres_interval(length),
+            "step": _postgres_interval(bucket),
             "start": to_datetime(start),
             "end": FAR_FUTURE if end is None else to_datetime(end),
         }
-        if length.seconds is None:
+        if bucket.seconds is None:
             statement = KLINES_MONTH
         else:
-            statement, params["origin"] = self._klines, to_datetime(length.origin)
+            statement, params["origin"] = self._klines, to_datetime(bucket.origin)
         return [_kline(r) for r in await self._rows(statement, params)]
 
     async def recent_trades(self, symbol: str, *, limit: int = 100, offset: int = 0) -> list[Trade]:

@@ -79,7 +79,13 @@ def test_the_seeded_ticker_is_the_rest_ticker_and_a_seeded_trade_is_not_counted_
                 live = feed.candles[BTC_USDC.symbol]
                 seeded = live.ticker(now)
                 replayed = live.add(trades[-1])
-                return live.last_trade_id, seeded, live.ticker(now), replayed, await queries.tickers(now, BTC_USDC.symbol)
+                return (
+                    live.last_trade_id,
+                    seeded,
+                    live.ticker(now),
+                    replayed,
+                    await queries.tickers(now, BTC_USDC.symbol),
+                )
             finally:
                 await feed.stop()
         finally:
