@@ -4,10 +4,11 @@ Every function reads what the writer committed and returns plain typed rows: amo
 as the exact `Decimal`s stored, times as integer microseconds since the epoch (the
 engine's unit; the API's wire module formats both). Nothing here reads the engine.
 
-Klines. Every Backpack interval is aggregated in SQL from the 1-minute candles. A
-kline's buckets are half-open, `[start, start + interval)`, aligned on the Unix epoch
-(1970-01-01T00:00Z), except weeks, which start on Mondays (origin 1970-01-05, as
-Binance does) and months, which are calendar months in UTC (`date_trunc`). With
+Klines and tickers follow `exchange.marketdata`, the rules the writer and the live feed
+use too; the database only does the aggregating, for speed. Every Backpack interval
+(`marketdata.INTERVALS`) is aggregated in SQL from the 1-minute candles, into the same
+half-open buckets as `Interval.bounds`: a fixed length from the interval's origin (the
+epoch; Mondays for weeks), or the calendar month in UTC (`date_trunc`). With
 TimescaleDB the bucket is `time_bucket`, otherwise `date_bin`, with the same origin, so
 both modes return the same klines. A query `[start, end)` returns the klines whose
 start lies in it, each complete (a kline that starts before `start` is not cut off
@@ -15,11 +16,10 @@ and returned; it is left out). Open is the first minute's open, close the last
 minute's close; minutes without trades have no candle, and intervals without any
 minute have no kline.
 
-Tickers are computed from the 1-minute candles of the rolling last 24 hours at minute
-granularity (the 1440 minutes ending with the current one): at most 1440 rows per
-market whatever the trade rate, where the trades table would grow with it. The live
-ticker of the streams is exact to the trade; this is what a client that asks over
-REST, or a freshly started process, gets.
+A ticker is the same fold over the minutes of `marketdata.ticker_window(now)`: at most
+1440 rows per market whatever the trade rate, where the trades table would grow with
+it. The live feed computes the `ticker.` stream from the same minutes by the same rule,
+so REST and the stream agree.
 
 The live feed starts from `candle_seed` (stored minutes and last trade ids, read at one
 snapshot, so no trade is both in a seeded minute and replayed), the API's catalog from
@@ -39,74 +39,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from exchange.config import DATABASE_TIMEOUT
 from exchange.engine.numbers import Market
 from exchange.engine.orders import OrderSpec, OrderType, SelfTradePrevention, Side, TimeInForce
+from exchange.marketdata import INTERVALS as INTERVALS  # noqa: PLC0414 (re-exported: the klines' table)
+from exchange.marketdata import MINUTE_US, Interval, ticker_window
+from exchange.marketdata import Kline as Kline  # noqa: PLC0414 (re-exported: a result type)
+from exchange.marketdata import Ticker as Ticker  # noqa: PLC0414 (re-exported: a result type)
 from exchange.persistence import tables
 from exchange.persistence.database import bounded, storage_mode
 from exchange.persistence.timestamps import to_datetime, to_micros
 
-INTERVALS: dict[str, str] = {
-    "1m": "1 minute",
-    "3m": "3 minutes",
-    "5m": "5 minutes",
-    "15m": "15 minutes",
-    "30m": "30 minutes",
-    "1h": "1 hour",
-    "2h": "2 hours",
-    "4h": "4 hours",
-    "6h": "6 hours",
-    "8h": "8 hours",
-    "12h": "12 hours",
-    "1d": "1 day",
-    "3d": "3 days",
-    "1w": "1 week",
-    "1month": "1 month",
-}
-"""Backpack's kline intervals and their PostgreSQL intervals."""
-
-_UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86_400, "week": 604_800}
-
-
-def _fixed_seconds(interval: str) -> int | None:
-    count, unit = INTERVALS[interval].split()
-    return None if unit.startswith("month") else int(count) * _UNIT_SECONDS[unit.rstrip("s")]
-
-
-INTERVAL_SECONDS = {interval: _fixed_seconds(interval) for interval in INTERVALS}
-"""Each kline interval's length in seconds (None for the calendar month)."""
-
-EPOCH_ORIGIN = datetime(1970, 1, 1, tzinfo=UTC)
-MONDAY_ORIGIN = datetime(1970, 1, 5, tzinfo=UTC)
 FAR_FUTURE = datetime(9000, 1, 1, tzinfo=UTC)
-ONE_MINUTE = timedelta(minutes=1)
-
-
-@dataclass(frozen=True, slots=True)
-class Kline:
-    """One candle of some interval: `[start, end)` in microseconds."""
-
-    start: int
-    end: int
-    open: Decimal
-    high: Decimal
-    low: Decimal
-    close: Decimal
-    volume: Decimal
-    quote_volume: Decimal
-    trades: int
-
-    @staticmethod
-    def of(row: Any) -> Kline:
-        """The kline of a selected row with `start`, `end` and the OHLCV columns."""
-        return Kline(
-            start=to_micros(row.start),
-            end=to_micros(row.end),
-            open=row.open,
-            high=row.high,
-            low=row.low,
-            close=row.close,
-            volume=row.volume,
-            quote_volume=row.quote_volume,
-            trades=int(row.trades),
-        )
+ONE_MINUTE = timedelta(microseconds=MINUTE_US)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,20 +70,6 @@ class Trade:
     quote_quantity: Decimal
     is_buyer_maker: bool
     ts: int
-
-
-@dataclass(frozen=True, slots=True)
-class Ticker:
-    """24-hour statistics of one market."""
-
-    symbol: str
-    first_price: Decimal
-    last_price: Decimal
-    high: Decimal
-    low: Decimal
-    volume: Decimal
-    quote_volume: Decimal
-    trades: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,7 +204,7 @@ SELECT symbol,
        sum(quote_volume) AS quote_volume,
        sum(trades) AS trades
 FROM candles_1m
-WHERE bucket > CAST(:now AS timestamptz) - interval '24 hours' AND bucket <= CAST(:now AS timestamptz) {and_symbol}
+WHERE bucket >= CAST(:first AS timestamptz) AND bucket <= CAST(:last AS timestamptz) {and_symbol}
 GROUP BY symbol
 ORDER BY symbol
 """
@@ -307,18 +235,18 @@ class Queries:
 
     async def klines(self, symbol: str, interval: str, start: int, end: int | None = None) -> list[Kline]:
         """The `interval` klines of `symbol` starting in `[start, end)` (microseconds), oldest first."""
-        step = INTERVALS[interval]
-        statement = KLINES_MONTH if interval == "1month" else self._klines
+        bucket = INTERVALS[interval]
         params = {
             "symbol": symbol,
-            "step": step,
+            "step": _postgres_interval(bucket),
             "start": to_datetime(start),
             "end": FAR_FUTURE if end is None else to_datetime(end),
-            "origin": MONDAY_ORIGIN if interval == "1w" else EPOCH_ORIGIN,
         }
-        if statement is KLINES_MONTH:
-            del params["origin"]
-        return [Kline.of(r) for r in await self._rows(statement, params)]
+        if bucket.seconds is None:
+            statement = KLINES_MONTH
+        else:
+            statement, params["origin"] = self._klines, to_datetime(bucket.origin)
+        return [_kline(r) for r in await self._rows(statement, params)]
 
     async def recent_trades(self, symbol: str, *, limit: int = 100, offset: int = 0) -> list[Trade]:
         """The market's trades, newest first."""
@@ -344,9 +272,10 @@ class Queries:
         ]
 
     async def tickers(self, now: int, symbol: str | None = None) -> list[Ticker]:
-        """24h statistics per market with trades in the 1440 minutes ending with `now`'s minute."""
+        """The 24h ticker at `now` (`exchange.marketdata.ticker_window`) of each market with trades in it."""
         sql = TICKERS.format(and_symbol="AND symbol = :symbol" if symbol is not None else "")
-        params: dict[str, Any] = {"now": to_datetime(now)}
+        first, last = ticker_window(now)
+        params: dict[str, Any] = {"first": to_datetime(first), "last": to_datetime(last)}
         if symbol is not None:
             params["symbol"] = symbol
         return [
@@ -453,8 +382,28 @@ class Queries:
             for r in await connection.execute(
                 minutes.where(c.c.bucket >= to_datetime(since)).order_by(c.c.symbol, c.c.bucket)
             ):
-                seed.minutes.setdefault(r.symbol, []).append(Kline.of(r))
+                seed.minutes.setdefault(r.symbol, []).append(_kline(r))
         return seed
+
+
+def _kline(row: Any) -> Kline:
+    """The kline of a selected row with `start`, `end` and the OHLCV columns."""
+    return Kline(
+        start=to_micros(row.start),
+        end=to_micros(row.end),
+        open=row.open,
+        high=row.high,
+        low=row.low,
+        close=row.close,
+        volume=row.volume,
+        quote_volume=row.quote_volume,
+        trades=int(row.trades),
+    )
+
+
+def _postgres_interval(interval: Interval) -> str:
+    """A kline interval's length as PostgreSQL reads it."""
+    return "1 month" if interval.seconds is None else f"{interval.seconds} seconds"
 
 
 def _filters(symbol_column: Any, time_column: Any, symbol: str | None, start: int | None, end: int | None) -> list[Any]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-MINUTE_US = 60_000_000
 
 
 def to_datetime(micros: int) -> datetime:

@@ -52,9 +52,10 @@ a prepared statement on each of its first five executions and then whenever it g
 a custom plan pays, which for these statements cost about 0.4 ms of every lone order's
 commit (`exchange bench latency`); their generic plan is the nested-loop plan anyway.
 
-Candles merge with what is stored: open is kept, high/low widen, close is the batch's
-last trade (trade ids grow with every batch, so the batch's trades are the newest),
-volumes and counts add up. Within a batch, open and close follow trade id order.
+Candles follow `exchange.marketdata`'s bounds and fold, in memory within the batch (in
+trade id order) and in SQL against what is stored: open is kept, high/low widen, close
+is the batch's last trade (trade ids grow with every batch, so the batch's trades are
+the newest), volumes and counts add up.
 
 Amounts are converted from the engine's integers to exact numeric literals with the
 rule of `numbers.decimal_of` (the integer times the unit's coefficient, the unit's
@@ -105,9 +106,10 @@ from exchange.engine.events import (
 )
 from exchange.engine.numbers import Asset, Market
 from exchange.engine.orders import OrderSpec, OrderStatus, Side
+from exchange.marketdata import Candle, minute_start
 from exchange.persistence import claim, tables
 from exchange.persistence.recovery import market_of
-from exchange.persistence.timestamps import MINUTE_US, to_datetime
+from exchange.persistence.timestamps import to_datetime
 
 Scale = Callable[[int], str]
 
@@ -190,17 +192,6 @@ class _OrderState:
 
 
 @dataclass(slots=True)
-class _Candle:
-    open: int
-    high: int
-    low: int
-    close: int
-    volume: int
-    quote_volume: int
-    trades: int
-
-
-@dataclass(slots=True)
 class _Batch:
     """A batch folded into the rows it leaves behind (see the module docstring)."""
 
@@ -212,7 +203,7 @@ class _Batch:
     orders: dict[int, _OrderState] = field(default_factory=dict)
     trades: list[TradeExecuted] = field(default_factory=list)
     balances: dict[tuple[int, str], tuple[int, int]] = field(default_factory=dict)
-    candles: dict[tuple[str, int], _Candle] = field(default_factory=dict)
+    candles: dict[tuple[str, int], Candle] = field(default_factory=dict)
 
     def empty(self) -> bool:
         """Whether the batch changed nothing (every command was rejected)."""
@@ -258,19 +249,12 @@ class _Batch:
 
     def _trade(self, trade: TradeExecuted) -> None:
         self.trades.append(trade)
-        key = (trade.symbol, trade.ts - trade.ts % MINUTE_US)
+        key = (trade.symbol, minute_start(trade.ts))
         candle = self.candles.get(key)
         if candle is None:
-            self.candles[key] = _Candle(
-                trade.price, trade.price, trade.price, trade.price, trade.quantity, trade.quote_quantity, 1
-            )
-            return
-        candle.high = max(candle.high, trade.price)
-        candle.low = min(candle.low, trade.price)
-        candle.close = trade.price
-        candle.volume += trade.quantity
-        candle.quote_volume += trade.quote_quantity
-        candle.trades += 1
+            self.candles[key] = Candle.of_trade(trade)
+        else:
+            candle.add(trade)
 
 
 _FOLDS: dict[type[Any], Callable[[_Batch, Any], None]] = {
@@ -648,7 +632,7 @@ class Writer:
                 (account, asset, amount[asset](available), amount[asset](locked))
                 for (account, asset), (available, locked) in batch.balances.items()
             ],
-            [_candle_row(markets, k, c) for k, c in batch.candles.items()],
+            [_candle_row(markets, symbol, c) for (symbol, _), c in batch.candles.items()],
             [self._transfer_row(t) for t in batch.transfers],
             [order_row(markets[s.spec.symbol], s, None) for s in new],
             [trade_row(markets[t.symbol], t) for t in trades],
@@ -805,12 +789,11 @@ def trade_row(units: Units, trade: TradeExecuted) -> tuple[str, ...]:
     )
 
 
-def _candle_row(markets: dict[str, Units], key: tuple[str, int], c: _Candle) -> tuple[object, ...]:
-    symbol, minute = key
+def _candle_row(markets: dict[str, Units], symbol: str, c: Candle) -> tuple[object, ...]:
     units = markets[symbol]
     return (
         symbol,
-        timestamp(minute),
+        timestamp(c.start),
         units.price(c.open),
         units.price(c.high),
         units.price(c.low),

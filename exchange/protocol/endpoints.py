@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from exchange.persistence import queries
+from exchange import marketdata
 from exchange.protocol import messages as m
 from exchange.protocol import requests
 from exchange.protocol.messages import Schema, array, obj, query, ref
@@ -116,8 +116,9 @@ DEPTH = public("GET", "/api/v1/depth", "Order book depth, both sides ascending b
                query=(m.SYMBOL, query("limit", {"type": "integer", "enum": list(requests.DEPTH_LIMITS)})))
 TICKER = public("GET", "/api/v1/ticker", "24h ticker", ref("Ticker"), query=(m.SYMBOL, m.TICKER_INTERVAL))
 TICKERS = public("GET", "/api/v1/tickers", "24h tickers", array(ref("Ticker")), query=(m.TICKER_INTERVAL,))
+INTERVAL = query("interval", {"type": "string", "enum": list(marketdata.INTERVALS)}, required=True)
 KLINES = public("GET", "/api/v1/klines", "Candles, ascending (startTime/endTime in seconds)", array(ref("Kline")),
-                query=(m.SYMBOL, query("interval", {"type": "string", "enum": list(queries.INTERVALS)}, required=True),
+                query=(m.SYMBOL, INTERVAL,
                        query("startTime", {"type": "integer", "minimum": 0}, required=True),
                        query("endTime", {"type": "integer", "minimum": 0})))
 TRADES = public("GET", "/api/v1/trades", "Recent trades, newest first", array(ref("Trade")), query=(m.SYMBOL, m.LIMIT))

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from exchange import marketdata
 from exchange.engine.events import Event, OrderAccepted, OrderCancelled, OrderExpired, OrderFilled
 from exchange.engine.numbers import Asset, Market
 from exchange.engine.orders import OrderStatus
@@ -116,18 +117,17 @@ def depth_fields(market: Market, *, sequence: int, bids: Levels, asks: Levels, t
     }
 
 
-def ticker_fields(symbol: str, ticker: queries.Ticker | None) -> Json:
+def ticker_fields(symbol: str, ticker: marketdata.Ticker | None) -> Json:
     """`Ticker`: 24h rolling statistics (zeros for a market without trades); `priceChangePercent` is a fraction."""
     if ticker is None:
         zero = {"firstPrice": "0", "lastPrice": "0", "priceChange": "0", "priceChangePercent": "0", "high": "0"}
         return {"symbol": symbol, **zero, "low": "0", "volume": "0", "quoteVolume": "0", "trades": "0"}
-    change = ticker.last_price - ticker.first_price
     return {
         "symbol": symbol,
         "firstPrice": dec(ticker.first_price),
         "lastPrice": dec(ticker.last_price),
-        "priceChange": dec(change),
-        "priceChangePercent": dec((change / ticker.first_price).quantize(Decimal("0.000001"))),
+        "priceChange": dec(ticker.price_change),
+        "priceChangePercent": dec(ticker.price_change_fraction),
         "high": dec(ticker.high),
         "low": dec(ticker.low),
         "volume": dec(ticker.volume),
@@ -136,7 +136,7 @@ def ticker_fields(symbol: str, ticker: queries.Ticker | None) -> Json:
     }
 
 
-def kline_fields(kline: queries.Kline) -> Json:
+def kline_fields(kline: marketdata.Kline) -> Json:
     """`Kline` of REST `/api/v1/klines`: every value a string, boundaries "YYYY-MM-DD HH:MM:SS"."""
     return {
         "start": kline_time(kline.start // 1_000_000),

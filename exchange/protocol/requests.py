@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from exchange import marketdata
 from exchange.engine.commands import PlaceOrder
 from exchange.engine.numbers import Market
 from exchange.engine.orders import OrderType, SelfTradePrevention, Side, TimeInForce
-from exchange.persistence import queries
 from exchange.protocol.codes import ApiError, Code, bad_request
 from exchange.protocol.decoding import (
     MAX_TIME_MS,
@@ -152,8 +152,8 @@ class KlinesQuery:
 def parse_klines_query(params: Mapping[str, Scalar], *, now: int) -> KlinesQuery:
     """`interval`, `startTime` and `endTime` (seconds; `now` by default) of `/klines`, newest `MAX_KLINES` kept."""
     interval = params.get("interval")
-    if not isinstance(interval, str) or interval not in queries.INTERVALS:
-        raise bad_request(f"interval must be one of {', '.join(queries.INTERVALS)}")
+    if not isinstance(interval, str) or interval not in marketdata.INTERVALS:
+        raise bad_request(f"interval must be one of {', '.join(marketdata.INTERVALS)}")
     start = parse_uint(required(params, "startTime"), name="startTime", maximum=MAX_TIME_MS // 1000)
     end_param = params.get("endTime")
     end = now if end_param is None else parse_uint(end_param, name="endTime", maximum=MAX_TIME_MS // 1000)
@@ -161,7 +161,7 @@ def parse_klines_query(params: Mapping[str, Scalar], *, now: int) -> KlinesQuery
         raise bad_request("priceType must be Last")
     if end < start:
         raise ApiError(400, Code.INVALID_RANGE, "endTime must not be before startTime")
-    seconds = queries.INTERVAL_SECONDS[interval] or MONTH_SECONDS
+    seconds = marketdata.INTERVALS[interval].seconds or MONTH_SECONDS
     return KlinesQuery(interval=interval, start=max(start, end - seconds * MAX_KLINES), end=end)
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import orjson
 
+from exchange import marketdata
 from exchange.engine.events import OrderAccepted, OrderCancelled, OrderExpired, OrderFilled, TradeExecuted
 from exchange.engine.numbers import Asset, Market
 from exchange.engine.orders import OrderStatus, Side
-from exchange.persistence import queries
 from exchange.protocol.decoding import Json
 from exchange.protocol.replies import Levels, dec, depth_levels, kline_stream_time
 
@@ -88,7 +88,7 @@ def trade_update_fields(market: Market, trade: TradeExecuted, *, now: int) -> Js
     }
 
 
-def ticker_update_fields(ticker: queries.Ticker, *, now: int) -> Json:
+def ticker_update_fields(ticker: marketdata.Ticker, *, now: int) -> Json:
     """`ticker`: 24h first/last/high/low, base and quote volume, trade count."""
     return {
         "e": "ticker",
@@ -104,7 +104,7 @@ def ticker_update_fields(ticker: queries.Ticker, *, now: int) -> Json:
     }
 
 
-def kline_update_fields(symbol: str, kline: queries.Kline, *, closed: bool, now: int) -> Json:
+def kline_update_fields(symbol: str, kline: marketdata.Kline, *, closed: bool, now: int) -> Json:
     """`kline`: `t`/`T` the candle's start and end as naive ISO strings, `X` true once it is closed."""
     return {
         "e": "kline",

@@ -48,12 +48,13 @@ from exchange.engine.events import (
 )
 from exchange.engine.numbers import Asset, Market
 from exchange.engine.queries import Depth, GetBooks, Listings
+from exchange.marketdata import DAY_US, Candle
 from exchange.observability import observe_stage
 from exchange.persistence.queries import Queries
 from exchange.protocol import decoding, streams
 from exchange.streams.bus import Bus, Subscription
 from exchange.streams.hub import Hub
-from exchange.streams.market import DAY_US, Bucket, LiveBook, LiveCandles, PendingDepth
+from exchange.streams.market import LiveBook, LiveCandles, PendingDepth
 from exchange.streams.names import DEPTH_WINDOWS, depth_window_topic, kline_topic
 
 log = logging.getLogger(__name__)
@@ -117,7 +118,7 @@ class Feed:
                 m = live.market
                 for minute in minutes:
                     live.seed_minute(
-                        Bucket(
+                        Candle(
                             minute.start,
                             minute.end,
                             m.ticks(minute.open),
@@ -273,7 +274,7 @@ class Feed:
             self._publish_closed(live, live.expire(now))
             topic = f"ticker.{symbol}"
             if self.hub.wants(topic):
-                ticker = live.ticker()
+                ticker = live.ticker(now)
                 if ticker is not None:
                     self.hub.publish(topic, streams.stream_frame(topic, streams.ticker_update_fields(ticker, now=now)))
             for interval in live.dirty:
@@ -283,12 +284,12 @@ class Feed:
                     self._publish_candle(topic, live.market, candle, closed=False, now=now)
             live.dirty.clear()
 
-    def _publish_closed(self, live: LiveCandles, closed: list[tuple[str, Bucket]]) -> None:
+    def _publish_closed(self, live: LiveCandles, closed: list[tuple[str, Candle]]) -> None:
         for interval, candle in closed:
             topic = kline_topic(interval, live.market.symbol)
             if self.hub.wants(topic):
                 self._publish_candle(topic, live.market, candle, closed=True, now=now_us())
 
-    def _publish_candle(self, topic: str, market: Market, candle: Bucket, *, closed: bool, now: int) -> None:
+    def _publish_candle(self, topic: str, market: Market, candle: Candle, *, closed: bool, now: int) -> None:
         data = streams.kline_update_fields(market.symbol, candle.kline(market), closed=closed, now=now)
         self.hub.publish(topic, streams.stream_frame(topic, data))

@@ -10,43 +10,23 @@ what the database holds; the wire module turns it into decimals when a frame is 
 - `PendingDepth` merges the diffs of one aggregation window (`depth.200ms` ...): the
   last total of each level touched, `U` the first update and `u` the last, so the
   aggregated stream stays contiguous on the same sequence as the realtime one.
-- `LiveCandles` keeps, per market, one-minute buckets of the last 24 hours (the ticker
-  is their sum, at the same minute granularity as REST `/ticker`) and the open candle
-  of every kline interval, on the same boundaries as REST `/klines`
-  (`exchange.persistence.queries`: epoch-aligned, weeks from Monday, calendar months).
-  It is seeded from `candles_1m` with the id of the last trade those rows include,
-  and then skips any trade at or below that id, so no trade counts twice or never.
+- `LiveCandles` keeps, per market, the 1-minute candles of the ticker's window and the
+  open candle of every kline interval. Bounds, the fold and the ticker are the rules of
+  `exchange.marketdata`, the ones the writer and REST `/klines` and `/ticker` use, so
+  the `ticker.` stream and REST `/ticker` agree at any moment. It is seeded from
+  `candles_1m` with the id of the last trade those rows include, and then skips any
+  trade at or below that id, so no trade counts twice or never.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 
 from sortedcontainers import SortedDict
 
 from exchange.engine.events import DepthChanged, TradeExecuted
 from exchange.engine.numbers import Market
-from exchange.persistence.queries import INTERVAL_SECONDS, INTERVALS, Kline, Ticker
-
-US = 1_000_000
-MINUTE_US = 60 * US
-DAY_US = 86_400 * US
-MONDAY_ORIGIN_US = 4 * DAY_US
-
-
-def candle_bounds(interval: str, ts: int) -> tuple[int, int]:
-    """`[start, end)` in µs of the `interval` candle holding `ts`, on REST `/klines`' boundaries."""
-    seconds = INTERVAL_SECONDS[interval]
-    if seconds is None:
-        moment = datetime.fromtimestamp(ts // US, UTC)
-        first = moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-        following = (first + timedelta(days=32)).replace(day=1)
-        return int(first.timestamp()) * US, int(following.timestamp()) * US
-    length = seconds * US
-    origin = MONDAY_ORIGIN_US if interval == "1w" else 0
-    start = ts - (ts - origin) % length
-    return start, start + length
+from exchange.marketdata import INTERVALS, Candle, Ticker, ticker, ticker_window
 
 
 class LiveBook:
@@ -96,116 +76,56 @@ class PendingDepth:
         self.ts = event.ts
 
 
-@dataclass(slots=True)
-class Bucket:
-    """Open, high, low, close (ticks), volume (steps), quote volume (atoms) and trade count of a span."""
-
-    start: int
-    end: int
-    open: int
-    high: int
-    low: int
-    close: int
-    volume: int
-    quote: int
-    trades: int
-
-    def empty(self, start: int, end: int) -> Bucket:
-        """A bucket for `[start, end)` that opens at this one's open, with nothing in it yet."""
-        return Bucket(start, end, self.open, self.open, self.open, self.open, 0, 0, 0)
-
-    def merge(self, part: Bucket) -> None:
-        """Fold a later, finer bucket (a trade or a minute) in."""
-        self.high = max(self.high, part.high)
-        self.low = min(self.low, part.low)
-        self.close = part.close
-        self.volume += part.volume
-        self.quote += part.quote
-        self.trades += part.trades
-
-    def kline(self, market: Market) -> Kline:
-        """The bucket as a `Kline` in decimals."""
-        return Kline(
-            start=self.start,
-            end=self.end,
-            open=market.price(self.open),
-            high=market.price(self.high),
-            low=market.price(self.low),
-            close=market.price(self.close),
-            volume=market.quantity(self.volume),
-            quote_volume=market.quote.amount(self.quote),
-            trades=self.trades,
-        )
-
-
 class LiveCandles:
     """One market's last 24 hours of minutes and the open candle of every interval."""
 
     def __init__(self, market: Market, last_trade_id: int = 0) -> None:
         self.market = market
         self.last_trade_id = last_trade_id
-        self.minutes: dict[int, Bucket] = {}
-        self.candles: dict[str, Bucket | None] = dict.fromkeys(INTERVALS)
+        self.minutes: dict[int, Candle] = {}
+        self.candles: dict[str, Candle | None] = dict.fromkeys(INTERVALS)
         self.dirty: set[str] = set()
-        self.ticker_dirty = False
 
-    def seed_minute(self, minute: Bucket) -> None:
+    def seed_minute(self, minute: Candle) -> None:
         """Fold one stored minute (in engine units) into the minutes and open candles it belongs to."""
-        self._fold(minute.start, minute, now=minute.start)
+        self._fold(minute, now=minute.start)
 
-    def add(self, trade: TradeExecuted) -> list[tuple[str, Bucket]]:
+    def add(self, trade: TradeExecuted) -> list[tuple[str, Candle]]:
         """Fold a committed trade in; returns the (interval, candle) pairs it closed (a trade past their end)."""
         if trade.id <= self.last_trade_id:
             return []
         self.last_trade_id = trade.id
-        one = Bucket(0, 0, trade.price, trade.price, trade.price, trade.price, trade.quantity, trade.quote_quantity, 1)
-        return self._fold(trade.ts, one, now=trade.ts)
+        return self._fold(Candle.of_trade(trade), now=trade.ts)
 
-    def _fold(self, ts: int, part: Bucket, *, now: int) -> list[tuple[str, Bucket]]:
+    def _fold(self, part: Candle, *, now: int) -> list[tuple[str, Candle]]:
         closed = self.expire(now)
-        minute_start = ts - ts % MINUTE_US
-        minute = self.minutes.get(minute_start)
+        minute = self.minutes.get(part.start)
         if minute is None:
-            minute = self.minutes[minute_start] = part.empty(minute_start, minute_start + MINUTE_US)
-        minute.merge(part)
+            self.minutes[part.start] = part.spanning(part.start, part.end)
+        else:
+            minute.merge(part)
         for interval in self.candles:
             candle = self.candles[interval]
             if candle is None:
-                candle = self.candles[interval] = part.empty(*candle_bounds(interval, ts))
-            candle.merge(part)
+                self.candles[interval] = part.spanning(*INTERVALS[interval].bounds(part.start))
+            else:
+                candle.merge(part)
             self.dirty.add(interval)
-        self.ticker_dirty = True
         return closed
 
-    def expire(self, now: int) -> list[tuple[str, Bucket]]:
-        """Close the candles that ended by `now` and forget minutes older than 24 hours; return the closed."""
-        closed: list[tuple[str, Bucket]] = []
+    def expire(self, now: int) -> list[tuple[str, Candle]]:
+        """Close the candles that ended by `now` and forget minutes before the ticker's window; return the closed."""
+        closed: list[tuple[str, Candle]] = []
         for interval, candle in self.candles.items():
             if candle is not None and candle.end <= now:
                 closed.append((interval, candle))
                 self.candles[interval] = None
                 self.dirty.discard(interval)
-        horizon = now - now % MINUTE_US - DAY_US
-        stale = [start for start in self.minutes if start <= horizon]
-        for start in stale:
+        first, _ = ticker_window(now)
+        for start in [start for start in self.minutes if start < first]:
             del self.minutes[start]
-        if stale:
-            self.ticker_dirty = True
         return closed
 
-    def ticker(self) -> Ticker | None:
-        """24h statistics over the kept minutes (None when nothing traded in them)."""
-        if not self.minutes:
-            return None
-        ordered = [self.minutes[start] for start in sorted(self.minutes)]
-        market = self.market
-        return Ticker(
-            symbol=market.symbol,
-            first_price=market.price(ordered[0].open),
-            last_price=market.price(ordered[-1].close),
-            high=market.price(max(b.high for b in ordered)),
-            low=market.price(min(b.low for b in ordered)),
-            volume=market.quantity(sum(b.volume for b in ordered)),
-            quote_volume=market.quote.amount(sum(b.quote for b in ordered)),
-            trades=sum(b.trades for b in ordered),
-        )
+    def ticker(self, now: int) -> Ticker | None:
+        """The 24h ticker at `now` over the kept minutes (None when nothing traded in its window)."""
+        return ticker(self.market, self.minutes, now)

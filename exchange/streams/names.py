@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from exchange.engine.errors import ExchangeError
-from exchange.persistence.queries import INTERVALS
+from exchange.marketdata import INTERVALS
 from exchange.protocol.codes import StreamCode
 
 DEPTH_WINDOWS = {"200ms": 0.2, "600ms": 0.6, "1000ms": 1.0}

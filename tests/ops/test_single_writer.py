@@ -146,9 +146,9 @@ def test_a_standby_takes_over_when_the_active_engine_is_killed(tmp_path: Path) -
         database_url = plain(scratch_url)
         env = operated(database_url, admin)
         a, a_url = serve(tmp_path, "active", env)
+        a.wait_http(f"{a_url}/ready")  # the standby starts once A holds the claim, as a deploy would start it
         standby, s_url = serve(tmp_path, "standby", {**env, "EXCHANGE_STANDBY": "true"})
         try:
-            a.wait_http(f"{a_url}/ready")
             standby.wait_http(f"{s_url}/health")
             waiting = asyncio.run(ready(s_url))
             assert waiting.status_code == 503 and waiting.json()["role"] == "standby"

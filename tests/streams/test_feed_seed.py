@@ -77,9 +77,15 @@ def test_the_seeded_ticker_is_the_rest_ticker_and_a_seeded_trade_is_not_counted_
             await feed.start()
             try:
                 live = feed.candles[BTC_USDC.symbol]
-                seeded = live.ticker()
+                seeded = live.ticker(now)
                 replayed = live.add(trades[-1])
-                return live.last_trade_id, seeded, live.ticker(), replayed, await queries.tickers(now, BTC_USDC.symbol)
+                return (
+                    live.last_trade_id,
+                    seeded,
+                    live.ticker(now),
+                    replayed,
+                    await queries.tickers(now, BTC_USDC.symbol),
+                )
             finally:
                 await feed.stop()
         finally:
