@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 
@@ -88,10 +89,13 @@ def test_one_command_the_database_refuses_fails_alone_in_a_batch_of_twenty_good_
     watcher = threading.Thread(target=watch_readiness, args=(server.url, stop, answers))
     watcher.start()
     try:
+        while not answers:  # readiness is being watched before the batch goes in
+            time.sleep(0.005)
         replies = submit_together(server, [bid(a) for a in good[:10]] + [poison] + [bid(a) for a in good[10:]])
     finally:
         stop.set()
         watcher.join()
+    answers.append(httpx.get(f"{server.url}/ready", timeout=5).status_code)  # and after it
     [refused] = replies.pop(10)  # type: ignore[misc]
     assert isinstance(refused, Rejected) and refused.reason is RejectReason.UNSTORABLE
     assert all(isinstance(r, list) and isinstance(r[0], OrderAccepted) for r in replies), replies

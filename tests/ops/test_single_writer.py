@@ -146,9 +146,11 @@ def test_a_standby_takes_over_when_the_active_engine_is_killed(tmp_path: Path) -
         database_url = plain(scratch_url)
         env = operated(database_url, admin)
         a, a_url = serve(tmp_path, "active", env)
-        a.wait_http(f"{a_url}/ready")  # the standby starts once A holds the claim, as a deploy would start it
-        standby, s_url = serve(tmp_path, "standby", {**env, "EXCHANGE_STANDBY": "true"})
+        started = [a]
         try:
+            a.wait_http(f"{a_url}/ready")  # the standby starts once A holds the claim, as a deploy would start it
+            standby, s_url = serve(tmp_path, "standby", {**env, "EXCHANGE_STANDBY": "true"})
+            started.append(standby)
             standby.wait_http(f"{s_url}/health")
             waiting = asyncio.run(ready(s_url))
             assert waiting.status_code == 503 and waiting.json()["role"] == "standby"
@@ -184,5 +186,5 @@ def test_a_standby_takes_over_when_the_active_engine_is_killed(tmp_path: Path) -
             assert state["role"] == "active" and state["digest"] == asyncio.run(fresh_digest(database_url))
             assert standby.terminate() == 0, standby.output()
         finally:
-            a.close()
-            standby.close()
+            for process in started:
+                process.close()
