@@ -80,7 +80,7 @@ _KEY_COLUMNS = (_KEYS.public_key, _KEYS.account_id, _KEYS.scopes, _KEYS.created_
 class Accounts:
     """Accounts and API keys of one database; each call bounded by `timeout` seconds."""
 
-    def __init__(self, db: AsyncEngine, *, timeout: float = DATABASE_TIMEOUT) -> None:
+    def __init__(self, db: AsyncEngine, *, timeout: float = DATABASE_TIMEOUT) -> None:  # float-ok: seconds
         self._db = db
         self._timeout = timeout
 

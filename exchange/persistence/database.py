@@ -130,7 +130,11 @@ def is_unavailable(error: BaseException) -> bool:
 
 
 async def bounded(
-    db: AsyncEngine, work: Callable[[AsyncConnection], Awaitable[T]], *, seconds: float, begin: bool = False
+    db: AsyncEngine,
+    work: Callable[[AsyncConnection], Awaitable[T]],
+    *,
+    seconds: float,  # float-ok: seconds
+    begin: bool = False,
 ) -> T:
     """`work(connection)` (in a transaction if `begin`), given at most `seconds`; DatabaseUnavailableError if not."""
 
@@ -153,7 +157,7 @@ async def bounded(
     return task.result()
 
 
-async def ping(db: AsyncEngine, *, seconds: float) -> None:
+async def ping(db: AsyncEngine, *, seconds: float) -> None:  # float-ok: seconds
     """Return if the database answers a trivial query within `seconds`; DatabaseUnavailableError if not."""
 
     async def select_one(connection: AsyncConnection) -> None:

@@ -42,7 +42,7 @@ class CommitFloor:
         await connection.execute("CREATE TABLE bench_commit (id bigserial PRIMARY KEY, body text NOT NULL)")
         return cls(connection)
 
-    async def latencies(self, seconds: float) -> list[float]:
+    async def latencies(self, seconds: float) -> list[float]:  # float-ok: seconds
         """Latencies of single-row autocommit INSERTs, back to back for `seconds`."""
         latencies = []
         deadline = time.perf_counter() + seconds
@@ -57,7 +57,7 @@ class CommitFloor:
         await self._connection.close()
 
 
-async def copy_ceiling(db: AsyncEngine, batches: Sequence[Sequence[Sequence[str]]]) -> float:
+async def copy_ceiling(db: AsyncEngine, batches: Sequence[Sequence[Sequence[str]]]) -> float:  # float-ok: seconds
     """Seconds to COPY each batch of the writer's trade rows (`writer.trade_row`), one transaction each."""
     records = [[_typed(row) for row in batch] for batch in batches]
     async with db.connect() as connection:

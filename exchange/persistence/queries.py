@@ -213,14 +213,14 @@ ORDER BY symbol
 class Queries:
     """The read queries against one database; `open` finds out whether it has TimescaleDB."""
 
-    def __init__(self, db: AsyncEngine, *, timescale: bool, timeout: float = DATABASE_TIMEOUT) -> None:
+    def __init__(self, db: AsyncEngine, *, timescale: bool, timeout: float = DATABASE_TIMEOUT) -> None:  # float-ok
         self._db = db
         self.timescale = timescale
         self._timeout = timeout
         self._klines = KLINES_TIME_BUCKET if timescale else KLINES_DATE_BIN
 
     @classmethod
-    async def open(cls, db: AsyncEngine, *, timeout: float = DATABASE_TIMEOUT) -> Queries:
+    async def open(cls, db: AsyncEngine, *, timeout: float = DATABASE_TIMEOUT) -> Queries:  # float-ok: seconds
         """Queries for `db`, using `time_bucket` when TimescaleDB is installed there; each read bounded by `timeout`."""
         async with db.connect() as connection:
             return cls(db, timescale=await storage_mode(connection) == "TimescaleDB", timeout=timeout)
