@@ -16,7 +16,6 @@ from hypothesis import strategies as st
 
 from exchange.demo import SOL_USDC
 from exchange.engine.events import TradeExecuted
-from exchange.engine.orders import Side
 from exchange.marketdata import (
     DAY_US,
     INTERVALS,
@@ -29,6 +28,7 @@ from exchange.marketdata import (
     ticker,
     ticker_window,
 )
+from tests.engine import builders
 
 HOUR_US = 60 * MINUTE_US
 
@@ -40,21 +40,7 @@ def at(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: 
 
 def trade(trade_id: int, price: int, steps: int, ts: int) -> TradeExecuted:
     """A SOL/USDC trade of `steps` at `price` ticks."""
-    return TradeExecuted(
-        id=trade_id,
-        symbol=SOL_USDC.symbol,
-        price=price,
-        quantity=steps,
-        quote_quantity=SOL_USDC.notional(price, steps),
-        taker_side=Side.BID,
-        maker_order_id=1,
-        taker_order_id=2,
-        maker_account_id=1,
-        taker_account_id=2,
-        maker_fee=0,
-        taker_fee=0,
-        ts=ts,
-    )
+    return builders.trade(SOL_USDC, trade_id, price, steps, ts)
 
 
 def fold(trades: list[TradeExecuted], start: int, end: int) -> Candle:

@@ -15,7 +15,7 @@ from typing import TypeVar
 from exchange.engine import state
 from exchange.engine.commands import AddAsset, AddMarket, Command, Deposit, PlaceOrder
 from exchange.engine.engine import Engine
-from exchange.engine.events import Event, Rejected, RejectReason
+from exchange.engine.events import Event, Rejected, RejectReason, TradeExecuted
 from exchange.engine.numbers import Asset, Market
 from exchange.engine.orders import OrderType, SelfTradePrevention, Side, TimeInForce
 
@@ -131,6 +131,25 @@ def market(
         time_in_force=tif,
         self_trade_prevention=stp,
         client_id=client_id,
+        ts=ts,
+    )
+
+
+def trade(market: Market, trade_id: int, price: int, steps: int, ts: int) -> TradeExecuted:
+    """A trade of `steps` at `price` ticks in `market` between accounts 1 (maker) and 2, without fees."""
+    return TradeExecuted(
+        id=trade_id,
+        symbol=market.symbol,
+        price=price,
+        quantity=steps,
+        quote_quantity=market.notional(price, steps),
+        taker_side=Side.BID,
+        maker_order_id=1,
+        taker_order_id=2,
+        maker_account_id=1,
+        taker_account_id=2,
+        maker_fee=0,
+        taker_fee=0,
         ts=ts,
     )
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from exchange.demo import ASSETS, BTC_USDC, ETH_USDC, MARKETS
 from exchange.engine.commands import AddAsset, AddMarket, CancelOrder, Command, Deposit, PlaceOrder, Withdraw
@@ -47,17 +50,22 @@ def session() -> list[Command]:
     ]
 
 
+async def committed(db: AsyncEngine, engine: Engine, commands: Iterable[Command]) -> Queries:
+    """Apply `commands` to `engine`, commit their events in one batch, and open the queries."""
+    writer = Writer(db)
+    await writer.claim()
+    await writer.commit([engine.handle(c) for c in commands])
+    await writer.close()
+    return await Queries.open(db)
+
+
 def test_trades_tickers_orders_and_fills(database_url: str) -> None:
     engine = Engine()
 
     async def main() -> tuple[Any, ...]:
         db = create_engine(database_url)
         try:
-            writer = Writer(db)
-            await writer.claim()
-            await writer.commit([engine.handle(c) for c in session()])
-            await writer.close()
-            q = await Queries.open(db)
+            q = await committed(db, engine, session())
             return (
                 await q.recent_trades(BTC_USDC.symbol),
                 await q.recent_trades(BTC_USDC.symbol, limit=1, offset=1),
@@ -118,11 +126,7 @@ def test_transfer_history(database_url: str) -> None:
     async def main() -> tuple[Any, ...]:
         db = create_engine(database_url)
         try:
-            writer = Writer(db)
-            await writer.claim()
-            await writer.commit([engine.handle(c) for c in commands])
-            await writer.close()
-            q = await Queries.open(db)
+            q = await committed(db, engine, commands)
             return (
                 await q.transfer_history(MAKER, kind="deposit"),
                 await q.transfer_history(MAKER, kind="deposit", limit=1, offset=1),
@@ -152,11 +156,7 @@ def test_the_candle_seed_is_the_stored_minutes_and_last_trade_ids_and_listing_ti
     async def main() -> tuple[Any, ...]:
         db = create_engine(database_url)
         try:
-            writer = Writer(db)
-            await writer.claim()
-            await writer.commit([engine.handle(c) for c in session()])
-            await writer.close()
-            q = await Queries.open(db)
+            q = await committed(db, engine, session())
             return (
                 await q.candle_seed(T0),
                 await q.candle_seed(T0 + 2 * MINUTE),

@@ -12,11 +12,11 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from exchange.demo import ASSETS, BTC_USDC, ETH_USDC, MARKETS
 from exchange.engine.events import AssetAdded, Event, MarketAdded, TradeExecuted
-from exchange.engine.orders import Side
 from exchange.persistence.database import create_engine
 from exchange.persistence.queries import INTERVALS, Kline, Queries
 from exchange.persistence.timestamps import to_datetime, to_micros
 from exchange.persistence.writer import Writer
+from tests.engine import builders
 
 MONDAY = to_micros(datetime(2026, 1, 5, tzinfo=UTC))
 MINUTE = 60_000_000
@@ -32,21 +32,7 @@ class Trades:
 
     def __call__(self, symbol: str, price: int, steps: int, ts: int) -> TradeExecuted:
         market = BTC_USDC if symbol == BTC_USDC.symbol else ETH_USDC
-        trade = TradeExecuted(
-            id=self.next_id,
-            symbol=symbol,
-            price=price,
-            quantity=steps,
-            quote_quantity=market.notional(price, steps),
-            taker_side=Side.BID,
-            maker_order_id=1,
-            taker_order_id=2,
-            maker_account_id=1,
-            taker_account_id=2,
-            maker_fee=0,
-            taker_fee=0,
-            ts=ts,
-        )
+        trade = builders.trade(market, self.next_id, price, steps, ts)
         self.next_id += 1
         return trade
 
