@@ -36,6 +36,10 @@ ETH = Asset(symbol="ETH", decimals=8)
 ASSETS = (USDC, SOL, BTC, ETH)
 
 
+BAND_MIN, BAND_MAX = Decimal("0.5"), Decimal("2")
+"""The demo markets' price band: limit prices from half to twice the last trade price."""
+
+
 def _usdc_market(base: Asset, tick: str, step: str, minimum: str) -> Market:
     return Market(
         symbol=f"{base.symbol}_USDC",
@@ -46,6 +50,8 @@ def _usdc_market(base: Asset, tick: str, step: str, minimum: str) -> Market:
         min_quantity=Decimal(minimum),
         maker_fee_bps=2,
         taker_fee_bps=5,
+        band_min=BAND_MIN,
+        band_max=BAND_MAX,
     )
 
 

@@ -55,6 +55,7 @@ REJECTIONS: dict[RejectReason, tuple[int, str]] = {
     RejectReason.QUANTITY_BELOW_MINIMUM: (400, Code.INVALID_ORDER),
     RejectReason.MARKET_HALTED: (400, Code.INVALID_ORDER),
     RejectReason.INVALID_ORDER: (400, Code.INVALID_ORDER),
+    RejectReason.PRICE_OUTSIDE_BAND: (400, Code.INVALID_PRICE),
     RejectReason.INVALID_AMOUNT: (400, Code.INVALID_QUANTITY),
     RejectReason.DUPLICATE_ASSET: (400, Code.INVALID_ASSET),
     RejectReason.DUPLICATE_MARKET: (400, Code.INVALID_MARKET),

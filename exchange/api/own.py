@@ -184,6 +184,8 @@ async def create_market(call: Call) -> Response:
             min_quantity=listing.min_quantity,
             maker_fee_bps=listing.maker_fee_bps,
             taker_fee_bps=listing.taker_fee_bps,
+            band_min=listing.band_min,
+            band_max=listing.band_max,
         )
     except InvalidInput as error:
         raise ApiError(400, Code.INVALID_CLIENT_REQUEST, error.message) from None

@@ -140,7 +140,15 @@ SCHEMAS: dict[str, Schema] = {
             "marketType": {"type": "string", "enum": ["SPOT"]},
             "filters": obj(
                 {
-                    "price": obj({"minPrice": DECIMAL, "maxPrice": NULL, "tickSize": DECIMAL}),
+                    "price": obj(
+                        {
+                            "minPrice": DECIMAL,
+                            "maxPrice": NULL,
+                            "tickSize": DECIMAL,
+                            "minMultiplier": NULLABLE_DECIMAL,
+                            "maxMultiplier": NULLABLE_DECIMAL,
+                        }
+                    ),
                     "quantity": obj({"minQuantity": DECIMAL, "maxQuantity": NULL, "stepSize": DECIMAL}),
                 }
             ),
@@ -322,8 +330,10 @@ MARKET_REQUEST = obj(
         "minQuantity": NUMBER_INPUT,
         "makerFeeBps": INTEGER,
         "takerFeeBps": INTEGER,
+        "minMultiplier": NUMBER_INPUT,
+        "maxMultiplier": NUMBER_INPUT,
     },
-    optional=("symbol", "makerFeeBps", "takerFeeBps"),
+    optional=("symbol", "makerFeeBps", "takerFeeBps", "minMultiplier", "maxMultiplier"),
 )
 HISTORY = (
     query("symbol", STRING),

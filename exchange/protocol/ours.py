@@ -70,6 +70,8 @@ class MarketRequest:
     min_quantity: Decimal
     maker_fee_bps: int = 0
     taker_fee_bps: int = 0
+    band_min: Decimal | None = None
+    band_max: Decimal | None = None
 
 
 MAX_ACCOUNT_ID = 2**63 - 1
@@ -228,7 +230,7 @@ def market_symbol(base: str, quote: str) -> str:
 
 
 def parse_market(params: Mapping[str, Scalar]) -> MarketRequest:
-    """The `marketCreate` body; `symbol` defaults to BASE_QUOTE."""
+    """The `marketCreate` body; `symbol` defaults to BASE_QUOTE; no price band without both multipliers."""
     base = _asset_symbol(params, "baseSymbol")
     quote = _asset_symbol(params, "quoteSymbol")
     symbol = params.get("symbol") or market_symbol(base, quote)
@@ -243,6 +245,8 @@ def parse_market(params: Mapping[str, Scalar]) -> MarketRequest:
         min_quantity=_positive(params, "minQuantity"),
         maker_fee_bps=_fee(params, "makerFeeBps"),
         taker_fee_bps=_fee(params, "takerFeeBps"),
+        band_min=None if params.get("minMultiplier") is None else _positive(params, "minMultiplier"),
+        band_max=None if params.get("maxMultiplier") is None else _positive(params, "maxMultiplier"),
     )
 
 

@@ -75,14 +75,20 @@ def _book_state(halted: bool) -> str:
 
 
 def market_fields(market: Market, *, halted: bool, created_at: int) -> Json:
-    """`Market`: a spot market with its price and quantity filters."""
+    """`Market`: a spot market with its price and quantity filters (the price band as Backpack's multipliers)."""
     return {
         "symbol": market.symbol,
         "baseSymbol": market.base.symbol,
         "quoteSymbol": market.quote.symbol,
         "marketType": "SPOT",
         "filters": {
-            "price": {"minPrice": dec(market.tick_size), "maxPrice": None, "tickSize": dec(market.tick_size)},
+            "price": {
+                "minPrice": dec(market.tick_size),
+                "maxPrice": None,
+                "tickSize": dec(market.tick_size),
+                "minMultiplier": None if market.band_min is None else dec(market.band_min),
+                "maxMultiplier": None if market.band_max is None else dec(market.band_max),
+            },
             "quantity": {
                 "minQuantity": dec(market.min_quantity),
                 "maxQuantity": None,
