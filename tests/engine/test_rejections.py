@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from exchange.engine import state
 from exchange.engine.commands import (
     AddAsset,
     AddMarket,
@@ -17,10 +20,6 @@ from exchange.engine.commands import (
     Withdraw,
 )
 from exchange.engine.engine import Engine
-from dataclasses import replace
-from decimal import Decimal
-
-from exchange.engine import state
 from exchange.engine.events import OrderCancelled, Rejected, RejectReason
 from exchange.engine.numbers import Asset, InvalidInput
 from exchange.engine.orders import OrderType, Side, TimeInForce

@@ -22,8 +22,21 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.add_column("markets", sa.Column("band_min", sa.Numeric(), nullable=True))
-    op.add_column("markets", sa.Column("band_max", sa.Numeric(), nullable=True))
+    op.add_column(
+        "markets",
+        sa.Column(
+            "band_min",
+            sa.Numeric(),
+            nullable=True,
+            comment="the price band's lowest multiple of the last trade price (NULL: no band)",
+        ),
+    )
+    op.add_column(
+        "markets",
+        sa.Column(
+            "band_max", sa.Numeric(), nullable=True, comment="the price band's highest multiple of the last trade price"
+        ),
+    )
 
 
 def downgrade() -> None:
