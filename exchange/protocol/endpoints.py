@@ -100,7 +100,7 @@ def signed(
 PRIVATE, OWN = Tag.PRIVATE, Tag.OWN
 READ, TRADE, ADMIN = Scope.READ, Scope.TRADE, Scope.ADMIN
 MAX_BATCH = 20
-ORDER, ORDERS, KEYS = "/api/v1/order", "/api/v1/orders", "/exchange/v1/keys"
+ORDER, ORDERS, KEYS, ACCOUNT = "/api/v1/order", "/api/v1/orders", "/exchange/v1/keys", "/api/v1/account"
 """The paths that serve several methods."""
 
 # fmt: off
@@ -143,6 +143,12 @@ ORDER_HISTORY = signed(PRIVATE, READ, "orderHistoryQueryAll", "GET", "/wapi/v1/h
                        array(ref("OrderHistory")), query=m.HISTORY)
 FILL_HISTORY = signed(PRIVATE, READ, "fillHistoryQueryAll", "GET", "/wapi/v1/history/fills", "Fill history",
                       array(ref("Fill")), query=(*m.HISTORY, *m.TIME_WINDOW, query("fillType", m.STRING)))
+ACCOUNT_QUERY = signed(PRIVATE, READ, "accountQuery", "GET", ACCOUNT, "Account settings: spot fees (bps) and limits",
+                       ref("AccountSettings"))
+ACCOUNT_UPDATE = signed(PRIVATE, TRADE, "accountUpdate", "PATCH", ACCOUNT,
+                        "Update account settings: a spot account has no margin, lending or leverage to change "
+                        "(restating a setting is a no-op, changing one is 400 UNSUPPORTED_SETTING)",
+                        ref("AccountSettings"), body=m.ACCOUNT_UPDATE)
 DEPOSIT_HISTORY = signed(PRIVATE, READ, "depositQueryAll", "GET", "/wapi/v1/capital/deposits", "Deposit history",
                          array(ref("Deposit")), query=m.TRANSFERS)
 WITHDRAWAL_HISTORY = signed(PRIVATE, READ, "withdrawalQueryAll", "GET", "/wapi/v1/capital/withdrawals",
@@ -182,7 +188,7 @@ ENGINE_QUERY = signed(OWN, ADMIN, "engineQuery", "GET", "/admin/v1/engine",
 ENDPOINTS: tuple[Endpoint, ...] = (
     STATUS, PING, TIME, SECURITIES, ASSETS, MARKETS, MARKET, DEPTH, TICKER, TICKERS, KLINES, TRADES, TRADES_HISTORY,
     BALANCES, ORDER_QUERY, ORDER_EXECUTE, ORDER_CANCEL, ORDERS_QUERY, ORDERS_EXECUTE, ORDERS_CANCEL,
-    ORDER_HISTORY, FILL_HISTORY, DEPOSIT_HISTORY, WITHDRAWAL_HISTORY,
+    ORDER_HISTORY, FILL_HISTORY, ACCOUNT_QUERY, ACCOUNT_UPDATE, DEPOSIT_HISTORY, WITHDRAWAL_HISTORY,
     ACCOUNT_CREATE, KEY_QUERY_ALL, KEY_CREATE, KEY_REVOKE, DEPOSIT, WITHDRAW,
     ASSET_CREATE, MARKET_CREATE, MARKET_HALT, MARKET_RESUME, ENGINE_QUERY,
 )

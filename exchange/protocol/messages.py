@@ -296,6 +296,24 @@ SCHEMAS: dict[str, Schema] = {
             "revoked": BOOLEAN,
         }
     ),
+    "AccountSettings": obj(
+        {
+            "autoBorrowSettlements": BOOLEAN,
+            "autoLend": BOOLEAN,
+            "autoRealizePnl": BOOLEAN,
+            "autoRepayBorrows": BOOLEAN,
+            "borrowLimit": DECIMAL,
+            "futuresMakerFee": DECIMAL,
+            "futuresTakerFee": DECIMAL,
+            "leverageLimit": DECIMAL,
+            "limitOrders": {"type": ["integer", "null"], "description": "null: no cap on open limit orders"},
+            "liquidating": BOOLEAN,
+            "positionLimit": DECIMAL,
+            "spotMakerFee": {**DECIMAL, "description": "bps: the highest maker fee of the listed markets"},
+            "spotTakerFee": {**DECIMAL, "description": "bps: the highest taker fee of the listed markets"},
+            "triggerOrders": INTEGER,
+        }
+    ),
     "MarketState": obj({"symbol": STRING, "orderBookState": {"type": "string", "enum": ["Open", "CancelOnly"]}}),
 }
 
@@ -317,6 +335,16 @@ WITHDRAW_REQUEST = obj({"symbol": STRING, "quantity": NUMBER_INPUT, "transferId"
 DEPOSIT_REQUEST = obj(
     {"symbol": STRING, "quantity": NUMBER_INPUT, "transferId": STRING, "accountId": INTEGER},
     optional=("transferId", "accountId"),
+)
+ACCOUNT_UPDATE = obj(
+    {
+        "autoBorrowSettlements": BOOLEAN,
+        "autoLend": BOOLEAN,
+        "autoRealizePnl": BOOLEAN,
+        "autoRepayBorrows": BOOLEAN,
+        "leverageLimit": NUMBER_INPUT,
+    },
+    optional=("autoBorrowSettlements", "autoLend", "autoRealizePnl", "autoRepayBorrows", "leverageLimit"),
 )
 OFFSET = query("offset", {"type": "integer", "minimum": 0})
 TICKER_INTERVAL = query("interval", {"type": "string", "enum": ["1d"]})

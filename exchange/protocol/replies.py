@@ -103,6 +103,42 @@ def market_fields(market: Market, *, halted: bool, created_at: int) -> Json:
     }
 
 
+# -- the account --------------------------------------------------------------------
+
+SPOT_SETTINGS: dict[str, bool | str] = {
+    "autoBorrowSettlements": False,
+    "autoLend": False,
+    "autoRealizePnl": False,
+    "autoRepayBorrows": False,
+    "leverageLimit": "1",
+}
+"""Backpack's account settings as a spot-only exchange has them: no borrowing, no lending,
+no futures PnL to realize, no leverage. `PATCH /api/v1/account` may only restate them."""
+
+
+def account_settings_fields(markets: Iterable[Market]) -> Json:
+    """`AccountSettings`: the spot settings, fees in bps and the account's limits.
+
+    Fees differ per market here (each market's are on `/api/v1/markets`); the account's
+    `spotMakerFee`/`spotTakerFee` are the highest of the listed markets' rates, the most an
+    order may pay. Nothing is borrowed, so `borrowLimit` and `positionLimit` are 0; there is
+    no cap on open limit orders (`limitOrders` null) and no trigger orders (`triggerOrders` 0).
+    """
+    listed = list(markets)
+    return {
+        **SPOT_SETTINGS,
+        "borrowLimit": "0",
+        "futuresMakerFee": "0",
+        "futuresTakerFee": "0",
+        "limitOrders": None,
+        "liquidating": False,
+        "positionLimit": "0",
+        "spotMakerFee": str(max((m.maker_fee_bps for m in listed), default=0)),
+        "spotTakerFee": str(max((m.taker_fee_bps for m in listed), default=0)),
+        "triggerOrders": 0,
+    }
+
+
 # -- market data --------------------------------------------------------------------
 
 Levels = Sequence[tuple[int, int]]

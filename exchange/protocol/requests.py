@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 
 from exchange import marketdata
 from exchange.engine.commands import PlaceOrder
 from exchange.engine.numbers import Market
 from exchange.engine.orders import OrderType, SelfTradePrevention, Side, TimeInForce
+from exchange.protocol import replies
 from exchange.protocol.codes import ApiError, Code, bad_request
 from exchange.protocol.decoding import (
     MAX_TIME_MS,
@@ -253,3 +255,23 @@ def parse_transfer_query(params: Mapping[str, Scalar]) -> TransferQuery:
     """`from`/`to` (ms, both ends included), `sortDirection`, `limit` (100 by default, at most 1000) and `offset`."""
     start, end = parse_ms_window(params)
     return TransferQuery(start=start, end=end, ascending=parse_ascending(params), page=parse_page(params))
+
+
+def check_account_update(params: Mapping[str, Scalar]) -> None:
+    """`PATCH /api/v1/account`: only a restatement of the spot settings; else 400 UNSUPPORTED_SETTING."""
+    only_fields(params, replies.SPOT_SETTINGS, "account settings")
+    for name, spot in replies.SPOT_SETTINGS.items():
+        value = params.get(name)
+        if value is None:
+            continue
+        if isinstance(spot, bool):
+            same = parse_bool(value, name=name) is spot
+        else:
+            same = parse_decimal(value, code=Code.INVALID_CLIENT_REQUEST, name=name) == Decimal(spot)
+        if not same:
+            raise ApiError(
+                400,
+                Code.UNSUPPORTED_SETTING,
+                f"{name} cannot be changed: this is a spot exchange without margin, lending or leverage "
+                f"({name} is always {str(spot).lower()})",
+            )
