@@ -172,6 +172,9 @@ DEPOSIT = signed(OWN, READ, "deposit", "POST", "/exchange/v1/capital/deposit",
 WITHDRAW = signed(OWN, TRADE, "withdraw", "POST", "/exchange/v1/capital/withdraw",
                   "Withdraw from the available balance (idempotent by transferId)", ref("Transfer"),
                   body=m.WITHDRAW_REQUEST)
+PNL = signed(OWN, READ, "pnlQuery", "GET", "/exchange/v1/pnl",
+             "Realized and unrealized PnL per market the account traded (average cost in quote, fees included)",
+             array(ref("Pnl")), query=(query("symbol", m.STRING),))
 ASSET_CREATE = signed(OWN, ADMIN, "assetCreate", "POST", "/admin/v1/assets", "List an asset", ref("Asset"),
                       body=obj({"symbol": m.STRING, "decimals": m.INTEGER}))
 MARKET_CREATE = signed(OWN, ADMIN, "marketCreate", "POST", "/admin/v1/markets", "List a spot market", ref("Market"),
@@ -189,7 +192,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     STATUS, PING, TIME, SECURITIES, ASSETS, MARKETS, MARKET, DEPTH, TICKER, TICKERS, KLINES, TRADES, TRADES_HISTORY,
     BALANCES, ORDER_QUERY, ORDER_EXECUTE, ORDER_CANCEL, ORDERS_QUERY, ORDERS_EXECUTE, ORDERS_CANCEL,
     ORDER_HISTORY, FILL_HISTORY, ACCOUNT_QUERY, ACCOUNT_UPDATE, DEPOSIT_HISTORY, WITHDRAWAL_HISTORY,
-    ACCOUNT_CREATE, KEY_QUERY_ALL, KEY_CREATE, KEY_REVOKE, DEPOSIT, WITHDRAW,
+    ACCOUNT_CREATE, KEY_QUERY_ALL, KEY_CREATE, KEY_REVOKE, DEPOSIT, WITHDRAW, PNL,
     ASSET_CREATE, MARKET_CREATE, MARKET_HALT, MARKET_RESUME, ENGINE_QUERY,
 )
 """Every operation, in the order the document lists them."""

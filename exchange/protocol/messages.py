@@ -314,6 +314,16 @@ SCHEMAS: dict[str, Schema] = {
             "triggerOrders": INTEGER,
         }
     ),
+    "Pnl": obj(
+        {
+            "symbol": STRING,
+            "netQuantity": {**DECIMAL, "description": "base bought here net of base sold (never below 0)"},
+            "costBasis": {**DECIMAL, "description": "quote paid for netQuantity, fees included (average cost)"},
+            "pnlRealized": DECIMAL,
+            "pnlUnrealized": {**NULLABLE_DECIMAL, "description": "at lastPrice; null before the market's first trade"},
+            "lastPrice": NULLABLE_DECIMAL,
+        }
+    ),
     "MarketState": obj({"symbol": STRING, "orderBookState": {"type": "string", "enum": ["Open", "CancelOnly"]}}),
 }
 

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from exchange import marketdata
+from exchange import marketdata, pnl
 from exchange.engine.events import Event, OrderAccepted, OrderCancelled, OrderExpired, OrderFilled
 from exchange.engine.numbers import Asset, Market
 from exchange.engine.orders import OrderStatus
@@ -136,6 +136,19 @@ def account_settings_fields(markets: Iterable[Market]) -> Json:
         "spotMakerFee": str(max((m.maker_fee_bps for m in listed), default=0)),
         "spotTakerFee": str(max((m.taker_fee_bps for m in listed), default=0)),
         "triggerOrders": 0,
+    }
+
+
+def pnl_fields(market: Market, result: pnl.Pnl, last_price: int | None) -> Json:
+    """`Pnl`: one market's position (base), its cost basis and PnL (quote), at the last trade price."""
+    quote = market.quote.amount
+    return {
+        "symbol": market.symbol,
+        "netQuantity": dec(market.base.amount(result.position)),
+        "costBasis": dec(quote(result.cost)),
+        "pnlRealized": dec(quote(result.realized)),
+        "pnlUnrealized": None if result.unrealized is None else dec(quote(result.unrealized)),
+        "lastPrice": None if last_price is None else dec(market.price(last_price)),
     }
 
 
