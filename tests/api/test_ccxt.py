@@ -219,3 +219,4 @@ def test_fetch_order_and_its_trades_older_than_the_newest_100(exchange: Exchange
     ccxt_seller = backpack(exchange.url, seller)
     assert [t["amount"] for t in ccxt_seller.fetch_my_trades(SOL, params={"orderId": resting["id"]})] == [0.5, 0.7]
     assert ccxt_seller.fetch_order(resting["id"], SOL)["filled"] == 1.2
+    ok(seller.delete("/api/v1/orders", "orderCancelAll", {"symbol": "SOL_USDC"}))  # the shared book as it was
