@@ -245,7 +245,7 @@ class Request(Generic[T]):
             "type": "object",
             "properties": {f.name: f.kind.schema for f in self.fields},
             "required": [f.name for f in self.fields if f.required],
-            "additionalProperties": not self.closed,
+            "additionalProperties": False,
         }
         if self.rules:
             result["allOf"] = [rule.schema() for rule in self.rules]
