@@ -4,7 +4,7 @@ Each handler runs after the preamble every endpoint shares (`exchange.api.routes
 params parsed, the signature verified for the endpoint's instruction and scope, the
 key's rate limit charged), then converts decimals to engine units (400 for an off-tick
 price or off-step quantity), and only then submits one command to the engine actor, so
-a refused request changes nothing. The reply is built from the command's committed events (`replies.order_after`),
+a refused request changes nothing. The reply is built from the command's committed events (`_order_after`),
 or, for reads, from an `actor.query` that runs at a committed point.
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 
 from starlette.responses import Response
 
@@ -19,8 +20,9 @@ from exchange.api.errors import REJECTIONS, RejectedError
 from exchange.api.routes import Call, Handler
 from exchange.api.service import Api, JsonResponse, now_us
 from exchange.engine.commands import CancelAllOrders, CancelOrder, PlaceOrder
-from exchange.engine.events import Event, OrderAccepted
+from exchange.engine.events import Event, OrderAccepted, OrderCancelled, OrderExpired, OrderFilled
 from exchange.engine.numbers import Market
+from exchange.engine.orders import OrderStatus
 from exchange.engine.queries import GetBalances, GetOpenOrders, GetOrder, Holding, OrderView
 from exchange.observability import observe_stage
 from exchange.persistence import queries
@@ -39,7 +41,7 @@ async def capital(call: Call) -> Response:
 
 def _placed(events: list[Event], market: Market) -> decoding.Json:
     accepted = next(e for e in events if isinstance(e, OrderAccepted))
-    view = replies.order_after(events, accepted.order.id)
+    view = _order_after(events, accepted.order.id)
     assert view is not None
     return replies.ORDER.encode(replies.Placed(view, market))
 
@@ -102,7 +104,7 @@ async def cancel_order(call: Call) -> Response:
         client_id=ref.client_id,
         ts=now_us(),
     )
-    closed = replies.closed_orders(await api.execute(command))
+    closed = _closed_orders(await api.execute(command))
     return JsonResponse(replies.ORDER.encode(replies.Placed(closed[0], market)))
 
 
@@ -122,7 +124,7 @@ async def cancel_orders(call: Call) -> Response:
     api, principal = call.api, call.signer
     market = await api.market(requests.SYMBOL_BODY.read(call.params).symbol)
     command = CancelAllOrders(account_id=principal.account_id, symbol=market.symbol, ts=now_us())
-    closed = replies.closed_orders(await api.execute(command))
+    closed = _closed_orders(await api.execute(command))
     return JsonResponse([replies.ORDER.encode(replies.Placed(view, market)) for view in closed])
 
 
@@ -139,7 +141,7 @@ async def order_history(call: Call) -> Response:
         ascending=wanted.ascending,
     )
     markets = api.catalog.markets
-    placed = [replies.Placed(replies.stored_order(row, markets[row.symbol]), markets[row.symbol]) for row in rows]
+    placed = [replies.Placed(_stored_order(row, markets[row.symbol]), markets[row.symbol]) for row in rows]
     return JsonResponse([replies.ORDER_HISTORY.encode(order) for order in placed])
 
 
@@ -206,6 +208,41 @@ async def withdrawal_history(call: Call) -> Response:
 async def _symbol(api: Api, wanted: requests.Query) -> str | None:
     """The market a history query is filtered to, if any (an unknown symbol is a 400)."""
     return None if wanted.symbol is None else (await api.market(wanted.symbol)).symbol
+
+
+def _stored_order(row: queries.Order, market: Market) -> OrderView:
+    """Back to engine units from a stored order (exact: it was written from them)."""
+    executed, executed_quote = row.executed(market)
+    return OrderView(
+        spec=row.spec(market), status=OrderStatus(row.status), executed=executed, executed_quote=executed_quote
+    )
+
+
+def _order_after(events: Sequence[Event], order_id: int) -> OrderView | None:
+    """The state of order `order_id` after a command's events (None if they never mention it)."""
+    view: OrderView | None = None
+    for event in events:
+        if isinstance(event, OrderAccepted) and event.order.id == order_id:
+            view = OrderView(spec=event.order, status=OrderStatus.NEW, executed=0, executed_quote=0)
+        elif isinstance(event, OrderFilled | OrderCancelled | OrderExpired) and event.order.id == order_id:
+            view = (
+                _closed(event)
+                if not isinstance(event, OrderFilled)
+                else OrderView(
+                    spec=event.order, status=event.status, executed=event.executed, executed_quote=event.executed_quote
+                )
+            )
+    return view
+
+
+def _closed(event: OrderCancelled | OrderExpired) -> OrderView:
+    status = OrderStatus.CANCELLED if isinstance(event, OrderCancelled) else OrderStatus.EXPIRED
+    return OrderView(spec=event.order, status=status, executed=event.executed, executed_quote=event.executed_quote)
+
+
+def _closed_orders(events: Sequence[Event]) -> list[OrderView]:
+    """The orders a cancel command closed, in event order."""
+    return [_closed(e) for e in events if isinstance(e, OrderCancelled | OrderExpired)]
 
 
 HANDLERS: dict[Endpoint, Handler] = {

@@ -307,6 +307,11 @@ def const(name: str, value: Any = None) -> Out[Any]:
     return Out(name, {"type": "null"} if value is None else {"const": value}, const=value)
 
 
+def nulls(names: str) -> tuple[Out[Any], ...]:
+    """Fields every reply holds as null (Backpack's features this exchange does not have), named space-separated."""
+    return tuple(const(name) for name in names.split())
+
+
 class Reply(Generic[T]):
     """A reply message: `encode` builds its JSON object, `schema` documents it, both from its `Out`s."""
 

@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple, Protocol
 
 from exchange import marketdata
-from exchange.engine.events import Event, OrderAccepted, OrderCancelled, OrderExpired, OrderFilled
 from exchange.engine.numbers import Asset, Market
 from exchange.engine.orders import OrderStatus, OrderType, SelfTradePrevention, Side, TimeInForce
 from exchange.engine.queries import OrderView
@@ -36,6 +35,7 @@ from exchange.protocol.fields import (
     dec,
     enum,
     nullable,
+    nulls,
 )
 from exchange.protocol.requests import Scope
 
@@ -235,10 +235,10 @@ def _order(name: str, created_at: Out[Placed], *extras: Out[Any]) -> Reply[Place
         Out("status", enum(OrderStatus), lambda o: o.view.status.value),
         Out("symbol", STRING, lambda o: o.view.spec.symbol),
         Out("timeInForce", enum(TimeInForce), lambda o: o.view.spec.time_in_force.value),
-        *(const(name) for name in ("reduceOnly", "relatedOrderId", "stopLossLimitPrice", "stopLossTriggerBy")),
-        *(const(name) for name in ("stopLossTriggerPrice", "strategyId", "takeProfitLimitPrice")),
-        *(const(name) for name in ("takeProfitTriggerBy", "takeProfitTriggerPrice", "triggerBy", "triggerPrice")),
-        const("triggerQuantity"),
+        *nulls("reduceOnly relatedOrderId stopLossLimitPrice stopLossTriggerBy stopLossTriggerPrice strategyId"),
+        *nulls(
+            "takeProfitLimitPrice takeProfitTriggerBy takeProfitTriggerPrice triggerBy triggerPrice triggerQuantity"
+        ),
         *extras,
     )
 
@@ -266,41 +266,6 @@ def batch_item(fields: Json, *, ok: bool) -> Json:
     return {"operation": "Ok" if ok else "Err", **fields}
 
 
-def stored_order(row: queries.Order, market: Market) -> OrderView:
-    """Back to engine units from a stored order (exact: it was written from them)."""
-    executed, executed_quote = row.executed(market)
-    return OrderView(
-        spec=row.spec(market), status=OrderStatus(row.status), executed=executed, executed_quote=executed_quote
-    )
-
-
-def order_after(events: Sequence[Event], order_id: int) -> OrderView | None:
-    """The state of order `order_id` after a command's events (None if they never mention it)."""
-    view: OrderView | None = None
-    for event in events:
-        if isinstance(event, OrderAccepted) and event.order.id == order_id:
-            view = OrderView(spec=event.order, status=OrderStatus.NEW, executed=0, executed_quote=0)
-        elif isinstance(event, OrderFilled | OrderCancelled | OrderExpired) and event.order.id == order_id:
-            view = (
-                _closed(event)
-                if not isinstance(event, OrderFilled)
-                else OrderView(
-                    spec=event.order, status=event.status, executed=event.executed, executed_quote=event.executed_quote
-                )
-            )
-    return view
-
-
-def _closed(event: OrderCancelled | OrderExpired) -> OrderView:
-    status = OrderStatus.CANCELLED if isinstance(event, OrderCancelled) else OrderStatus.EXPIRED
-    return OrderView(spec=event.order, status=status, executed=event.executed, executed_quote=event.executed_quote)
-
-
-def closed_orders(events: Sequence[Event]) -> list[OrderView]:
-    """The orders a cancel command closed, in event order."""
-    return [_closed(e) for e in events if isinstance(e, OrderCancelled | OrderExpired)]
-
-
 FILL = Reply[queries.Fill](
     "Fill",
     const("clientId"),
@@ -323,32 +288,29 @@ DEPOSIT_SOURCE = "administrator"
 DEPOSIT = Reply[queries.Transfer](
     "Deposit",
     Out("id", INTEGER, lambda t: t.id),
-    *(const(name) for name in ("toAddress", "fromAddress", "confirmationBlockNumber")),
+    *nulls("toAddress fromAddress confirmationBlockNumber"),
     Out("identifier", STRING, lambda t: t.transfer_id),
     const("source", DEPOSIT_SOURCE),
     const("status", TRANSFER_STATUS),
-    const("transactionHash"),
-    const("subaccountId"),
+    *nulls("transactionHash subaccountId"),
     Out("symbol", STRING, lambda t: t.asset),
     Out("quantity", DECIMAL, lambda t: dec(t.amount)),
     Out("createdAt", STRING, lambda t: naive_iso(t.ts)),
-    *(const(name) for name in ("fiatAmount", "fiatCurrency", "institutionBic", "platformMemo")),
+    *nulls("fiatAmount fiatCurrency institutionBic platformMemo"),
 )
 WITHDRAWAL = Reply[queries.Transfer](
     "Withdrawal",
     Out("id", INTEGER, lambda t: t.id),
-    const("blockchain"),
-    const("clientId"),
+    *nulls("blockchain clientId"),
     Out("identifier", STRING, lambda t: t.transfer_id),
     Out("quantity", DECIMAL, lambda t: dec(t.amount)),
     const("fee", "0"),
     Out("symbol", STRING, lambda t: t.asset),
     const("status", TRANSFER_STATUS),
-    *(const(name) for name in ("subaccountId", "toAddress", "transactionHash")),
+    *nulls("subaccountId toAddress transactionHash"),
     Out("createdAt", STRING, lambda t: naive_iso(t.ts)),
     const("isInternal", False),
-    *(const(name) for name in ("triggerAt", "accountIdentifier", "bankIdentifier", "bankName", "fiatFee")),
-    *(const(name) for name in ("fiatState", "fiatSymbol", "providerId")),
+    *nulls("triggerAt accountIdentifier bankIdentifier bankName fiatFee fiatState fiatSymbol providerId"),
 )
 BALANCE = Reply[tuple[Asset, int, int]](
     "Balance",
