@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
+from operator import attrgetter
 from typing import Any, Generic, TypeVar
 
 from exchange.protocol.codes import ApiError, Code, bad_request
@@ -162,7 +163,7 @@ class Field:
 
     def __post_init__(self) -> None:
         if not self.attr:
-            object.__setattr__(self, "attr", re.sub(r"(?<!^)(?=[A-Z])", "_", self.name).lower())
+            object.__setattr__(self, "attr", snake(self.name))
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,7 +219,7 @@ class Request(Generic[T]):
             value = params.get(one.name)
             if value is None:
                 if one.required:
-                    raise bad_request(f"missing field {one.name}")
+                    raise ApiError(400, one.code, f"missing field {one.name}")
                 continue
             try:
                 read = one.kind.read(value)
@@ -307,6 +308,26 @@ def const(name: str, value: Any = None) -> Out[Any]:
     return Out(name, {"type": "null"} if value is None else {"const": value}, const=value)
 
 
+def snake(name: str) -> str:
+    """A wire name in Python's spelling: `quoteVolume` -> `quote_volume`."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def attr(name: str, schema: Schema, path: str = "") -> Out[Any]:
+    """A field that is an attribute of the value: `path` (dotted), by default the name in snake case."""
+    return Out(name, schema, attrgetter(path or snake(name)))
+
+
+def decimals(names: str) -> tuple[Out[Any], ...]:
+    """Decimal fields, named space-separated, each the value's attribute of the same name in snake case."""
+
+    def out(name: str) -> Out[Any]:
+        get = attrgetter(snake(name))
+        return Out(name, DECIMAL, lambda value: dec(get(value)))
+
+    return tuple(out(name) for name in names.split())
+
+
 def nulls(names: str) -> tuple[Out[Any], ...]:
     """Fields every reply holds as null (Backpack's features this exchange does not have), named space-separated."""
     return tuple(const(name) for name in names.split())
@@ -320,13 +341,13 @@ class Reply(Generic[T]):
         self.fields = fields
         self.ref: Schema = {"$ref": f"#/components/schemas/{name}"}
         self._template = {f.name: f.const for f in fields}
-        self._getters = tuple((f.name, f.get) for f in fields if f.get is not None)
+        self._names = tuple(f.name for f in fields if f.get is not None)
+        self._gets = tuple(f.get for f in fields if f.get is not None)
 
     def encode(self, value: T) -> Json:
         """The reply's JSON object for `value`, fields in the declared order."""
         fields = self._template.copy()
-        for name, get in self._getters:
-            fields[name] = get(value)
+        fields.update(zip(self._names, [get(value) for get in self._gets], strict=True))
         return fields
 
     def schema(self) -> Schema:

@@ -31,8 +31,10 @@ from exchange.protocol.fields import (
     Reply,
     Schema,
     array,
+    attr,
     const,
     dec,
+    decimals,
     enum,
     nullable,
     nulls,
@@ -161,15 +163,10 @@ DEPTH = Reply[Book](
 )
 TICKER = Reply[marketdata.Ticker](
     "Ticker",
-    Out("symbol", STRING, lambda t: t.symbol),
-    Out("firstPrice", DECIMAL, lambda t: dec(t.first_price)),
-    Out("lastPrice", DECIMAL, lambda t: dec(t.last_price)),
-    Out("priceChange", DECIMAL, lambda t: dec(t.price_change)),
+    attr("symbol", STRING),
+    *decimals("firstPrice lastPrice priceChange"),
     Out("priceChangePercent", DECIMAL, lambda t: dec(t.price_change_fraction)),
-    Out("high", DECIMAL, lambda t: dec(t.high)),
-    Out("low", DECIMAL, lambda t: dec(t.low)),
-    Out("volume", DECIMAL, lambda t: dec(t.volume)),
-    Out("quoteVolume", DECIMAL, lambda t: dec(t.quote_volume)),
+    *decimals("high low volume quoteVolume"),
     Out("trades", COUNT, lambda t: str(t.trades)),
 )
 
@@ -185,22 +182,15 @@ KLINE = Reply[marketdata.Kline](
     "Kline",
     Out("start", STRING, lambda k: kline_time(k.start // 1_000_000)),
     Out("end", STRING, lambda k: kline_time(k.end // 1_000_000)),
-    Out("open", DECIMAL, lambda k: dec(k.open)),
-    Out("high", DECIMAL, lambda k: dec(k.high)),
-    Out("low", DECIMAL, lambda k: dec(k.low)),
-    Out("close", DECIMAL, lambda k: dec(k.close)),
-    Out("volume", DECIMAL, lambda k: dec(k.volume)),
-    Out("quoteVolume", DECIMAL, lambda k: dec(k.quote_volume)),
+    *decimals("open high low close volume quoteVolume"),
     Out("trades", COUNT, lambda k: str(k.trades)),
 )
 TRADE = Reply[queries.Trade](
     "Trade",
-    Out("id", INTEGER, lambda t: t.id),
-    Out("price", DECIMAL, lambda t: dec(t.price)),
-    Out("quantity", DECIMAL, lambda t: dec(t.quantity)),
-    Out("quoteQuantity", DECIMAL, lambda t: dec(t.quote_quantity)),
+    attr("id", INTEGER),
+    *decimals("price quantity quoteQuantity"),
     Out("timestamp", MS, lambda t: t.ts // 1000),
-    Out("isBuyerMaker", BOOLEAN, lambda t: t.is_buyer_maker),
+    attr("isBuyerMaker", BOOLEAN),
 )
 
 # -- orders, fills, balances -----------------------------------------------------------
@@ -221,19 +211,19 @@ def _order(name: str, created_at: Out[Placed], *extras: Out[Any]) -> Reply[Place
     return Reply(
         name,
         Out("id", STRING, lambda o: str(o.view.spec.id)),
-        Out("clientId", nullable(INTEGER), lambda o: o.view.spec.client_id),
+        attr("clientId", nullable(INTEGER), "view.spec.client_id"),
         created_at,
         Out("executedQuantity", DECIMAL, lambda o: dec(o.market.quantity(o.view.executed))),
         Out("executedQuoteQuantity", DECIMAL, lambda o: dec(o.market.quote.amount(o.view.executed_quote))),
         Out("orderType", enum(OrderType), lambda o: o.view.spec.order_type.value),
-        Out("postOnly", BOOLEAN, lambda o: o.view.spec.post_only),
+        attr("postOnly", BOOLEAN, "view.spec.post_only"),
         Out("price", nullable(DECIMAL), lambda o: _optional(o.view.spec.price, o.market.price)),
         Out("quantity", nullable(DECIMAL), lambda o: _optional(o.view.spec.quantity, o.market.quantity)),
         Out("quoteQuantity", nullable(DECIMAL), lambda o: _optional(o.view.spec.quote_quantity, o.market.quote.amount)),
         Out("selfTradePrevention", enum(SelfTradePrevention), lambda o: o.view.spec.self_trade_prevention.value),
         Out("side", enum(Side), lambda o: o.view.spec.side.value),
         Out("status", enum(OrderStatus), lambda o: o.view.status.value),
-        Out("symbol", STRING, lambda o: o.view.spec.symbol),
+        attr("symbol", STRING, "view.spec.symbol"),
         Out("timeInForce", enum(TimeInForce), lambda o: o.view.spec.time_in_force.value),
         *nulls("reduceOnly relatedOrderId stopLossLimitPrice stopLossTriggerBy stopLossTriggerPrice strategyId"),
         *nulls(
@@ -269,17 +259,16 @@ def batch_item(fields: Json, *, ok: bool) -> Json:
 FILL = Reply[queries.Fill](
     "Fill",
     const("clientId"),
-    Out("fee", DECIMAL, lambda f: dec(f.fee)),
-    Out("feeSymbol", STRING, lambda f: f.fee_asset),
-    Out("isMaker", BOOLEAN, lambda f: f.is_maker),
+    *decimals("fee"),
+    attr("feeSymbol", STRING, "fee_asset"),
+    attr("isMaker", BOOLEAN),
     Out("orderId", STRING, lambda f: str(f.order_id)),
-    Out("price", DECIMAL, lambda f: dec(f.price)),
-    Out("quantity", DECIMAL, lambda f: dec(f.quantity)),
-    Out("side", enum(Side), lambda f: f.side),
-    Out("symbol", STRING, lambda f: f.symbol),
+    *decimals("price quantity"),
+    attr("side", enum(Side)),
+    attr("symbol", STRING),
     const("systemOrderType"),
     Out("timestamp", STRING, lambda f: naive_iso(f.ts)),
-    Out("tradeId", INTEGER, lambda f: f.trade_id),
+    attr("tradeId", INTEGER),
 )
 TRANSFER_STATUS = "confirmed"
 """Backpack's status of a settled deposit or withdrawal (ccxt reads it as `ok`); a ledger transfer settles at once."""
@@ -287,7 +276,7 @@ DEPOSIT_SOURCE = "administrator"
 """Backpack's deposit `source` for a credit that did not arrive on a chain: the faucet and the operator's on-ramp."""
 DEPOSIT = Reply[queries.Transfer](
     "Deposit",
-    Out("id", INTEGER, lambda t: t.id),
+    attr("id", INTEGER),
     *nulls("toAddress fromAddress confirmationBlockNumber"),
     Out("identifier", STRING, lambda t: t.transfer_id),
     const("source", DEPOSIT_SOURCE),
@@ -300,7 +289,7 @@ DEPOSIT = Reply[queries.Transfer](
 )
 WITHDRAWAL = Reply[queries.Transfer](
     "Withdrawal",
-    Out("id", INTEGER, lambda t: t.id),
+    attr("id", INTEGER),
     *nulls("blockchain clientId"),
     Out("identifier", STRING, lambda t: t.transfer_id),
     Out("quantity", DECIMAL, lambda t: dec(t.amount)),
@@ -341,12 +330,12 @@ class Credited(NamedTuple):
 
 TRANSFER = Reply[Credited](
     "Transfer",
-    Out("transferId", STRING, lambda t: t.transfer_id),
-    Out("accountId", INTEGER, lambda t: t.account_id),
+    attr("transferId", STRING),
+    attr("accountId", INTEGER),
     Out("symbol", STRING, lambda t: t.asset.symbol),
     Out("quantity", DECIMAL, lambda t: dec(t.asset.amount(t.amount))),
     const("status", "Confirmed"),
-    Out("duplicate", BOOLEAN, lambda t: t.duplicate),
+    attr("duplicate", BOOLEAN),
 )
 SCOPES = array(enum(Scope))
 ACCOUNT = Reply[tuple[int, str, frozenset[Scope]]](
@@ -372,10 +361,10 @@ class KeyRecord(Protocol):
 
 API_KEY = Reply[KeyRecord](
     "ApiKey",
-    Out("publicKey", STRING, lambda k: k.public_key),
+    attr("publicKey", STRING),
     Out("scopes", SCOPES, lambda k: sorted(s.value for s in k.scopes)),
     Out("createdAt", MS, lambda k: k.created_at // 1000),
-    Out("revoked", BOOLEAN, lambda k: k.revoked),
+    attr("revoked", BOOLEAN),
 )
 ENGINE = Reply[tuple[str, int | None, str | None]](
     "Engine",
