@@ -105,9 +105,9 @@ def _fuzz(
         response = session.send(prepared, timeout=10)
         statuses.append(response.status_code)
         case.validate_response(response, checks=CHECKS)
-        if mode is GenerationMode.POSITIVE and response.status_code >= 400:
-            if response.json()["code"] not in refusals:
-                rejected.append(f"{response.text} <- {prepared.url} {prepared.body!r}")
+        positive_refusal = mode is GenerationMode.POSITIVE and response.status_code >= 400
+        if positive_refusal and response.json()["code"] not in refusals:
+            rejected.append(f"{response.text} <- {prepared.url} {prepared.body!r}")
 
     fuzz()
     return statuses, signed, rejected
