@@ -43,12 +43,12 @@ def order_params(
 
 
 def asset_decimals(assets: Sequence[Json]) -> dict[str, int]:
-    """Each asset's decimals from `/api/v1/assets`: the inverse of `asset_fields`."""
+    """Each asset's decimals from `/api/v1/assets`: the inverse of `replies.ASSET`."""
     return {item["symbol"]: int(item["tokens"][0]["nativeDecimals"]) for item in assets}
 
 
 def market_of(fields: Json, decimals: Mapping[str, int]) -> Market:
-    """A market from `/api/v1/markets` and its assets' decimals: the inverse of `market_fields`."""
+    """A market from `/api/v1/markets` and its assets' decimals: the inverse of `replies.MARKET`."""
     base, quote = fields["baseSymbol"], fields["quoteSymbol"]
     filters = fields["filters"]
     return Market(
@@ -70,7 +70,7 @@ def _units(text: str, convert: Callable[[Decimal], int]) -> int:
 
 
 def depth_of(market: Market, fields: Json) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
-    """(bids, asks) as (ticks, steps), each best first: the inverse of `depth_fields`."""
+    """(bids, asks) as (ticks, steps), each best first: the inverse of `replies.DEPTH`."""
 
     def levels(rows: Sequence[Sequence[str]]) -> list[tuple[int, int]]:
         return [(market.ticks(Decimal(price)), _units(quantity, market.steps)) for price, quantity in rows]
@@ -79,13 +79,13 @@ def depth_of(market: Market, fields: Json) -> tuple[list[tuple[int, int]], list[
 
 
 def resting_of(fields: Json, market: Market) -> tuple[int, Side, int, int]:
-    """(order id, side, price in ticks, remaining steps) of a live limit order's `order_fields`."""
+    """(order id, side, price in ticks, remaining steps) of a live limit order (`replies.ORDER`)."""
     remaining = _units(fields["quantity"], market.steps) - _units(fields["executedQuantity"], market.steps)
     return int(fields["id"]), Side(fields["side"]), market.ticks(Decimal(fields["price"])), remaining
 
 
 def available_of(fields: Json, assets: Mapping[str, Asset]) -> dict[str, int]:
-    """Available atoms per known asset from `/api/v1/capital`: the inverse of `balance_fields`."""
+    """Available atoms per known asset from `/api/v1/capital`: the inverse of `replies.balance_fields`."""
     return {
         symbol: _units(balance["available"], assets[symbol].atoms)
         for symbol, balance in fields.items()
@@ -94,7 +94,7 @@ def available_of(fields: Json, assets: Mapping[str, Asset]) -> dict[str, int]:
 
 
 def error_of(fields: Json) -> tuple[str, str] | None:
-    """(code, message) if a reply item is an `ApiErrorResponse`: the inverse of `error_fields`."""
+    """(code, message) if a reply item is an `ApiErrorResponse`: the inverse of `replies.ERROR`."""
     if "code" not in fields:
         return None
     return str(fields["code"]), str(fields.get("message", ""))
