@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from exchange.api.auth import KeyPair
     from exchange.config import Settings
     from exchange.protocol.endpoints import Endpoint
+    from exchange.protocol.requests import Scope
 
 app = typer.Typer(no_args_is_help=True, help="A spot crypto exchange, wire-compatible with Backpack Exchange.")
 bench = typer.Typer(no_args_is_help=True, help="Benchmarks that print figures beside a ceiling from the same run.")
@@ -298,6 +299,18 @@ def _call(url: str | None, key: KeyPair, endpoint: Endpoint, params: dict[str, A
     typer.echo(json.dumps(_reply(url, key, endpoint, params), indent=2))
 
 
+def _scopes(text: str, message: Any) -> frozenset[Scope]:
+    """`--scopes` read as `message` reads its `scopes` field (BadParameter with the same reason otherwise)."""
+    from exchange.protocol.codes import ApiError
+
+    scopes = next(f for f in message.fields if f.name == "scopes")
+    try:
+        value: frozenset[Scope] = scopes.kind.read(text)
+    except (ValueError, ApiError) as error:
+        raise typer.BadParameter(f"scopes {error}", param_hint="--scopes") from None
+    return value
+
+
 def _decimal(value: str, name: str) -> Decimal:
     try:
         number = Decimal(value)
@@ -342,20 +355,16 @@ def accounts_create(
     (open sign-up, or the admin opening one for its own key), else a new key made here.
     """
     from exchange.api.auth import KeyPair
-    from exchange.protocol import client, endpoints, ours
-    from exchange.protocol.codes import ApiError
+    from exchange.protocol import endpoints, requests
 
-    try:
-        wanted = ours.parse_scopes(scopes)
-    except ApiError as error:
-        raise typer.BadParameter(error.message, param_hint="--scopes") from None
+    wanted = _scopes(scopes, requests.ACCOUNT)
     given = _key(key, required=False)
     generated = KeyPair.generate() if given is None and public_key is None else None
     signer = given or generated
     if signer is None:
         _fail("--public-key needs the admin --key (open sign-up must be signed by the new key itself)")
     target = public_key or signer.public_key
-    params = client.account_params(ours.AccountRequest(public_key=target, scopes=wanted, label=label))
+    params = requests.ACCOUNT.params(requests.AccountRequest(public_key=target, scopes=wanted, label=label))
     reply = _reply(url, signer, endpoints.ACCOUNT_CREATE, params)
     secret = {"secret": generated.secret} if generated is not None else {}
     typer.echo(json.dumps({**reply, **secret}, indent=2))
@@ -380,19 +389,13 @@ def keys_add(
 ) -> None:
     """Generate a key pair, register it to the account of --key, and print it (the secret is shown only here)."""
     from exchange.api.auth import KeyPair
-    from exchange.protocol import client, endpoints, ours
-    from exchange.protocol.codes import ApiError
+    from exchange.protocol import endpoints, requests
 
-    try:
-        wanted = None if scopes is None else ours.parse_scopes(scopes)
-    except ApiError as error:
-        raise typer.BadParameter(error.message, param_hint="--scopes") from None
-    if wanted is not None and not wanted:
-        raise typer.BadParameter("name at least one scope, e.g. read", param_hint="--scopes")
+    wanted = None if scopes is None else _scopes(scopes, requests.KEY)
     signer = _key(key, required=True)
     assert signer is not None
     pair = KeyPair.generate()
-    params = client.key_params(ours.KeyRequest(public_key=pair.public_key, scopes=wanted))
+    params = requests.KEY.params(requests.KeyRequest(public_key=pair.public_key, scopes=wanted))
     reply = _reply(url, signer, endpoints.KEY_CREATE, params, new_key=pair)
     typer.echo(json.dumps({**reply, "secret": pair.secret}, indent=2))
 
@@ -414,11 +417,11 @@ def keys_revoke(
     key: str | None = KEY,
 ) -> None:
     """Revoke a key of the account of --key (it may be --key itself); its next request is refused."""
-    from exchange.protocol import client, endpoints
+    from exchange.protocol import endpoints, requests
 
     signer = _key(key, required=True)
     assert signer is not None
-    _call(url, signer, endpoints.KEY_REVOKE, client.key_ref_params(public_key))
+    _call(url, signer, endpoints.KEY_REVOKE, requests.KEY_REF.params(requests.KeyRequest(public_key=public_key)))
 
 
 @app.command()
@@ -431,14 +434,14 @@ def deposit(
     key: str | None = KEY,
 ) -> None:
     """Credit an account: the operator's on-ramp (admin key), or the faucet for one's own account (demo)."""
-    from exchange.protocol import client, endpoints, ours
+    from exchange.protocol import endpoints, requests
 
-    transfer = ours.TransferRequest(
+    transfer = requests.TransferRequest(
         symbol=symbol, quantity=_decimal(quantity, "QUANTITY"), transfer_id=transfer_id, account_id=account_id
     )
     signer = _key(key, required=True)
     assert signer is not None
-    _call(url, signer, endpoints.DEPOSIT, client.transfer_params(transfer))
+    _call(url, signer, endpoints.DEPOSIT, requests.DEPOSIT.params(transfer))
 
 
 assets = typer.Typer(no_args_is_help=True, help="Assets listed on a running exchange.")
@@ -459,7 +462,7 @@ def assets_add(
 ) -> None:
     """List an asset (admin key)."""
     from exchange.engine.numbers import Asset, InvalidInput
-    from exchange.protocol import client, endpoints
+    from exchange.protocol import endpoints, requests
 
     try:
         asset = Asset(symbol=symbol, decimals=decimals)
@@ -467,7 +470,7 @@ def assets_add(
         raise typer.BadParameter(error.message, param_hint="SYMBOL") from None
     signer = _key(key, required=True)
     assert signer is not None
-    _call(url, signer, endpoints.ASSET_CREATE, client.asset_params(asset))
+    _call(url, signer, endpoints.ASSET_CREATE, requests.ASSET_CREATE.params(asset))
 
 
 markets = typer.Typer(no_args_is_help=True, help="Markets listed on a running exchange.")
@@ -493,10 +496,10 @@ def markets_add(
     key: str | None = KEY,
 ) -> None:
     """List a spot market of two listed assets (admin key)."""
-    from exchange.protocol import client, endpoints, ours
+    from exchange.protocol import endpoints, requests
 
-    listing = ours.MarketRequest(
-        symbol=symbol or ours.market_symbol(base, quote),
+    listing = requests.MarketRequest(
+        symbol=symbol,
         base_symbol=base,
         quote_symbol=quote,
         tick_size=_decimal(tick_size, "--tick-size"),
@@ -507,7 +510,7 @@ def markets_add(
     )
     signer = _key(key, required=True)
     assert signer is not None
-    _call(url, signer, endpoints.MARKET_CREATE, client.market_params(listing))
+    _call(url, signer, endpoints.MARKET_CREATE, requests.MARKET_CREATE.params(listing))
 
 
 def main() -> None:
