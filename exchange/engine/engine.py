@@ -49,7 +49,7 @@ from exchange.engine.commands import (
     SetMarketHalted,
     Withdraw,
 )
-from exchange.engine.errors import ExchangeError
+from exchange.engine.errors import ExchangeError, RejectReason
 from exchange.engine.events import (
     AssetAdded,
     BalanceChanged,
@@ -63,7 +63,6 @@ from exchange.engine.events import (
     OrderExpired,
     OrderFilled,
     Rejected,
-    RejectReason,
     TradeExecuted,
     Withdrawn,
 )

@@ -17,28 +17,10 @@ from __future__ import annotations
 from enum import StrEnum
 
 from exchange.engine.commands import Command
+from exchange.engine.errors import RejectReason
 from exchange.engine.numbers import Asset, Market
 from exchange.engine.orders import OrderSpec, OrderStatus, Side
 from exchange.engine.records import record
-
-
-class RejectReason(StrEnum):
-    UNKNOWN_ASSET = "UNKNOWN_ASSET"
-    UNKNOWN_MARKET = "UNKNOWN_MARKET"
-    DUPLICATE_ASSET = "DUPLICATE_ASSET"
-    DUPLICATE_MARKET = "DUPLICATE_MARKET"
-    MARKET_HALTED = "MARKET_HALTED"
-    INVALID_ORDER = "INVALID_ORDER"
-    INVALID_AMOUNT = "INVALID_AMOUNT"
-    QUANTITY_BELOW_MINIMUM = "QUANTITY_BELOW_MINIMUM"
-    INSUFFICIENT_FUNDS = "INSUFFICIENT_FUNDS"
-    POST_ONLY_WOULD_TAKE = "POST_ONLY_WOULD_TAKE"
-    FOK_NOT_FILLABLE = "FOK_NOT_FILLABLE"
-    DUPLICATE_CLIENT_ID = "DUPLICATE_CLIENT_ID"
-    ORDER_NOT_FOUND = "ORDER_NOT_FOUND"
-    DUPLICATE_TRANSFER = "DUPLICATE_TRANSFER"
-    UNSTORABLE = "UNSTORABLE"
-    """The database refused the command's effects (a value it cannot store); given by the actor, not the engine."""
 
 
 class CloseReason(StrEnum):

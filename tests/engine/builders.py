@@ -15,7 +15,8 @@ from typing import TypeVar
 from exchange.engine import state
 from exchange.engine.commands import AddAsset, AddMarket, Command, Deposit, PlaceOrder
 from exchange.engine.engine import Engine
-from exchange.engine.events import Event, Rejected, RejectReason, TradeExecuted
+from exchange.engine.errors import RejectReason
+from exchange.engine.events import Event, Rejected, TradeExecuted
 from exchange.engine.numbers import Asset, Market
 from exchange.engine.orders import OrderType, SelfTradePrevention, Side, TimeInForce
 

@@ -19,6 +19,7 @@ from exchange.engine import actor as actor_module
 from exchange.engine.actor import CommitRefused, EngineActor, EngineUnavailableError
 from exchange.engine.commands import AddAsset, AddMarket, CancelOrder, Command, Deposit, PlaceOrder
 from exchange.engine.engine import Engine
+from exchange.engine.errors import RejectReason
 from exchange.engine.events import (
     BalanceChanged,
     Deposited,
@@ -26,7 +27,6 @@ from exchange.engine.events import (
     OrderAccepted,
     OrderCancelled,
     Rejected,
-    RejectReason,
     TradeExecuted,
 )
 from exchange.engine.orders import OrderType, Side

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 
+from exchange.engine.errors import RejectReason
 from exchange.engine.numbers import Asset, InvalidInput, Market, decimal_of, fee_atoms
 from tests.engine.builders import BTC, BTC_USDC, ETH_BTC, USDC
 
@@ -32,7 +33,7 @@ def test_market_scales_make_every_notional_exact() -> None:
 def test_market_whose_notionals_would_round_is_refused(tick: str, step: str) -> None:
     with pytest.raises(InvalidInput) as raised:
         make_market(tick, step)
-    assert raised.value.code == "INVALID_CLIENT_REQUEST"
+    assert raised.value.reason is RejectReason.INVALID_LISTING
 
 
 @pytest.mark.parametrize("bad", ["0", "-1", "NaN", "Infinity"])
@@ -76,14 +77,14 @@ def test_price_is_read_numerically() -> None:
 def test_off_tick_or_non_positive_price_raises_invalid_price(bad: str) -> None:
     with pytest.raises(InvalidInput) as raised:
         BTC_USDC.ticks(Decimal(bad))
-    assert raised.value.code == "INVALID_PRICE"
+    assert raised.value.reason is RejectReason.INVALID_PRICE
 
 
 @pytest.mark.parametrize("bad", ["0.00015", "0", "-1", "NaN", "Infinity"])
 def test_off_step_quantity_raises_invalid_quantity(bad: str) -> None:
     with pytest.raises(InvalidInput) as raised:
         BTC_USDC.steps(Decimal(bad))
-    assert raised.value.code == "INVALID_QUANTITY"
+    assert raised.value.reason is RejectReason.INVALID_AMOUNT
 
 
 def test_huge_values_convert_exactly_both_ways() -> None:
@@ -101,7 +102,7 @@ def test_asset_amounts_must_be_whole_atoms() -> None:
     assert USDC.atoms(Decimal("1.5")) == 1_500_000
     with pytest.raises(InvalidInput) as raised:
         USDC.atoms(Decimal("0.0000001"))
-    assert raised.value.code == "INVALID_QUANTITY"
+    assert raised.value.reason is RejectReason.INVALID_AMOUNT
 
 
 def test_fee_rounds_down_to_the_atom() -> None:
