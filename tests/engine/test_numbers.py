@@ -7,19 +7,8 @@ from decimal import Decimal
 import pytest
 
 from exchange.engine.errors import RejectReason
-from exchange.engine.numbers import Asset, InvalidInput, Market, decimal_of, fee_atoms
-from tests.engine.builders import BTC, BTC_USDC, ETH_BTC, USDC
-
-
-def make_market(tick: str, step: str, base: Asset = BTC, quote: Asset = USDC) -> Market:
-    return Market(
-        symbol="X_Y",
-        base=base,
-        quote=quote,
-        tick_size=Decimal(tick),
-        step_size=Decimal(step),
-        min_quantity=Decimal(step),
-    )
+from exchange.engine.numbers import Asset, InvalidInput, decimal_of, fee_atoms
+from tests.engine.builders import BTC, BTC_USDC, ETH_BTC, USDC, make_market
 
 
 def test_market_scales_make_every_notional_exact() -> None:
@@ -32,29 +21,21 @@ def test_market_scales_make_every_notional_exact() -> None:
 @pytest.mark.parametrize(("tick", "step"), [("0.01", "0.00001"), ("0.5", "0.000000001"), ("0.000001", "0.1")])
 def test_market_whose_notionals_would_round_is_refused(tick: str, step: str) -> None:
     with pytest.raises(InvalidInput) as raised:
-        make_market(tick, step)
+        make_market(BTC, USDC, tick, step)
     assert raised.value.reason is RejectReason.INVALID_LISTING
 
 
 @pytest.mark.parametrize("bad", ["0", "-1", "NaN", "Infinity"])
 def test_market_sizes_must_be_positive_and_finite(bad: str) -> None:
     with pytest.raises(InvalidInput):
-        make_market(bad, "0.001")
+        make_market(BTC, USDC, bad, "0.001")
 
 
 def test_same_base_and_quote_and_bad_fees_are_refused() -> None:
     with pytest.raises(InvalidInput):
-        make_market("0.01", "0.01", base=USDC, quote=USDC)
+        make_market(USDC, USDC, "0.01", "0.01")
     with pytest.raises(InvalidInput):
-        Market(
-            symbol="X",
-            base=BTC,
-            quote=USDC,
-            tick_size=Decimal("0.5"),
-            step_size=Decimal("0.0001"),
-            min_quantity=Decimal("0.0001"),
-            taker_fee_bps=10_000,
-        )
+        make_market(BTC, USDC, "0.5", "0.0001", taker_fee_bps=10_000)
 
 
 @pytest.mark.parametrize(

@@ -10,29 +10,17 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from exchange.demo import ASSETS, BTC_USDC, ETH_USDC, MARKETS
-from exchange.engine.commands import AddAsset, AddMarket, CancelOrder, Command, Deposit, PlaceOrder, Withdraw
+from exchange.engine.commands import AddAsset, AddMarket, CancelOrder, Command, Deposit, Withdraw
 from exchange.engine.engine import Engine
-from exchange.engine.orders import OrderType, Side
+from exchange.engine.orders import Side
 from exchange.persistence.database import create_engine
 from exchange.persistence.queries import Queries
 from exchange.persistence.writer import Writer
+from tests.engine.builders import priced
 
 T0 = 1_767_571_200_000_000  # 2026-01-05T00:00:00Z
 MINUTE = 60_000_000
 MAKER, TAKER = 1, 2
-
-
-def limit(account: int, side: Side, price: str, quantity: str, ts: int, client_id: int | None = None) -> PlaceOrder:
-    return PlaceOrder(
-        account_id=account,
-        symbol=BTC_USDC.symbol,
-        side=side,
-        order_type=OrderType.LIMIT,
-        price=BTC_USDC.ticks(Decimal(price)),
-        quantity=BTC_USDC.steps(Decimal(quantity)),
-        client_id=client_id,
-        ts=ts,
-    )
 
 
 def session() -> list[Command]:
@@ -42,10 +30,10 @@ def session() -> list[Command]:
         *(AddMarket(market=m, ts=T0) for m in MARKETS),
         Deposit(account_id=MAKER, asset="BTC", amount=10**8, transfer_id="m", ts=T0),
         Deposit(account_id=TAKER, asset="USDC", amount=10**12, transfer_id="t", ts=T0),
-        limit(MAKER, Side.ASK, "100", "0.25", T0 + 1),
-        limit(MAKER, Side.ASK, "101", "0.5", T0 + 2),
-        limit(TAKER, Side.BID, "101", "0.5", T0 + MINUTE),
-        limit(MAKER, Side.ASK, "110", "0.1", T0 + 2 * MINUTE, client_id=7),
+        priced(BTC_USDC, MAKER, Side.ASK, "100", "0.25", T0 + 1),
+        priced(BTC_USDC, MAKER, Side.ASK, "101", "0.5", T0 + 2),
+        priced(BTC_USDC, TAKER, Side.BID, "101", "0.5", T0 + MINUTE),
+        priced(BTC_USDC, MAKER, Side.ASK, "110", "0.1", T0 + 2 * MINUTE, client_id=7),
         CancelOrder(account_id=MAKER, symbol=BTC_USDC.symbol, client_id=7, ts=T0 + 3 * MINUTE),
     ]
 
