@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from exchange.engine.commands import Command
+from exchange.engine.commands import Command, Transfer
 from exchange.engine.errors import RejectReason
 from exchange.engine.numbers import Asset, Market
 from exchange.engine.orders import OrderSpec, OrderStatus, Side
@@ -58,21 +58,13 @@ class MarketHaltChanged:
 
 
 @record
-class Deposited:
-    account_id: int
-    asset: str
-    amount: int
-    transfer_id: str
-    ts: int
+class Deposited(Transfer):
+    """A deposit, credited."""
 
 
 @record
-class Withdrawn:
-    account_id: int
-    asset: str
-    amount: int
-    transfer_id: str
-    ts: int
+class Withdrawn(Transfer):
+    """A withdrawal, debited from available."""
 
 
 @record

@@ -85,15 +85,7 @@ class Ledger:
         engine = listed_engine()
         for event in self.committed():
             if isinstance(event, Deposited):
-                engine.handle(
-                    Deposit(
-                        account_id=event.account_id,
-                        asset=event.asset,
-                        amount=event.amount,
-                        transfer_id=event.transfer_id,
-                        ts=event.ts,
-                    )
-                )
+                engine.handle(event.recast(Deposit))
         return engine
 
     def publish(self, events: Sequence[Event]) -> None:
