@@ -32,6 +32,12 @@ def instructions() -> list[tuple[str, str]]:
     return [(line.split(None, 1)[0].upper(), line.split(None, 1)[1]) for line in lines]
 
 
+def pip(*args: str) -> None:
+    """Run pip in this interpreter; it must succeed."""
+    done = subprocess.run([sys.executable, "-m", "pip", *args], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 def test_the_dockerfile_passes_hadolint() -> None:
     result = subprocess.run([str(HADOLINT), str(ROOT / "Dockerfile")], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -73,26 +79,14 @@ def test_the_image_build_and_run_commands_work(tmp_path: Path) -> None:
                     shutil.copy(path, context / source)
     assert any(op == "RUN" and args.endswith("pip install --no-cache-dir .") for op, args in steps)
     wheels = tmp_path / "wheels"
-    build = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", str(wheels), str(context)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert build.returncode == 0, build.stdout + build.stderr
+    pip("wheel", "--no-deps", "-w", str(wheels), str(context))
     (wheel,) = wheels.glob("exchange-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert any(n.startswith("exchange/persistence/migrations/versions/0001") for n in names)
     assert "exchange/persistence/migrations/env.py" in names
     assert any(n.startswith("exchange/web/static/") for n in names)
     site = tmp_path / "site"
-    install = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-deps", "--target", str(site), str(wheel)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert install.returncode == 0, install.stderr
+    pip("install", "--no-deps", "--target", str(site), str(wheel))
 
     env_lines = dict(
         item.split("=", 1) for op, args in steps if op == "ENV" for item in shlex.split(args) if "=" in item
