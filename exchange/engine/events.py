@@ -128,7 +128,9 @@ class OrderFilled:
 
 
 @record
-class OrderCancelled:
+class OrderClosed:
+    """An order done with while some of it was unfilled: its terms, what it executed, and why."""
+
     order: OrderSpec
     executed: int
     executed_quote: int
@@ -137,14 +139,13 @@ class OrderCancelled:
 
 
 @record
-class OrderExpired:
-    """The unfilled rest of an order that may not rest (IOC, FOK, market) or hit STP."""
+class OrderCancelled(OrderClosed):
+    """A resting order its owner cancelled."""
 
-    order: OrderSpec
-    executed: int
-    executed_quote: int
-    reason: CloseReason
-    ts: int
+
+@record
+class OrderExpired(OrderClosed):
+    """The unfilled rest of an order that may not rest (IOC, FOK, market), or a maker STP took off."""
 
 
 @record
