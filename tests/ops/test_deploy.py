@@ -19,8 +19,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from tests.support.databases import plain, scratch
-from tests.support.processes import ROOT, Process, environment, free_port
+from tests.support.processes import ROOT, Process, environment, scratch_site
 
 HADOLINT = Path(sys.executable).with_name("hadolint")
 
@@ -91,9 +90,7 @@ def test_the_image_build_and_run_commands_work(tmp_path: Path) -> None:
     env_lines = dict(
         item.split("=", 1) for op, args in steps if op == "ENV" for item in shlex.split(args) if "=" in item
     )
-    port = free_port()
-    with scratch("exchange_ops") as scratch_url:
-        database_url = plain(scratch_url)
+    with scratch_site("exchange_ops") as (port, url, database_url):
         env = environment(
             HOST=env_lines["HOST"],
             PORT=str(port),
@@ -107,7 +104,7 @@ def test_the_image_build_and_run_commands_work(tmp_path: Path) -> None:
         command = [sys.executable, "-c", "from exchange.cli import main; main()", "serve"]
         server = Process(command, env, tmp_path / "image.log", cwd=tmp_path)
         try:
-            server.wait_http(f"http://127.0.0.1:{port}/ready")
+            server.wait_http(f"{url}/ready")
             assert server.popen.poll() is None
         finally:
             assert server.terminate() == 0, server.output()
