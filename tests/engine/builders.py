@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import TypeVar
 
+from exchange.demo import spot_market
 from exchange.engine import state
 from exchange.engine.commands import AddAsset, AddMarket, Command, Deposit, PlaceOrder
 from exchange.engine.engine import Engine
@@ -26,32 +27,9 @@ USDC = Asset(symbol="USDC", decimals=6)
 ASSETS = (BTC, ETH, USDC)
 
 
-def make_market(
-    base: Asset,
-    quote: Asset,
-    tick: str,
-    step: str,
-    minimum: str | None = None,
-    *,
-    maker_fee_bps: int = 0,
-    taker_fee_bps: int = 0,
-) -> Market:
-    """The market `<base>_<quote>` with these sizes (decimal strings; the minimum quantity one step unless given)."""
-    return Market(
-        symbol=f"{base.symbol}_{quote.symbol}",
-        base=base,
-        quote=quote,
-        tick_size=Decimal(tick),
-        step_size=Decimal(step),
-        min_quantity=Decimal(minimum or step),
-        maker_fee_bps=maker_fee_bps,
-        taker_fee_bps=taker_fee_bps,
-    )
-
-
-BTC_USDC = make_market(BTC, USDC, "0.5", "0.0001", maker_fee_bps=10, taker_fee_bps=20)
-ETH_USDC = make_market(ETH, USDC, "0.01", "0.01", "0.02", taker_fee_bps=30)
-ETH_BTC = make_market(ETH, BTC, "0.00001", "0.001", maker_fee_bps=5, taker_fee_bps=7)
+BTC_USDC = spot_market(BTC, USDC, "0.5", "0.0001", maker_fee_bps=10, taker_fee_bps=20)
+ETH_USDC = spot_market(ETH, USDC, "0.01", "0.01", "0.02", taker_fee_bps=30)
+ETH_BTC = spot_market(ETH, BTC, "0.00001", "0.001", maker_fee_bps=5, taker_fee_bps=7)
 MARKETS = (BTC_USDC, ETH_USDC, ETH_BTC)
 MIDS = {"BTC_USDC": 60_000, "ETH_USDC": 200_000, "ETH_BTC": 6_667}
 """A price (ticks) near which tests trade in each market."""

@@ -6,9 +6,10 @@ from decimal import Decimal
 
 import pytest
 
+from exchange.demo import spot_market
 from exchange.engine.errors import RejectReason
 from exchange.engine.numbers import Asset, InvalidInput, decimal_of, fee_atoms
-from tests.engine.builders import BTC, BTC_USDC, ETH_BTC, USDC, make_market
+from tests.engine.builders import BTC, BTC_USDC, ETH_BTC, USDC
 
 
 def test_market_scales_make_every_notional_exact() -> None:
@@ -21,21 +22,21 @@ def test_market_scales_make_every_notional_exact() -> None:
 @pytest.mark.parametrize(("tick", "step"), [("0.01", "0.00001"), ("0.5", "0.000000001"), ("0.000001", "0.1")])
 def test_market_whose_notionals_would_round_is_refused(tick: str, step: str) -> None:
     with pytest.raises(InvalidInput) as raised:
-        make_market(BTC, USDC, tick, step)
+        spot_market(BTC, USDC, tick, step)
     assert raised.value.reason is RejectReason.INVALID_LISTING
 
 
 @pytest.mark.parametrize("bad", ["0", "-1", "NaN", "Infinity"])
 def test_market_sizes_must_be_positive_and_finite(bad: str) -> None:
     with pytest.raises(InvalidInput):
-        make_market(BTC, USDC, bad, "0.001")
+        spot_market(BTC, USDC, bad, "0.001")
 
 
 def test_same_base_and_quote_and_bad_fees_are_refused() -> None:
     with pytest.raises(InvalidInput):
-        make_market(USDC, USDC, "0.01", "0.01")
+        spot_market(USDC, USDC, "0.01", "0.01")
     with pytest.raises(InvalidInput):
-        make_market(BTC, USDC, "0.5", "0.0001", taker_fee_bps=10_000)
+        spot_market(BTC, USDC, "0.5", "0.0001", taker_fee_bps=10_000)
 
 
 @pytest.mark.parametrize(
