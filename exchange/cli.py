@@ -393,8 +393,7 @@ def keys_list(url: str | None = URL, key: str | None = KEY) -> None:
     """List the keys of the account of --key, revoked ones too, oldest first."""
     from exchange.protocol import endpoints
 
-    signer = _signer(key)
-    _call(url, signer, endpoints.KEY_QUERY_ALL, {})
+    _call(url, _signer(key), endpoints.KEY_QUERY_ALL, {})
 
 
 @keys.command("revoke")
@@ -406,8 +405,7 @@ def keys_revoke(
     """Revoke a key of the account of --key (it may be --key itself); its next request is refused."""
     from exchange.protocol import client, endpoints
 
-    signer = _signer(key)
-    _call(url, signer, endpoints.KEY_REVOKE, client.key_ref_params(public_key))
+    _call(url, _signer(key), endpoints.KEY_REVOKE, client.key_ref_params(public_key))
 
 
 @app.command()
@@ -425,8 +423,7 @@ def deposit(
     transfer = ours.TransferRequest(
         symbol=symbol, quantity=_decimal(quantity, "QUANTITY"), transfer_id=transfer_id, account_id=account_id
     )
-    signer = _signer(key)
-    _call(url, signer, endpoints.DEPOSIT, client.transfer_params(transfer))
+    _call(url, _signer(key), endpoints.DEPOSIT, client.transfer_params(transfer))
 
 
 assets = _group("assets", "Assets listed on a running exchange.")
@@ -447,8 +444,7 @@ def assets_add(
         asset = Asset(symbol=symbol, decimals=decimals)
     except InvalidInput as error:
         raise typer.BadParameter(error.message, param_hint="SYMBOL") from None
-    signer = _signer(key)
-    _call(url, signer, endpoints.ASSET_CREATE, client.asset_params(asset))
+    _call(url, _signer(key), endpoints.ASSET_CREATE, client.asset_params(asset))
 
 
 markets = _group("markets", "Markets listed on a running exchange.")
@@ -480,8 +476,7 @@ def markets_add(
         maker_fee_bps=maker_fee_bps,
         taker_fee_bps=taker_fee_bps,
     )
-    signer = _signer(key)
-    _call(url, signer, endpoints.MARKET_CREATE, client.market_params(listing))
+    _call(url, _signer(key), endpoints.MARKET_CREATE, client.market_params(listing))
 
 
 def main() -> None:
