@@ -25,18 +25,21 @@ if TYPE_CHECKING:
     from exchange.protocol.requests import Scope
 
 app = typer.Typer(no_args_is_help=True, help="A spot crypto exchange, wire-compatible with Backpack Exchange.")
-bench = typer.Typer(no_args_is_help=True, help="Benchmarks that print figures beside a ceiling from the same run.")
-app.add_typer(bench, name="bench")
+
+
+def _group(name: str, help: str) -> typer.Typer:
+    """The command group `exchange <name> ...` (a group even while it holds a single command)."""
+    commands = typer.Typer(no_args_is_help=True, help=help, callback=lambda: None)
+    app.add_typer(commands, name=name)
+    return commands
+
+
+bench = _group("bench", "Benchmarks that print figures beside a ceiling from the same run.")
 
 
 @app.callback()
 def _exchange() -> None:
     """A spot crypto exchange, wire-compatible with Backpack Exchange."""
-
-
-@bench.callback()
-def _bench() -> None:
-    """Benchmarks that print figures against a ceiling measured in the same run."""
 
 
 @bench.command("engine")
@@ -50,13 +53,7 @@ def bench_engine(
     run(orders=orders, seed=seed)
 
 
-db = typer.Typer(no_args_is_help=True, help="The database: schema migrations.")
-app.add_typer(db, name="db")
-
-
-@db.callback()
-def _db() -> None:
-    """The database: schema migrations."""
+db = _group("db", "The database: schema migrations.")
 
 
 @db.command("upgrade")
@@ -193,17 +190,24 @@ def demo(host: str | None = HOST, port: int | None = PORT) -> None:
     raise typer.Exit(run(settings, announce))
 
 
-def _key(secret: str | None, *, required: bool) -> KeyPair | None:
+def _key(secret: str | None) -> KeyPair | None:
+    """The key of `--key` (or EXCHANGE_API_SECRET), if given."""
     from exchange.api.auth import KeyPair
 
     if secret is None:
-        if required:
-            _fail("an API secret is needed: pass --key or set EXCHANGE_API_SECRET")
         return None
     try:
         return KeyPair.from_secret(secret)
     except ValueError as error:
         _fail(f"--key: {error}")
+
+
+def _signer(secret: str | None) -> KeyPair:
+    """The key of `--key`, which the command needs."""
+    key = _key(secret)
+    if key is None:
+        _fail("an API secret is needed: pass --key or set EXCHANGE_API_SECRET")
+    return key
 
 
 URL = typer.Option(
@@ -252,8 +256,8 @@ def bots(
     configure_logging("INFO", "auto")
     spec = RemoteBots(
         url=_url(url),
-        maker_key=_key(key, required=False),
-        taker_key=_key(taker_key, required=False),
+        maker_key=_key(key),
+        taker_key=_key(taker_key),
         markets=tuple(markets or ()),
         levels=levels,
         interval=interval,
@@ -330,13 +334,7 @@ def keygen() -> None:
     typer.echo(json.dumps({"publicKey": pair.public_key, "secret": pair.secret}, indent=2))
 
 
-accounts = typer.Typer(no_args_is_help=True, help="Accounts of a running exchange.")
-app.add_typer(accounts, name="accounts")
-
-
-@accounts.callback()
-def _accounts() -> None:
-    """Accounts of a running exchange."""
+accounts = _group("accounts", "Accounts of a running exchange.")
 
 
 @accounts.command("create")
@@ -358,7 +356,7 @@ def accounts_create(
     from exchange.protocol import endpoints, requests
 
     wanted = _scopes(scopes, requests.ACCOUNT)
-    given = _key(key, required=False)
+    given = _key(key)
     generated = KeyPair.generate() if given is None and public_key is None else None
     signer = given or generated
     if signer is None:
@@ -370,13 +368,7 @@ def accounts_create(
     typer.echo(json.dumps({**reply, **secret}, indent=2))
 
 
-keys = typer.Typer(no_args_is_help=True, help="API keys of one's own account on a running exchange.")
-app.add_typer(keys, name="keys")
-
-
-@keys.callback()
-def _keys() -> None:
-    """API keys of one's own account on a running exchange."""
+keys = _group("keys", "API keys of one's own account on a running exchange.")
 
 
 @keys.command("add")
@@ -392,8 +384,7 @@ def keys_add(
     from exchange.protocol import endpoints, requests
 
     wanted = None if scopes is None else _scopes(scopes, requests.KEY)
-    signer = _key(key, required=True)
-    assert signer is not None
+    signer = _signer(key)
     pair = KeyPair.generate()
     params = requests.KEY.params(requests.KeyRequest(public_key=pair.public_key, scopes=wanted))
     reply = _reply(url, signer, endpoints.KEY_CREATE, params, new_key=pair)
@@ -405,9 +396,7 @@ def keys_list(url: str | None = URL, key: str | None = KEY) -> None:
     """List the keys of the account of --key, revoked ones too, oldest first."""
     from exchange.protocol import endpoints
 
-    signer = _key(key, required=True)
-    assert signer is not None
-    _call(url, signer, endpoints.KEY_QUERY_ALL, {})
+    _call(url, _signer(key), endpoints.KEY_QUERY_ALL, {})
 
 
 @keys.command("revoke")
@@ -419,8 +408,7 @@ def keys_revoke(
     """Revoke a key of the account of --key (it may be --key itself); its next request is refused."""
     from exchange.protocol import endpoints, requests
 
-    signer = _key(key, required=True)
-    assert signer is not None
+    signer = _signer(key)
     _call(url, signer, endpoints.KEY_REVOKE, requests.KEY_REF.params(requests.KeyRequest(public_key=public_key)))
 
 
@@ -439,18 +427,11 @@ def deposit(
     transfer = requests.TransferRequest(
         symbol=symbol, quantity=_decimal(quantity, "QUANTITY"), transfer_id=transfer_id, account_id=account_id
     )
-    signer = _key(key, required=True)
-    assert signer is not None
+    signer = _signer(key)
     _call(url, signer, endpoints.DEPOSIT, requests.DEPOSIT.params(transfer))
 
 
-assets = typer.Typer(no_args_is_help=True, help="Assets listed on a running exchange.")
-app.add_typer(assets, name="assets")
-
-
-@assets.callback()
-def _assets() -> None:
-    """Assets listed on a running exchange."""
+assets = _group("assets", "Assets listed on a running exchange.")
 
 
 @assets.command("add")
@@ -468,18 +449,11 @@ def assets_add(
         asset = Asset(symbol=symbol, decimals=decimals)
     except InvalidInput as error:
         raise typer.BadParameter(error.message, param_hint="SYMBOL") from None
-    signer = _key(key, required=True)
-    assert signer is not None
+    signer = _signer(key)
     _call(url, signer, endpoints.ASSET_CREATE, requests.ASSET_CREATE.params(asset))
 
 
-markets = typer.Typer(no_args_is_help=True, help="Markets listed on a running exchange.")
-app.add_typer(markets, name="markets")
-
-
-@markets.callback()
-def _markets() -> None:
-    """Markets listed on a running exchange."""
+markets = _group("markets", "Markets listed on a running exchange.")
 
 
 @markets.command("add")
@@ -508,8 +482,7 @@ def markets_add(
         maker_fee_bps=maker_fee_bps,
         taker_fee_bps=taker_fee_bps,
     )
-    signer = _key(key, required=True)
-    assert signer is not None
+    signer = _signer(key)
     _call(url, signer, endpoints.MARKET_CREATE, requests.MARKET_CREATE.params(listing))
 
 

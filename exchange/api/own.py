@@ -45,7 +45,7 @@ from exchange.api.errors import RejectedError
 from exchange.api.routes import Call, Handler, authenticate
 from exchange.api.service import Api, JsonResponse, now_us
 from exchange.engine.commands import AddAsset, AddMarket, Deposit, SetMarketHalted, Withdraw
-from exchange.engine.events import RejectReason
+from exchange.engine.errors import RejectReason
 from exchange.engine.numbers import InvalidInput, Market
 from exchange.engine.queries import GetDigest
 from exchange.protocol import decoding, endpoints, replies, requests

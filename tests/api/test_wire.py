@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from exchange.api.errors import REJECTIONS
 from exchange.demo import SOL_USDC
 from exchange.engine.commands import PlaceOrder
 from exchange.engine.numbers import InvalidInput
@@ -29,7 +30,9 @@ def code_of(call: object) -> str:
     with pytest.raises((ApiError, InvalidInput)) as info:
         call()
     error = info.value
-    assert isinstance(error, ApiError | InvalidInput)
+    if isinstance(error, InvalidInput):
+        return REJECTIONS[error.reason][1]
+    assert isinstance(error, ApiError)
     return error.code
 
 

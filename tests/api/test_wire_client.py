@@ -15,42 +15,14 @@ from exchange.engine.queries import OrderView
 from exchange.protocol import client, replies, requests
 from exchange.protocol.codes import ApiError
 from exchange.protocol.requests import Scope
+from tests.engine import builders
 
 ORDERS = [
-    PlaceOrder(
-        account_id=7, symbol="SOL_USDC", side=Side.BID, order_type=OrderType.LIMIT, price=15_001, quantity=3, ts=1
-    ),
-    PlaceOrder(
-        account_id=7,
-        symbol="SOL_USDC",
-        side=Side.ASK,
-        order_type=OrderType.LIMIT,
-        price=1,
-        quantity=10**30,
-        time_in_force=TimeInForce.GTC,
-        post_only=True,
-        ts=1,
-    ),
-    PlaceOrder(
-        account_id=7,
-        symbol="BTC_USDC",
-        side=Side.BID,
-        order_type=OrderType.LIMIT,
-        price=600_000,
-        quantity=1,
-        time_in_force=TimeInForce.IOC,
-        ts=1,
-    ),
-    PlaceOrder(account_id=7, symbol="BTC_USDC", side=Side.ASK, order_type=OrderType.MARKET, quantity=12_345, ts=1),
-    PlaceOrder(
-        account_id=7,
-        symbol="SOL_USDC",
-        side=Side.BID,
-        order_type=OrderType.MARKET,
-        quote_quantity=1_000_001,
-        time_in_force=TimeInForce.FOK,
-        ts=1,
-    ),
+    builders.limit(7, Side.BID, 15_001, 3, "SOL_USDC"),
+    builders.limit(7, Side.ASK, 1, 10**30, "SOL_USDC", post_only=True),
+    builders.limit(7, Side.BID, 600_000, 1, "BTC_USDC", tif=TimeInForce.IOC),
+    builders.market(7, Side.ASK, quantity=12_345, symbol="BTC_USDC"),
+    builders.market(7, Side.BID, quote=1_000_001, symbol="SOL_USDC", tif=TimeInForce.FOK),
 ]
 
 
