@@ -36,28 +36,44 @@ ETH = Asset(symbol="ETH", decimals=8)
 ASSETS = (USDC, SOL, BTC, ETH)
 
 
-BAND_MIN, BAND_MAX = Decimal("0.5"), Decimal("2")
-"""The demo markets' price band: limit prices from half to twice the last trade price."""
-
-
-def _usdc_market(base: Asset, tick: str, step: str, minimum: str) -> Market:
+def spot_market(
+    base: Asset,
+    quote: Asset,
+    tick: str,
+    step: str,
+    minimum: str | None = None,
+    *,
+    maker_fee_bps: int = 0,
+    taker_fee_bps: int = 0,
+    band_min: Decimal | None = None,
+    band_max: Decimal | None = None,
+) -> Market:
+    """The market `<BASE>_<QUOTE>`, sizes as decimal strings (the minimum quantity is one step unless given)."""
     return Market(
-        symbol=f"{base.symbol}_USDC",
+        symbol=f"{base.symbol}_{quote.symbol}",
         base=base,
-        quote=USDC,
+        quote=quote,
         tick_size=Decimal(tick),
         step_size=Decimal(step),
-        min_quantity=Decimal(minimum),
-        maker_fee_bps=2,
-        taker_fee_bps=5,
-        band_min=BAND_MIN,
-        band_max=BAND_MAX,
+        min_quantity=Decimal(minimum or step),
+        maker_fee_bps=maker_fee_bps,
+        taker_fee_bps=taker_fee_bps,
+        band_min=band_min,
+        band_max=band_max,
     )
 
 
-SOL_USDC = _usdc_market(SOL, tick="0.01", step="0.01", minimum="0.01")
-BTC_USDC = _usdc_market(BTC, tick="0.1", step="0.00001", minimum="0.00001")
-ETH_USDC = _usdc_market(ETH, tick="0.01", step="0.0001", minimum="0.0001")
+BAND_MIN, BAND_MAX = Decimal("0.5"), Decimal("2")
+"""The demo markets' price band: limit prices from half to twice the last trade price."""
+SOL_USDC = spot_market(
+    SOL, USDC, tick="0.01", step="0.01", maker_fee_bps=2, taker_fee_bps=5, band_min=BAND_MIN, band_max=BAND_MAX
+)
+BTC_USDC = spot_market(
+    BTC, USDC, tick="0.1", step="0.00001", maker_fee_bps=2, taker_fee_bps=5, band_min=BAND_MIN, band_max=BAND_MAX
+)
+ETH_USDC = spot_market(
+    ETH, USDC, tick="0.01", step="0.0001", maker_fee_bps=2, taker_fee_bps=5, band_min=BAND_MIN, band_max=BAND_MAX
+)
 MARKETS = (SOL_USDC, BTC_USDC, ETH_USDC)
 
 REFERENCE_PRICES = {"SOL_USDC": Decimal("150"), "BTC_USDC": Decimal("60000"), "ETH_USDC": Decimal("3000")}

@@ -1,7 +1,7 @@
 """Profit and loss, stated once: an account's realized and unrealized PnL in one market.
 
 Pure and synchronous, in integer atoms: base atoms for the position, quote atoms for
-money. The route (`exchange.api.private.pnl`) reads the account's fills of a market in
+money. The route (`exchange.api.own.profit_and_loss`) reads the account's fills of a market in
 trade id order and the market's last trade price, and folds them here.
 
 The cost rule: average cost in quote, fees included. The position is the base the

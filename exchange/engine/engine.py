@@ -55,7 +55,7 @@ from exchange.engine.commands import (
     SetMarketHalted,
     Withdraw,
 )
-from exchange.engine.errors import ExchangeError
+from exchange.engine.errors import ExchangeError, RejectReason
 from exchange.engine.events import (
     AssetAdded,
     BalanceChanged,
@@ -69,7 +69,6 @@ from exchange.engine.events import (
     OrderExpired,
     OrderFilled,
     Rejected,
-    RejectReason,
     TradeExecuted,
     Withdrawn,
 )
@@ -223,15 +222,7 @@ class Engine:
         self._check_transfer(command.asset, command.amount, command.transfer_id)
         self._remember_transfer(command.transfer_id)
         self._balance(command.account_id, command.asset).available += command.amount
-        self._events.append(
-            Deposited(
-                account_id=command.account_id,
-                asset=command.asset,
-                amount=command.amount,
-                transfer_id=command.transfer_id,
-                ts=command.ts,
-            )
-        )
+        self._events.append(command.recast(Deposited))
 
     def _withdraw(self, command: Withdraw) -> None:
         self._check_transfer(command.asset, command.amount, command.transfer_id)
@@ -240,15 +231,7 @@ class Engine:
             raise Rejection(RejectReason.INSUFFICIENT_FUNDS, "withdrawal exceeds the available balance")
         self._remember_transfer(command.transfer_id)
         self._balance(command.account_id, command.asset).available -= command.amount
-        self._events.append(
-            Withdrawn(
-                account_id=command.account_id,
-                asset=command.asset,
-                amount=command.amount,
-                transfer_id=command.transfer_id,
-                ts=command.ts,
-            )
-        )
+        self._events.append(command.recast(Withdrawn))
 
     def _check_transfer(self, asset: str, amount: int, transfer_id: str) -> None:
         if asset not in self.assets:

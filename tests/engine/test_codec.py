@@ -9,7 +9,8 @@ from exchange.demo import BTC, USDC
 from exchange.engine import codec
 from exchange.engine.commands import CancelAllOrders, CancelOrder, Command, Deposit, SetMarketHalted, Withdraw
 from exchange.engine.engine import Engine
-from exchange.engine.events import BalanceChanged, Event, Rejected, RejectReason
+from exchange.engine.errors import RejectReason
+from exchange.engine.events import BalanceChanged, Event, Rejected
 from exchange.engine.queries import (
     GetBalances,
     GetBooks,

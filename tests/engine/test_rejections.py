@@ -20,7 +20,8 @@ from exchange.engine.commands import (
     Withdraw,
 )
 from exchange.engine.engine import Engine
-from exchange.engine.events import OrderCancelled, Rejected, RejectReason
+from exchange.engine.errors import RejectReason
+from exchange.engine.events import OrderCancelled, Rejected
 from exchange.engine.numbers import Asset, InvalidInput
 from exchange.engine.orders import OrderType, Side, TimeInForce
 from tests.engine.builders import (
@@ -169,17 +170,9 @@ def test_order_not_found_including_other_accounts_orders() -> None:
 
 
 def banded_engine() -> Engine:
-    """BTC_USDC with a band of 0.8x..1.25x, and one trade at 60,001 ticks (the reference)."""
-    engine = Engine()
-    for listed in (BTC, BTC_USDC.quote):
-        engine.handle(AddAsset(asset=listed, ts=0))
-    engine.handle(AddMarket(market=replace(BTC_USDC, band_min=Decimal("0.8"), band_max=Decimal("1.25")), ts=0))
-    for account in (1, 2):
-        for asset, amount in FUNDING.items():
-            engine.handle(
-                Deposit(account_id=account, asset=asset, amount=amount, transfer_id=f"{account}{asset}", ts=0)
-            )
-    return engine
+    """BTC_USDC with a band of 0.8x..1.25x, accounts 1 and 2 funded, no trade yet."""
+    banded = replace(BTC_USDC, band_min=Decimal("0.8"), band_max=Decimal("1.25"))
+    return make_engine(accounts=(1, 2), markets=(banded,))
 
 
 def test_price_band_no_reference_before_the_first_trade() -> None:
@@ -232,12 +225,15 @@ def test_price_band_multipliers_must_bracket_one(low: str, high: str | None) -> 
 
 
 def test_every_reason_is_produced_by_a_test_here() -> None:
-    source = Path(__file__).read_text()
-    given_by_the_actor = {RejectReason.UNSTORABLE: "tests/engine/test_actor.py"}
+    elsewhere = {
+        RejectReason.UNSTORABLE: "test_actor.py",  # given by the actor
+        RejectReason.INVALID_PRICE: "test_numbers.py",  # raised as InvalidInput by the number rules
+        RejectReason.INVALID_LISTING: "test_numbers.py",
+    }
+    here = Path(__file__)
     assert [
         r
         for r in RejectReason
-        if f"RejectReason.{r.name}" not in source
+        if f"RejectReason.{r.name}" not in here.with_name(elsewhere.get(r, here.name)).read_text()
         and r is not RejectReason.INVALID_ORDER
-        and r not in given_by_the_actor
     ] == []

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from exchange.api.auth import KeyPair
-from tests.support.databases import SERVER_URL, plain, scratch
-from tests.support.processes import EXCHANGE, Process, environment, free_port
+from tests.support.databases import SERVER_URL
+from tests.support.processes import EXCHANGE, Process, environment, free_port, scratch_site
 
 
 def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -130,10 +130,8 @@ def documents(text: str) -> list[Any]:
 
 
 def test_keys_add_list_and_revoke_against_a_server(tmp_path: Path) -> None:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with scratch("exchange_cli") as scratch_url:
-        env = environment(DATABASE_URL=plain(scratch_url), EXCHANGE_OPEN_SIGNUP="true", EXCHANGE_BOTS="false")
+    with scratch_site("exchange_cli") as (port, url, database_url):
+        env = environment(DATABASE_URL=database_url, EXCHANGE_OPEN_SIGNUP="true", EXCHANGE_BOTS="false")
         server = Process([EXCHANGE, "serve", "--port", str(port)], env, tmp_path / "serve.log")
         try:
             server.wait_http(f"{url}/ready")

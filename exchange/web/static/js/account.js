@@ -17,6 +17,7 @@
 
 import { ApiError, Identity, get, signed } from "./client.js";
 import { fixed, grouped, multiply, places, trimmed } from "./decimal.js";
+import * as api from "./endpoints.js";
 import { clock, debounce, h, toast } from "./ui.js";
 
 const QUOTE_GRANT = 10000; // FAUCET_GRANT of exchange/demo.py, which the market maker sizes its quotes by
@@ -81,9 +82,9 @@ export function mountAccount(element, sessionBox, { stream, markets, events }) {
     o.status,
   ];
 
-  async function call(method, path, instruction, params) {
+  async function call(endpoint, params) {
     try {
-      return await signed(identity, method, path, instruction, params);
+      return await signed(identity, endpoint, params);
     } catch (error) {
       if (error instanceof ApiError && error.status === 401 && /unknown|revoked/i.test(error.message)) {
         Identity.forget();
@@ -96,8 +97,8 @@ export function mountAccount(element, sessionBox, { stream, markets, events }) {
   }
 
   async function grant(tag) {
-    const tickers = new Map((await get("/api/v1/tickers")).map((t) => [t.symbol, t]));
-    const assets = new Map((await get("/api/v1/assets")).map((a) => [a.symbol, a]));
+    const tickers = new Map((await get(api.TICKERS)).map((t) => [t.symbol, t]));
+    const assets = new Map((await get(api.ASSETS)).map((a) => [a.symbol, a]));
     const amounts = new Map();
     for (const m of markets) amounts.set(m.quoteSymbol, String(QUOTE_GRANT));
     for (const m of markets) {
@@ -107,7 +108,7 @@ export function mountAccount(element, sessionBox, { stream, markets, events }) {
       amounts.set(m.baseSymbol, last > 0 ? ((QUOTE_GRANT / 2) / last).toFixed(decimals) : "10");
     }
     for (const [symbol, quantity] of amounts) {
-      await call("POST", "/exchange/v1/capital/deposit", "deposit", { symbol, quantity, transferId: `${tag}-${symbol}` });
+      await call(api.DEPOSIT, { symbol, quantity, transferId: `${tag}-${symbol}` });
     }
   }
 
@@ -115,7 +116,7 @@ export function mountAccount(element, sessionBox, { stream, markets, events }) {
     button.disabled = true;
     try {
       const fresh = await Identity.generate();
-      const reply = await signed(fresh, "POST", "/exchange/v1/accounts", "accountCreate", {
+      const reply = await signed(fresh, api.ACCOUNT_CREATE, {
         label: "web demo",
         publicKey: fresh.publicKey,
       });
@@ -167,7 +168,7 @@ export function mountAccount(element, sessionBox, { stream, markets, events }) {
   }
 
   function cancel(order) {
-    call("DELETE", "/api/v1/order", "orderCancel", { orderId: order.id, symbol: order.symbol })
+    call(api.ORDER_CANCEL, { orderId: order.id, symbol: order.symbol })
       .then(() => {
         toast("Order cancelled");
         changed();
@@ -177,7 +178,7 @@ export function mountAccount(element, sessionBox, { stream, markets, events }) {
 
   function cancelAll() {
     const symbols = [...new Set(data.open.map((o) => o.symbol))];
-    Promise.all(symbols.map((symbol) => call("DELETE", "/api/v1/orders", "orderCancelAll", { symbol })))
+    Promise.all(symbols.map((symbol) => call(api.ORDERS_CANCEL, { symbol })))
       .then(() => {
         toast("All orders cancelled");
         changed();
@@ -304,11 +305,11 @@ export function mountAccount(element, sessionBox, { stream, markets, events }) {
   async function refresh() {
     if (!identity) return;
     const [open, history, fills, balances, pnl] = await Promise.all([
-      call("GET", "/api/v1/orders", "orderQueryAll", {}),
-      call("GET", "/wapi/v1/history/orders", "orderHistoryQueryAll", { limit: 50 }),
-      call("GET", "/wapi/v1/history/fills", "fillHistoryQueryAll", { limit: 50 }),
-      call("GET", "/api/v1/capital", "balanceQuery", {}),
-      call("GET", "/exchange/v1/pnl", "pnlQuery", {}),
+      call(api.ORDERS_QUERY, {}),
+      call(api.ORDER_HISTORY, { limit: 50 }),
+      call(api.FILL_HISTORY, { limit: 50 }),
+      call(api.BALANCES, {}),
+      call(api.PNL, {}),
     ]);
     Object.assign(data, { open: open.sort((a, b) => b.createdAt - a.createdAt), history, fills, balances, pnl });
     events.dispatchEvent(new CustomEvent("balances", { detail: balances }));
