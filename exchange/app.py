@@ -1,7 +1,9 @@
 """The composition root: builds every component and wires them together in one Starlette app.
 
-`create_app(settings)` is pure construction; nothing runs until the ASGI lifespan
-starts. The lifespan then brings the process up in dependency order and takes it down
+`create_app(settings)` is pure construction (the state gateways share, rate limits,
+replays and revocations, is built there, in memory or over `REDIS_URL`:
+`exchange.api.shared`; Redis is connected at first use); nothing runs until the ASGI
+lifespan starts. The lifespan then brings the process up in dependency order and takes it down
 in reverse (an `AsyncExitStack`, so adding a component is one `enter` line):
 
 1. open the database and run pending migrations;
@@ -37,9 +39,10 @@ from starlette.routing import BaseRoute
 from exchange import demo, observability
 from exchange.api import openapi, own, private, public
 from exchange.api.errors import exception_handlers
-from exchange.api.ratelimit import IpRateLimitMiddleware, RateLimiter
+from exchange.api.ratelimit import IpRateLimitMiddleware
 from exchange.api.routes import routes as derived_routes
 from exchange.api.service import Api, now_us
+from exchange.api.shared import SharedState
 from exchange.bots.run import running as running_bots
 from exchange.collector import freezing_survivors
 from exchange.config import Settings
@@ -70,12 +73,12 @@ def routes() -> list[BaseRoute]:
 
 def create_app(settings: Settings) -> Starlette:
     """The exchange as one ASGI app; see the module docstring for its lifespan."""
-    ip_limiter = RateLimiter(settings.ip_rate_limit, settings.ip_rate_burst)
-    key_limiter = RateLimiter(settings.key_rate_limit, settings.key_rate_burst)
+    shared = SharedState.of(settings)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
+            stack.push_async_callback(shared.close)
             db = await stack.enter_async_context(open_database(settings))
             upgrade(db.url.render_as_string(hide_password=False))
             writer = Writer(db, observe=observability.observe_stage)
@@ -101,8 +104,7 @@ def create_app(settings: Settings) -> Starlette:
                 actor=actor,
                 accounts=accounts,
                 queries=queries,
-                ip_limiter=ip_limiter,
-                key_limiter=key_limiter,
+                shared=shared,
                 open_signup=settings.open_signup,
                 admin_public_key=settings.admin_public_key,
                 max_body_bytes=settings.max_body_bytes,
@@ -146,6 +148,6 @@ def create_app(settings: Settings) -> Starlette:
             allow_headers=["Content-Type", "X-API-Key", "X-Signature", "X-Timestamp", "X-Window", "X-Broker-Id"],
             max_age=600,
         ),
-        Middleware(IpRateLimitMiddleware, limiter=ip_limiter),
+        Middleware(IpRateLimitMiddleware, limiter=shared.ip_limiter),
     ]
     return Starlette(routes=routes(), middleware=middleware, exception_handlers=exception_handlers(), lifespan=lifespan)

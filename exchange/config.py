@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     )
 
     database_url: str | None = Field(default=None, validation_alias=AliasChoices("DATABASE_URL", "database_url"))
+    redis_url: str | None = Field(default=None, validation_alias=AliasChoices("REDIS_URL", "redis_url"))
+    """redis:// or rediss:// URL of the Redis that gateways share; unset: one process, all in memory."""
     data_dir: Path = Field(default_factory=default_data_dir)
 
     open_signup: bool = False

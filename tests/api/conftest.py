@@ -13,6 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import Coroutine, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -82,22 +83,28 @@ class Served:
 
 def serving(settings: Settings, name: str) -> Iterator[Served]:
     """Run the real app with `settings` over a fresh database `name` until the generator is closed."""
-    with database(name):
-        port = free_port()
-        app = create_app(settings)
-        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 30
-        while not server.started:
-            assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.02)
-        try:
-            yield Served(f"http://127.0.0.1:{port}", app, server.servers[0].get_loop())
-        finally:
-            server.should_exit = True
-            thread.join(timeout=30)
+    with database(name), running(settings) as served:
+        yield served
+
+
+@contextmanager
+def running(settings: Settings) -> Iterator[Served]:
+    """Run the real app with `settings` (over a database that exists) on a free port, in a thread."""
+    port = free_port()
+    app = create_app(settings)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.02)
+    try:
+        yield Served(f"http://127.0.0.1:{port}", app, server.servers[0].get_loop())
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
 
 
 def _serve(settings: Settings, name: str) -> Iterator[str]:
