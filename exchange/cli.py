@@ -169,12 +169,22 @@ STANDBY = typer.Option(
 )
 
 
+ROLE = typer.Option(
+    None,
+    "--role",
+    help="all: one process (default); engine: the engine, writer and bots; gateway: REST, websockets and the page. "
+    "engine and gateway talk through REDIS_URL [env EXCHANGE_ROLE].",
+)
+
+
 @app.command()
-def serve(host: str | None = HOST, port: int | None = PORT, standby: bool | None = STANDBY) -> None:
-    """Run the exchange: API, websockets, engine, writer, and the bots if EXCHANGE_BOTS is on."""
+def serve(
+    host: str | None = HOST, port: int | None = PORT, standby: bool | None = STANDBY, role: str | None = ROLE
+) -> None:
+    """Run the exchange: API, websockets, engine, writer, and the bots if EXCHANGE_BOTS is on (or one role of it)."""
     from exchange.serve import serve as run
 
-    raise typer.Exit(run(_settings(host=host, port=port, standby=standby)))
+    raise typer.Exit(run(_settings(host=host, port=port, standby=standby, role=role)))
 
 
 @app.command()

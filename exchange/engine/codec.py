@@ -49,6 +49,16 @@ def decode(raw: bytes | str, expected: Any = Any) -> Any:
     return _value(orjson.loads(raw), expected)
 
 
+def to_data(value: object) -> object:
+    """`value` as the JSON-ready data `encode` serializes, for embedding in a larger message."""
+    return _data(value)
+
+
+def from_data(data: object, expected: Any = Any) -> Any:
+    """The value `to_data` gave, read back from parsed JSON."""
+    return _value(data, expected)
+
+
 def _data(value: object) -> object:
     if isinstance(value, bool) or value is None or isinstance(value, str):
         return value
