@@ -20,9 +20,7 @@ restart it. One scenario, in phases, each checking what the issue asks:
 from __future__ import annotations
 
 import asyncio
-import itertools
 import signal
-import socket
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -39,37 +37,12 @@ import websockets
 from exchange.api.auth import KeyPair
 from tests.ops.test_single_writer import engine_state, fresh_digest
 from tests.support.databases import plain, scratch
-from tests.support.processes import EXCHANGE, Process, environment, free_port
+from tests.support.processes import EXCHANGE, Process, free_port
+from tests.support.redis import RedisServer
 from tests.support.traders import Ack, audit, operated, setup, signed, trade
 
 SYMBOL = "SOL_USDC"
 Book = dict[str, dict[Decimal, Decimal]]
-
-
-class RedisServer:
-    """A private redis-server without persistence, on its own port; `kill` and `start` restart it."""
-
-    def __init__(self, tmp_path: Path) -> None:
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self._log = tmp_path
-        self._runs = itertools.count()
-        self.process: Process | None = None
-
-    def start(self) -> None:
-        args = ["redis-server", "--port", str(self.port), "--save", "", "--appendonly", "no"]
-        self.process = Process(args, environment(), self._log / f"redis-{next(self._runs)}.log")
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return
-            time.sleep(0.05)
-        raise AssertionError("redis-server did not start")
-
-    def kill(self) -> None:
-        if self.process is not None:
-            self.process.close()
 
 
 @contextmanager
