@@ -93,6 +93,24 @@ def bench_persist(
     run(orders=orders, batch=batch, seed=seed, server_url=database_url)
 
 
+@bench.command("redis")
+def bench_redis(
+    orders: int = typer.Option(100_000, help="Order commands in the workload."),
+    window: int = typer.Option(2_000, help="Commands in flight at once (what many gateways keep queued)."),
+    seed: int = typer.Option(7, help="Workload seed."),
+    database_url: str | None = typer.Option(
+        None, "--database-url", envvar="DATABASE_URL", help="Server to use (scratch databases are made and dropped)."
+    ),
+    redis_url: str | None = typer.Option(
+        None, "--redis-url", help="Redis to use; default: a private redis-server on a free port."
+    ),
+) -> None:
+    """Durable orders/s of an engine process fed through Redis without HTTP, beside the in-process actor."""
+    from exchange.bench.redis import main as run
+
+    run(orders=orders, window=window, seed=seed, server_url=database_url, redis_url=redis_url)
+
+
 @bench.command("api")
 def bench_api(
     clients: int = typer.Option(16, help="Concurrent signed clients, one connection and account each."),
