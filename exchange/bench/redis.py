@@ -7,7 +7,9 @@ flow), straight into the transport through a `RemoteEngine`, keeping `window` co
 in flight, and waits for each committed reply. The engine is a real `exchange serve
 --role engine` process over a scratch database. Reported: durable commands/s and
 orders/s, reply latency p50/p99, and the CPU seconds each process used while timed
-(producer, engine, Redis, every PostgreSQL process of the machine).
+(producer, engine, Redis, the PostgreSQL backends serving the engine), and from the
+engine's CPU seconds per order the rate one core of its own would carry: on a shared,
+busy machine the wall-clock rate says more about the neighbours than about the engine.
 
 The ceiling beside it, in the same run: the same commands submitted with the same window
 straight to an in-process `EngineActor` committing through the same `Writer` into
@@ -30,6 +32,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import asyncpg
 import httpx
 
 from exchange.bench import DEFAULT_SERVER
@@ -58,17 +61,16 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def postgres_pids() -> list[int]:
-    """Every PostgreSQL server process on this machine."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if (entry / "comm").read_text().strip() == "postgres":
-                    pids.append(int(entry.name))
-            except OSError:
-                continue
-    return pids
+async def backend_pids(database_url: str) -> list[int]:
+    """The PostgreSQL server processes serving `database_url` now (the engine's connections)."""
+    connection = await asyncpg.connect(database_url.replace("+asyncpg", ""))
+    try:
+        rows = await connection.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return [row["pid"] for row in rows]
+    finally:
+        await connection.close()
 
 
 class CpuMeter:
@@ -205,7 +207,8 @@ async def over_redis(
                 async with remote.running():
                     while not remote.ready:
                         await asyncio.sleep(0.05)
-                    groups = {"producer": [os.getpid()], "engine": [engine_pid], "postgres": postgres_pids()}
+                    postgres = await backend_pids(database_url)
+                    groups = {"producer": [os.getpid()], "engine": [engine_pid], "postgres": postgres}
                     if redis_pid is not None:
                         groups["redis"] = [redis_pid]
                     meter = CpuMeter(groups)
@@ -215,8 +218,8 @@ async def over_redis(
     return run, meter.used
 
 
-async def in_process(commands: Sequence[Command], window: int, server_url: str) -> Run:
-    """The ceiling: the same commands to an in-process actor committing through the same writer."""
+async def in_process(commands: Sequence[Command], window: int, server_url: str) -> tuple[Run, float]:
+    """The ceiling: the same commands to an in-process actor committing through the same writer; its CPU seconds."""
     async with scratch_database(server_url, prefix="exchange_bench_redis") as database_url:
         await asyncio.to_thread(upgrade, database_url)
         db = create_engine(database_url)
@@ -230,7 +233,11 @@ async def in_process(commands: Sequence[Command], window: int, server_url: str) 
             actor = EngineActor(commit=writer.commit, publish=lambda events: None, reload=reload)
             await actor.start(Engine())
             try:
-                return await drive(actor, commands, window)
+                meter = CpuMeter({"engine": [os.getpid()]})
+                meter.start()
+                run = await drive(actor, commands, window)
+                meter.stop()
+                return run, meter.used["engine"]
             finally:
                 await actor.stop()
                 await writer.close()
@@ -248,13 +255,18 @@ def main(*, orders: int, window: int, seed: int, server_url: str | None, redis_u
             run, cpu = asyncio.run(over_redis(commands, window, server, url, pid))
     else:
         run, cpu = asyncio.run(over_redis(commands, window, server, redis_url, None))
-    ceiling = asyncio.run(in_process(commands, window, server))
+    ceiling, ceiling_cpu = asyncio.run(in_process(commands, window, server))
     print(run.line("redis"))
     print(ceiling.line("ceiling") + "   (in-process actor, same writer, no Redis)")
     print(f"  ratio     redis / ceiling: {run.orders / run.seconds / (ceiling.orders / ceiling.seconds):.2f}")
     print(
         "  CPU while timed: "
         + ", ".join(f"{name} {seconds / run.seconds:.0%} of a core" for name, seconds in cpu.items())
-        + " (postgres: every PostgreSQL process on the machine)"
+        + " (postgres: the backends of the engine's connections)"
+    )
+    engine_cpu, alone_cpu = cpu["engine"] / run.orders, ceiling_cpu / ceiling.orders
+    print(
+        f"  engine CPU per order: {engine_cpu * 1e6:.0f} µs over Redis ({alone_cpu * 1e6:.0f} µs in process, "
+        f"producer included), so a core of its own would carry about {1 / engine_cpu:,.0f} orders/s"
     )
     print("  target: >= 10,000 orders/s durable through Redis")

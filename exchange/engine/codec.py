@@ -98,6 +98,8 @@ def _record_writer(cls: type[Any]) -> Convert:
         kind = hints[name]
         if kind in (str, bool):
             parts.append(f"{name!r}: v.{name}")
+        elif kind is int:
+            parts.append(f"{name!r}: v.{name} if {-_INT64} <= v.{name} < {_INT64} else str(v.{name})")
         elif isinstance(kind, type) and issubclass(kind, enum.Enum):
             parts.append(f"{name!r}: v.{name}.value")
         else:

@@ -134,6 +134,8 @@ class EngineLink:
         self._run = secrets.token_hex(8)
         self._n = 0
         self._events: deque[tuple[str, int, bytes]] = deque()
+        self._encoded: dict[int, bytes] = {}
+        """The JSON of each event just published, by `id`: its command's reply reuses it."""
         self._replies: dict[str, list[object]] = {}
         self._wake = asyncio.Event()
         self.dropped = 0
@@ -147,7 +149,10 @@ class EngineLink:
         if len(self._events) >= EVENTS_KEPT:
             self._events.popleft()
             self.dropped += 1
-        self._events.append((self._run, self._n, codec.encode(events)))
+        encoded = self._encoded
+        for event in events:
+            encoded[id(event)] = codec.encode(event)
+        self._events.append((self._run, self._n, b"[" + b",".join(encoded[id(event)] for event in events) + b"]"))
         self._wake.set()
 
     def new_run(self) -> None:
@@ -227,6 +232,9 @@ class EngineLink:
         elif isinstance(outcome, BaseException):
             log.error("a request from gateway %s failed", gateway, exc_info=outcome)
             reply = [request, FAILED, f"{type(outcome).__name__}: {outcome}"]
+        elif isinstance(outcome, list):  # a command's committed events, encoded once for the stream already
+            get, encode = self._encoded.get, codec.encode
+            reply = [request, OK, orjson.Fragment(b"[" + b",".join(get(id(e)) or encode(e) for e in outcome) + b"]")]
         else:
             reply = [request, OK, codec.to_data(outcome)]
         self._replies.setdefault(gateway, []).append(reply)
@@ -238,6 +246,7 @@ class EngineLink:
             self._wake.clear()
             events = list(self._events)
             replies, self._replies = self._replies, {}
+            self._encoded.clear()
             try:
                 async with self._redis.pipeline(transaction=False) as pipe:
                     for run, n, raw in events:
