@@ -78,14 +78,19 @@ def db_upgrade(
         _fail(str(error), status=UNAVAILABLE)
 
 
+WORKLOAD_ORDERS = typer.Option(100_000, help="Order commands in the workload.")
+WORKLOAD_SEED = typer.Option(7, help="Workload seed.")
+SCRATCH_SERVER = typer.Option(
+    None, "--database-url", envvar="DATABASE_URL", help="Server to use (scratch databases are made and dropped)."
+)
+
+
 @bench.command("persist")
 def bench_persist(
-    orders: int = typer.Option(100_000, help="Order commands in the workload."),
+    orders: int = WORKLOAD_ORDERS,
     batch: int = typer.Option(1_000, help="Commands per committed batch (the engine actor's largest batch)."),
-    seed: int = typer.Option(7, help="Workload seed."),
-    database_url: str | None = typer.Option(
-        None, "--database-url", envvar="DATABASE_URL", help="Server to use (a scratch database is made and dropped)."
-    ),
+    seed: int = WORKLOAD_SEED,
+    database_url: str | None = SCRATCH_SERVER,
 ) -> None:
     """Durable orders/s and trades/s through the batched writer against a bare COPY of the same trades."""
     from exchange.bench.persist import main as run
@@ -95,12 +100,10 @@ def bench_persist(
 
 @bench.command("redis")
 def bench_redis(
-    orders: int = typer.Option(100_000, help="Order commands in the workload."),
+    orders: int = WORKLOAD_ORDERS,
     window: int = typer.Option(2_000, help="Commands in flight at once (what many gateways keep queued)."),
-    seed: int = typer.Option(7, help="Workload seed."),
-    database_url: str | None = typer.Option(
-        None, "--database-url", envvar="DATABASE_URL", help="Server to use (scratch databases are made and dropped)."
-    ),
+    seed: int = WORKLOAD_SEED,
+    database_url: str | None = SCRATCH_SERVER,
     redis_url: str | None = typer.Option(
         None, "--redis-url", help="Redis to use; default: a private redis-server on a free port."
     ),

@@ -36,23 +36,16 @@ import asyncpg
 import httpx
 
 from exchange.bench import DEFAULT_SERVER
-from exchange.bench.persist import workload
+from exchange.bench.api import _free_port
+from exchange.bench.persist import scratch_writer, workload
 from exchange.engine.actor import EngineActor
 from exchange.engine.commands import AddAsset, AddMarket, Command, Deposit, PlaceOrder
 from exchange.engine.engine import Engine
-from exchange.persistence.database import create_engine, scratch_database, upgrade
-from exchange.persistence.writer import Writer
+from exchange.persistence.database import scratch_database
 from exchange.transport import EnginePort
 from exchange.transport.redis import RemoteEngine, connected
 
 SETUP = (AddAsset, AddMarket, Deposit)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def cpu_seconds(pid: int) -> float:
@@ -220,29 +213,21 @@ async def over_redis(
 
 async def in_process(commands: Sequence[Command], window: int, server_url: str) -> tuple[Run, float]:
     """The ceiling: the same commands to an in-process actor committing through the same writer; its CPU seconds."""
-    async with scratch_database(server_url, prefix="exchange_bench_redis") as database_url:
-        await asyncio.to_thread(upgrade, database_url)
-        db = create_engine(database_url)
+    async with scratch_writer(server_url, "exchange_bench_redis") as (_, writer):
+
+        async def reload() -> Engine:
+            raise RuntimeError("the benchmark's commits do not fail")
+
+        actor = EngineActor(commit=writer.commit, publish=lambda events: None, reload=reload)
+        await actor.start(Engine())
         try:
-            writer = Writer(db)
-            await writer.claim()
-
-            async def reload() -> Engine:
-                raise RuntimeError("the benchmark's commits do not fail")
-
-            actor = EngineActor(commit=writer.commit, publish=lambda events: None, reload=reload)
-            await actor.start(Engine())
-            try:
-                meter = CpuMeter({"engine": [os.getpid()]})
-                meter.start()
-                run = await drive(actor, commands, window)
-                meter.stop()
-                return run, meter.used["engine"]
-            finally:
-                await actor.stop()
-                await writer.close()
+            meter = CpuMeter({"engine": [os.getpid()]})
+            meter.start()
+            run = await drive(actor, commands, window)
+            meter.stop()
+            return run, meter.used["engine"]
         finally:
-            await db.dispose()
+            await actor.stop()
 
 
 def main(*, orders: int, window: int, seed: int, server_url: str | None, redis_url: str | None) -> None:
