@@ -175,7 +175,8 @@ class EngineLink:
                         await asyncio.sleep(0.01)
             await _cancel([pushing])
             with contextlib.suppress(RedisError):
-                await self._redis.delete(ENGINE_KEY)
+                if await self._redis.get(ENGINE_KEY) == self._run.encode():  # not a successor's
+                    await self._redis.delete(ENGINE_KEY)
 
     async def _consume(self, actor: EngineActor) -> None:
         consumer = secrets.token_hex(8)
@@ -204,7 +205,11 @@ class EngineLink:
 
     def _take(self, actor: EngineActor, entry_id: bytes, fields: dict[bytes, bytes], oldest_ms: int) -> None:
         """Hand one inbox entry to the actor; its reply is queued when the future resolves."""
-        gateway, request = fields[b"g"].decode(), int(fields[b"i"])
+        try:
+            gateway, request = fields[b"g"].decode(), int(fields[b"i"])
+        except (KeyError, ValueError, UnicodeDecodeError):
+            log.error("dropped a malformed inbox entry %s", entry_id)
+            return
         if int(entry_id.split(b"-")[0]) < oldest_ms:
             return
         try:
@@ -221,6 +226,9 @@ class EngineLink:
         future.add_done_callback(partial(self._done, gateway, request))
 
     def _done(self, gateway: str, request: int, future: asyncio.Future[Any]) -> None:
+        if future.cancelled():
+            self._answer(gateway, request, EngineUnavailableError("the engine stopped"))
+            return
         error = future.exception()
         self._answer(gateway, request, error if error is not None else future.result())
 
