@@ -118,14 +118,20 @@ def bench_redis(
 def bench_api(
     clients: int = typer.Option(16, help="Concurrent signed clients, one connection and account each."),
     seconds: float = typer.Option(10.0, help="Duration of each measurement."),
+    gateways: int = typer.Option(
+        0, help="Also run one engine with 1..N gateways over a private Redis, beside the single process.", min=0
+    ),
     database_url: str | None = typer.Option(
         None, "--database-url", envvar="DATABASE_URL", help="Server to use (a scratch database is made and dropped)."
     ),
 ) -> None:
     """Signed orders/s and latency over HTTP with persistence on, against a bare Starlette+uvicorn ceiling."""
-    from exchange.bench.api import main as run
+    from exchange.bench import api
 
-    run(clients=clients, seconds=seconds, server_url=database_url)
+    if gateways:
+        api.main_split(clients=clients, seconds=seconds, gateways=gateways, server_url=database_url)
+    else:
+        api.main(clients=clients, seconds=seconds, server_url=database_url)
 
 
 @bench.command("latency")

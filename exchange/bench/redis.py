@@ -27,16 +27,15 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
-import asyncpg
 import httpx
 
 from exchange.bench import DEFAULT_SERVER
 from exchange.bench.api import _free_port
+from exchange.bench.cpu import CpuMeter, backend_pids
 from exchange.bench.persist import scratch_writer, workload
 from exchange.engine.actor import EngineActor
 from exchange.engine.commands import AddAsset, AddMarket, Command, Deposit, PlaceOrder
@@ -46,52 +45,6 @@ from exchange.transport import EnginePort
 from exchange.transport.redis import RemoteEngine, connected
 
 SETUP = (AddAsset, AddMarket, Deposit)
-
-
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU seconds process `pid` has used (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-async def backend_pids(database_url: str) -> list[int]:
-    """The PostgreSQL server processes serving `database_url` now (the engine's connections)."""
-    connection = await asyncpg.connect(database_url.replace("+asyncpg", ""))
-    try:
-        rows = await connection.fetch(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )
-        return [row["pid"] for row in rows]
-    finally:
-        await connection.close()
-
-
-class CpuMeter:
-    """CPU seconds used by named groups of processes between `start` and `stop`."""
-
-    def __init__(self, groups: Mapping[str, Sequence[int]]) -> None:
-        self.groups = groups
-        self.used: dict[str, float] = {}
-        self._before: dict[str, float] = {}
-
-    def _now(self) -> dict[str, float]:
-        totals = {}
-        for name, pids in self.groups.items():
-            total = 0.0
-            for pid in pids:
-                try:
-                    total += cpu_seconds(pid)
-                except OSError:
-                    continue
-            totals[name] = total
-        return totals
-
-    def start(self) -> None:
-        self._before = self._now()
-
-    def stop(self) -> None:
-        after = self._now()
-        self.used = {name: after[name] - self._before[name] for name in self.groups}
 
 
 @dataclass(frozen=True, slots=True)
