@@ -272,9 +272,9 @@ async def _wait_ready(port: int) -> None:
 
 async def _measure_split(server_url: str, clients: int, seconds: float, gateways: int) -> tuple[Run, dict[str, float]]:
     """Orders/s through `gateways` gateway processes and one engine process over a private Redis; CPU by process."""
-    from exchange.bench.cpu import CpuMeter, backend_pids
+    from exchange.bench.cpu import CpuMeter
     from exchange.bench.redis import private_redis
-    from exchange.persistence.database import scratch_database
+    from exchange.persistence.database import backend_pids, scratch_database
 
     async with scratch_database(server_url, prefix="exchange_bench_api") as database_url:
         admin = KeyPair.generate()
@@ -304,8 +304,8 @@ async def _measure_split(server_url: str, clients: int, seconds: float, gateways
 
 async def _measure_one(server_url: str, clients: int, seconds: float) -> tuple[Run, dict[str, float]]:
     """Orders/s through the single process; CPU by process."""
-    from exchange.bench.cpu import CpuMeter, backend_pids
-    from exchange.persistence.database import scratch_database
+    from exchange.bench.cpu import CpuMeter
+    from exchange.persistence.database import backend_pids, scratch_database
 
     async with scratch_database(server_url, prefix="exchange_bench_api") as database_url:
         admin = KeyPair.generate()

@@ -6,25 +6,11 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import asyncpg
-
 
 def cpu_seconds(pid: int) -> float:
     """User plus system CPU seconds process `pid` has used (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-async def backend_pids(database_url: str) -> list[int]:
-    """The PostgreSQL server processes serving `database_url` now (the engine's connections)."""
-    connection = await asyncpg.connect(database_url.replace("+asyncpg", ""))
-    try:
-        rows = await connection.fetch(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )
-        return [row["pid"] for row in rows]
-    finally:
-        await connection.close()
 
 
 class CpuMeter:

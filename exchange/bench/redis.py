@@ -35,12 +35,12 @@ import httpx
 
 from exchange.bench import DEFAULT_SERVER
 from exchange.bench.api import _free_port
-from exchange.bench.cpu import CpuMeter, backend_pids
+from exchange.bench.cpu import CpuMeter
 from exchange.bench.persist import scratch_writer, workload
 from exchange.engine.actor import EngineActor
 from exchange.engine.commands import AddAsset, AddMarket, Command, Deposit, PlaceOrder
 from exchange.engine.engine import Engine
-from exchange.persistence.database import scratch_database
+from exchange.persistence.database import backend_pids, scratch_database
 from exchange.transport import EnginePort
 from exchange.transport.redis import RemoteEngine, connected
 
