@@ -241,23 +241,13 @@ def server_env(database_url: str, admin: KeyPair) -> dict[str, str]:
 
 
 async def _measure(server_url: str, clients: int, seconds: float) -> tuple[Run, Run]:
-    from exchange.persistence.database import scratch_database
-
     bare_port = _free_port()
     bare = _start("serve_bare", bare_port, {})
     try:
         ceiling = await load(bare_port, [lambda n: (b'{"symbol":"SOL_USDC"}', {})] * clients, seconds)
     finally:
         _stop(bare)
-    async with scratch_database(server_url, prefix="exchange_bench_api") as database_url:
-        admin = KeyPair.generate()
-        port = _free_port()
-        server = _start("serve_exchange", port, server_env(database_url, admin))
-        try:
-            keys = await asyncio.to_thread(_setup, f"http://127.0.0.1:{port}", admin, clients)
-            ours = await load(port, [_order_maker(k, i) for i, k in enumerate(keys)], seconds)
-        finally:
-            _stop(server)
+    ours, _ = await _measure_one(server_url, clients, seconds)
     return ours, ceiling
 
 
