@@ -194,7 +194,9 @@ async def create_market(call: Call) -> Response:
 async def engine(call: Call) -> Response:
     """GET /admin/v1/engine (engineQuery): this instance's engine role, epoch and the digest of its state."""
     api = call.api
-    seat: EngineSeat = call.request.app.state.seat
+    seat: EngineSeat | None = getattr(call.request.app.state, "seat", None)
+    if seat is None:  # a gateway: it holds no seat; the engine's digest comes through the transport
+        return JsonResponse({"role": "gateway", "epoch": None, "digest": await api.actor.query(GetDigest())})
     digest = await api.actor.query(GetDigest()) if seat.role is Role.ACTIVE else None
     return JsonResponse(replies.ENGINE.encode((seat.role.value, seat.epoch, digest)))
 

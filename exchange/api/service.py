@@ -2,7 +2,8 @@
 
 `Api` is the routes' only dependency; the composition root builds one and stores it
 on `app.state.api`. Routes read engine state only through `actor.query` (so a reply
-never shows uncommitted state) and change it only through `actor.submit`.
+never shows uncommitted state) and change it only through `actor.submit`; `actor` is
+an `EnginePort`: the engine actor in one process, the engine over Redis in a gateway.
 
 The `Catalog` keeps the immutable listings (assets and markets) at the API edge, so
 turning a request's decimals into engine units needs no round trip to the engine.
@@ -39,7 +40,6 @@ from starlette.responses import Response
 from exchange.api.auth import ApiKey, Principal, Verifier
 from exchange.api.errors import RejectedError
 from exchange.api.shared import SharedState
-from exchange.engine.actor import EngineActor
 from exchange.engine.commands import Command
 from exchange.engine.events import AssetAdded, Event, MarketAdded, Rejected
 from exchange.engine.numbers import Asset, Market
@@ -49,6 +49,7 @@ from exchange.persistence.queries import Queries
 from exchange.protocol.codes import ApiError, Code
 from exchange.protocol.decoding import Params, check_media_type, load_json, query_fields, scalar_params
 from exchange.protocol.requests import Scope
+from exchange.transport import EnginePort
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_ACTIVE_KEYS = 100
@@ -93,7 +94,7 @@ class Api:
     def __init__(
         self,
         *,
-        actor: EngineActor,
+        actor: EnginePort,
         accounts: Accounts,
         queries: Queries,
         shared: SharedState,
