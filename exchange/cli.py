@@ -503,10 +503,16 @@ def markets_add(
     maker_fee_bps: int = typer.Option(0, min=0, max=9_999, help="Maker fee in basis points."),
     taker_fee_bps: int = typer.Option(0, min=0, max=9_999, help="Taker fee in basis points."),
     symbol: str | None = typer.Option(None, help="Market symbol (default BASE_QUOTE)."),
+    min_multiplier: str | None = typer.Option(
+        None, help="Price band: the lowest limit price as a multiple of the last trade price, e.g. 0.8."
+    ),
+    max_multiplier: str | None = typer.Option(
+        None, help="Price band: the highest limit price as a multiple of the last trade price, e.g. 1.25."
+    ),
     url: str | None = URL,
     key: str | None = KEY,
 ) -> None:
-    """List a spot market of two listed assets (admin key)."""
+    """List a spot market of two listed assets (admin key); a price band needs both multipliers."""
     from exchange.protocol import endpoints, requests
 
     listing = requests.MarketRequest(
@@ -518,6 +524,8 @@ def markets_add(
         min_quantity=_decimal(min_quantity or step_size, "--min-quantity"),
         maker_fee_bps=maker_fee_bps,
         taker_fee_bps=taker_fee_bps,
+        band_min=None if min_multiplier is None else _decimal(min_multiplier, "--min-multiplier"),
+        band_max=None if max_multiplier is None else _decimal(max_multiplier, "--max-multiplier"),
     )
     signer = _signer(key)
     _call(url, signer, endpoints.MARKET_CREATE, requests.MARKET_CREATE.params(listing))

@@ -45,6 +45,8 @@ def spot_market(
     *,
     maker_fee_bps: int = 0,
     taker_fee_bps: int = 0,
+    band_min: Decimal | None = None,
+    band_max: Decimal | None = None,
 ) -> Market:
     """The market `<BASE>_<QUOTE>`, sizes as decimal strings (the minimum quantity is one step unless given)."""
     return Market(
@@ -56,12 +58,22 @@ def spot_market(
         min_quantity=Decimal(minimum or step),
         maker_fee_bps=maker_fee_bps,
         taker_fee_bps=taker_fee_bps,
+        band_min=band_min,
+        band_max=band_max,
     )
 
 
-SOL_USDC = spot_market(SOL, USDC, tick="0.01", step="0.01", maker_fee_bps=2, taker_fee_bps=5)
-BTC_USDC = spot_market(BTC, USDC, tick="0.1", step="0.00001", maker_fee_bps=2, taker_fee_bps=5)
-ETH_USDC = spot_market(ETH, USDC, tick="0.01", step="0.0001", maker_fee_bps=2, taker_fee_bps=5)
+BAND_MIN, BAND_MAX = Decimal("0.5"), Decimal("2")
+"""The demo markets' price band: limit prices from half to twice the last trade price."""
+SOL_USDC = spot_market(
+    SOL, USDC, tick="0.01", step="0.01", maker_fee_bps=2, taker_fee_bps=5, band_min=BAND_MIN, band_max=BAND_MAX
+)
+BTC_USDC = spot_market(
+    BTC, USDC, tick="0.1", step="0.00001", maker_fee_bps=2, taker_fee_bps=5, band_min=BAND_MIN, band_max=BAND_MAX
+)
+ETH_USDC = spot_market(
+    ETH, USDC, tick="0.01", step="0.0001", maker_fee_bps=2, taker_fee_bps=5, band_min=BAND_MIN, band_max=BAND_MAX
+)
 MARKETS = (SOL_USDC, BTC_USDC, ETH_USDC)
 
 REFERENCE_PRICES = {"SOL_USDC": Decimal("150"), "BTC_USDC": Decimal("60000"), "ETH_USDC": Decimal("3000")}

@@ -57,6 +57,7 @@ REJECTIONS: dict[RejectReason, tuple[int, str]] = {
     RejectReason.MARKET_HALTED: (400, Code.INVALID_ORDER),
     RejectReason.INVALID_ORDER: (400, Code.INVALID_ORDER),
     RejectReason.INVALID_PRICE: (400, Code.INVALID_PRICE),
+    RejectReason.PRICE_OUTSIDE_BAND: (400, Code.INVALID_PRICE),
     RejectReason.INVALID_AMOUNT: (400, Code.INVALID_QUANTITY),
     RejectReason.INVALID_LISTING: (400, Code.INVALID_CLIENT_REQUEST),
     RejectReason.DUPLICATE_ASSET: (400, Code.INVALID_ASSET),

@@ -6,6 +6,8 @@ mistakes them for Backpack's:
 
 - `/exchange/v1/...` for what users do: open an account with a public key, manage
   its keys, deposit (the faucet, in demo mode) and withdraw.
+- `/exchange/v1/pnl`: the account's realized and unrealized PnL per market
+  (`exchange.pnl`: Backpack's own PnL history lists futures settlements, not spot).
 - `/admin/v1/...` for the operator (a key with the `admin` scope): list assets and
   markets, deposit to any account (the on-ramp), halt and resume a market.
 
@@ -42,6 +44,7 @@ import uuid
 
 from starlette.responses import Response
 
+from exchange import pnl
 from exchange.api.auth import Principal
 from exchange.api.errors import RejectedError
 from exchange.api.routes import Call, Handler, authenticate
@@ -49,7 +52,8 @@ from exchange.api.service import Api, JsonResponse, now_us
 from exchange.engine.commands import AddAsset, AddMarket, Deposit, SetMarketHalted, Withdraw
 from exchange.engine.errors import RejectReason
 from exchange.engine.numbers import InvalidInput, Market
-from exchange.engine.queries import GetDigest
+from exchange.engine.queries import GetDigest, GetListings, Listings
+from exchange.persistence import queries
 from exchange.protocol import decoding, endpoints, replies, requests
 from exchange.protocol.codes import ApiError, Code
 from exchange.protocol.endpoints import Endpoint
@@ -183,6 +187,8 @@ async def create_market(call: Call) -> Response:
             min_quantity=listing.min_quantity,
             maker_fee_bps=listing.maker_fee_bps,
             taker_fee_bps=listing.taker_fee_bps,
+            band_min=listing.band_min,
+            band_max=listing.band_max,
         )
     except InvalidInput as error:
         raise ApiError(400, Code.INVALID_MARKET, error.message) from None  # terms that do not fit its assets
@@ -218,6 +224,37 @@ async def resume_market(call: Call) -> Response:
     return await _set_halted(call, False)
 
 
+async def profit_and_loss(call: Call) -> Response:
+    """GET /exchange/v1/pnl (pnlQuery): realized and unrealized PnL per market the account traded, by `exchange.pnl`."""
+    api, params, principal = call.api, call.params, call.signer
+    symbol = requests.PNL_QUERY.read(params).symbol
+    if symbol is not None:
+        symbol = (await api.market(symbol)).symbol
+    listings: Listings = await api.actor.query(GetListings())
+    fills = await api.queries.fill_history(principal.account_id, symbol=symbol, limit=None, ascending=True)
+    by_market: dict[str, list[pnl.Fill]] = {}
+    markets = {state.market.symbol: state.market for state in listings.markets}
+    for fill in fills:
+        by_market.setdefault(fill.symbol, []).append(_pnl_fill(fill, markets[fill.symbol]))
+    reply = []
+    for state in listings.markets:
+        if state.market.symbol in by_market:
+            result = pnl.fold(by_market[state.market.symbol], state.market, state.last_price)
+            reply.append(replies.PNL.encode(replies.Position(state.market, result, state.last_price)))
+    return JsonResponse(reply)
+
+
+def _pnl_fill(fill: queries.Fill, market: Market) -> pnl.Fill:
+    buy = fill.side == "Bid"
+    fee_asset = market.base if buy else market.quote
+    return pnl.Fill(
+        buy=buy,
+        base=market.base.atoms(fill.quantity),
+        quote=market.quote.atoms(fill.quote_quantity),
+        fee=fee_asset.atoms(fill.fee) if fill.fee else 0,
+    )
+
+
 HANDLERS: dict[Endpoint, Handler] = {
     endpoints.ACCOUNT_CREATE: create_account,
     endpoints.KEY_CREATE: create_key,
@@ -230,4 +267,5 @@ HANDLERS: dict[Endpoint, Handler] = {
     endpoints.MARKET_HALT: halt_market,
     endpoints.MARKET_RESUME: resume_market,
     endpoints.ENGINE_QUERY: engine,
+    endpoints.PNL: profit_and_loss,
 }

@@ -205,6 +205,17 @@ async def withdrawal_history(call: Call) -> Response:
     return JsonResponse([replies.WITHDRAWAL.encode(t) for t in await _transfers(call, "withdrawal")])
 
 
+async def account(call: Call) -> Response:
+    """GET /api/v1/account (accountQuery): the account's settings, fees and limits."""
+    return JsonResponse(replies.ACCOUNT_SETTINGS.encode(tuple(call.api.catalog.markets.values())))
+
+
+async def update_account(call: Call) -> Response:
+    """PATCH /api/v1/account (accountUpdate): nothing of a spot account can change; restating a setting is a no-op."""
+    requests.ACCOUNT_UPDATE.read(call.params)
+    return await account(call)
+
+
 async def _symbol(api: Api, wanted: requests.Query) -> str | None:
     """The market a history query is filtered to, if any (an unknown symbol is a 400)."""
     return None if wanted.symbol is None else (await api.market(wanted.symbol)).symbol
@@ -255,6 +266,8 @@ HANDLERS: dict[Endpoint, Handler] = {
     endpoints.ORDERS_CANCEL: cancel_orders,
     endpoints.ORDER_HISTORY: order_history,
     endpoints.FILL_HISTORY: fill_history,
+    endpoints.ACCOUNT_QUERY: account,
+    endpoints.ACCOUNT_UPDATE: update_account,
     endpoints.DEPOSIT_HISTORY: deposit_history,
     endpoints.WITHDRAWAL_HISTORY: withdrawal_history,
 }

@@ -5,6 +5,9 @@ the first order in it is the oldest) and the level's total remaining steps. Bids
 best at the highest price, asks at the lowest. The book never holds an empty level,
 and it is never crossed: the engine matches an incoming order before resting it.
 
+`last_price` is the price of the market's latest trade (None before the first): the
+reference of the market's price band (`Market.band`).
+
 The book remembers which levels changed since the last `depth_change`, so that the
 engine reports one depth diff per command, stamped with the next depth sequence.
 """
@@ -32,12 +35,13 @@ class Level:
 
 
 class Book:
-    """The two sides of one market, its depth sequence and whether it is halted."""
+    """The two sides of one market, its depth sequence, whether it is halted and its last trade price."""
 
-    __slots__ = ("market", "bids", "asks", "sequence", "halted", "_changed_bids", "_changed_asks")
+    __slots__ = ("market", "bids", "asks", "sequence", "halted", "last_price", "_changed_bids", "_changed_asks")
 
-    def __init__(self, market: Market, sequence: int = 0, halted: bool = False) -> None:
+    def __init__(self, market: Market, sequence: int = 0, halted: bool = False, last_price: int | None = None) -> None:
         self.market = market
+        self.last_price = last_price
         self.bids: SortedDict[int, Level] = SortedDict()
         self.asks: SortedDict[int, Level] = SortedDict()
         self.sequence = sequence

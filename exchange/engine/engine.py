@@ -18,6 +18,12 @@ with INSUFFICIENT_FUNDS, so no balance can ever go negative. Fees are taken from
 each side receives (`numbers.fee_atoms`) and credited to `FEE_ACCOUNT`, so per asset
 the sum of all balances equals net deposits, to the atom.
 
+Price bands. A limit order of a market with a band (`Market.band`) must be priced
+within the band around the market's last trade price as it stands when the order
+arrives (its own fills do not move its band); a market with no trade yet has no band,
+and market orders carry no price to check. The last trade price is part of the state
+(recovered from the newest committed trade), so a replay decides the same way.
+
 Self-trade prevention follows the taker's policy: RejectTaker expires the taker's
 rest when it meets its own order; RejectMaker expires the owner's resting order and
 goes on; RejectBoth does both; Allow trades.
@@ -316,6 +322,16 @@ class Engine:
                 raise Rejection(bad, "quantity must be positive")
             if command.quantity < book.market.min_steps:
                 raise Rejection(RejectReason.QUANTITY_BELOW_MINIMUM, "quantity is below the market minimum")
+        if command.price is not None and book.last_price is not None:
+            band = book.market.band(book.last_price)
+            if band is not None and not band[0] <= command.price <= band[1]:
+                market = book.market
+                raise Rejection(
+                    RejectReason.PRICE_OUTSIDE_BAND,
+                    f"price {market.price(command.price)} is outside the price band "
+                    f"{market.price(band[0])}..{market.price(band[1])} ({market.band_min}x..{market.band_max}x "
+                    f"the last trade price {market.price(book.last_price)})",
+                )
         if command.post_only and command.time_in_force is not TimeInForce.GTC:
             raise Rejection(bad, "a post-only order must be good-till-cancelled")
         if command.client_id is not None and (command.account_id, command.client_id) in self.client_ids:
@@ -367,6 +383,7 @@ class Engine:
         assert price is not None
         base = steps * market.base_atoms_per_step
         quote = market.notional(price, steps)
+        book.last_price = price
         taker_side = taker.spec.side
         buyer, seller = (taker, maker) if taker_side is Side.BID else (maker, taker)
         buyer_bps, seller_bps = (
@@ -538,7 +555,10 @@ class Engine:
         return Depth(symbol=symbol, sequence=sequence, bids=tuple(bids), asks=tuple(asks))
 
     def _listings(self) -> Listings:
-        markets = (MarketState(market=b.market, sequence=b.sequence, halted=b.halted) for b in self.books.values())
+        markets = (
+            MarketState(market=b.market, sequence=b.sequence, halted=b.halted, last_price=b.last_price)
+            for b in self.books.values()
+        )
         return Listings(
             assets=tuple(sorted(self.assets.values(), key=lambda a: a.symbol)),
             markets=tuple(sorted(markets, key=lambda m: m.market.symbol)),

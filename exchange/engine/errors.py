@@ -39,6 +39,8 @@ class RejectReason(StrEnum):
     INVALID_ORDER = auto()
     INVALID_PRICE = auto()
     """A price that is not a positive whole number of ticks."""
+    PRICE_OUTSIDE_BAND = auto()
+    """A limit price outside its market's price band around the last trade price (`Market.band`)."""
     INVALID_AMOUNT = auto()
     """A quantity or amount that is not a positive whole number of steps or atoms."""
     QUANTITY_BELOW_MINIMUM = auto()

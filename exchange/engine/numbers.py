@@ -8,6 +8,11 @@ whole number of quote atoms; then the notional of any fill,
 `ticks * steps * quote_atoms_per_tick_step`, is an exact integer and matching never
 rounds. The one rounding in the whole engine is the fee, in `fee_atoms`.
 
+A market may carry a price band: two multipliers `band_min <= 1 <= band_max` of a
+reference price (the market's last trade price; no band before its first trade). A
+limit price `p` (ticks) is inside when `band_min * ref <= p <= band_max * ref`, both
+edges included, decided exactly on integers (`Market.band`), never on floats.
+
 Conversions from decimals are exact (through `as_integer_ratio`, independent of the
 decimal context); a value that is not a positive whole multiple of its unit raises
 `InvalidInput` carrying its `RejectReason`, which the API maps to a 400 and a wire code.
@@ -99,6 +104,10 @@ class Market:
     min_quantity: Decimal
     maker_fee_bps: int = 0
     taker_fee_bps: int = 0
+    band_min: Decimal | None = None
+    """The lowest limit price as a multiple of the reference price (None: no band)."""
+    band_max: Decimal | None = None
+    """The highest limit price as a multiple of the reference price (None: no band)."""
     base_atoms_per_step: int = field(init=False)
     quote_atoms_per_tick_step: int = field(init=False)
     min_steps: int = field(init=False)
@@ -113,6 +122,11 @@ class Market:
                 raise InvalidInput(bad, f"{name} must be positive")
         if not (0 <= self.maker_fee_bps < BPS and 0 <= self.taker_fee_bps < BPS):
             raise InvalidInput(bad, "fees must be within 0..9999 bps")
+        if (self.band_min is None) != (self.band_max is None):
+            raise InvalidInput(bad, "a price band needs both its minimum and its maximum multiplier")
+        low, high = self.band_min, self.band_max
+        if low is not None and high is not None and not (low.is_finite() and high.is_finite() and 0 < low <= 1 <= high):
+            raise InvalidInput(bad, "price band multipliers must satisfy 0 < minimum <= 1 <= maximum")
         per_step = self.step_size * 10**self.base.decimals
         per_tick_step = self.tick_size * self.step_size * 10**self.quote.decimals
         if per_step != per_step.to_integral_value() or per_tick_step != per_tick_step.to_integral_value():
@@ -142,6 +156,14 @@ class Market:
     def quantity(self, steps: int) -> Decimal:
         """Convert steps to a decimal quantity."""
         return decimal_of(steps, self.step_size)
+
+    def band(self, reference: int) -> tuple[int, int] | None:
+        """The lowest and highest limit prices (ticks, both allowed) around `reference` ticks; None: no band."""
+        if self.band_min is None or self.band_max is None:
+            return None
+        low_num, low_den = self.band_min.as_integer_ratio()
+        high_num, high_den = self.band_max.as_integer_ratio()
+        return -(-reference * low_num // low_den), reference * high_num // high_den
 
     def notional(self, ticks: int, steps: int) -> int:
         """Quote atoms paid for `steps` at `ticks`: exact by the market's validation."""

@@ -23,11 +23,12 @@ Level = tuple[int, int]
 
 @record
 class MarketState:
-    """A listed market with its depth sequence and halt flag."""
+    """A listed market with its depth sequence, halt flag and last trade price (ticks; None before any trade)."""
 
     market: Market
     sequence: int
     halted: bool
+    last_price: int | None = None
 
 
 @record

@@ -1,9 +1,10 @@
 """The engine's whole state as plain data: snapshot, restore, digest, reservation check.
 
 A `Snapshot` holds everything `Engine.handle` reads: assets, markets with their depth
-sequences and halt flags, balances, open orders, the id counters and the most
-recent transfer ids. Restoring re-rests open orders in ascending id, which is their
-price-time priority (an order never moves once it rests), so
+sequences, halt flags and last trade prices (the price bands' reference), balances,
+open orders, the id counters and the most recent transfer ids. Restoring re-rests
+open orders in ascending id, which is their price-time priority (an order never
+moves once it rests), so
 `restore(snapshot(e))` behaves exactly like `e`, and two engines that saw the same
 commands from the same snapshot have the same `digest`.
 
@@ -56,7 +57,8 @@ def snapshot(engine: Engine) -> Snapshot:
     return Snapshot(
         assets=tuple(engine.assets.values()),
         markets=tuple(
-            MarketState(market=b.market, sequence=b.sequence, halted=b.halted) for b in engine.books.values()
+            MarketState(market=b.market, sequence=b.sequence, halted=b.halted, last_price=b.last_price)
+            for b in engine.books.values()
         ),
         balances=tuple(
             BalanceState(account_id=b.account_id, asset=b.asset, available=b.available, locked=b.locked)
@@ -76,7 +78,7 @@ def restore(state: Snapshot) -> Engine:
     """Build an engine that continues exactly where the snapshot's engine stood."""
     engine = Engine()
     engine.assets = {a.symbol: a for a in state.assets}
-    engine.books = {m.market.symbol: Book(m.market, m.sequence, m.halted) for m in state.markets}
+    engine.books = {m.market.symbol: Book(m.market, m.sequence, m.halted, m.last_price) for m in state.markets}
     for b in state.balances:
         balance = engine.balances[b.account_id, b.asset] = Balance(b.account_id, b.asset, b.available, b.locked)
         engine.balances_by_account.setdefault(b.account_id, []).append(balance)
@@ -105,7 +107,7 @@ def digest(engine: Engine) -> str:
         k = m.market
         h.update(
             f"M|{k.symbol}|{k.base.symbol}|{k.quote.symbol}|{k.tick_size}|{k.step_size}|{k.min_quantity}|"
-            f"{k.maker_fee_bps}|{k.taker_fee_bps}|{m.sequence}|{m.halted}\n".encode()
+            f"{k.maker_fee_bps}|{k.taker_fee_bps}|{k.band_min}|{k.band_max}|{m.sequence}|{m.halted}|{m.last_price}\n".encode()
         )
     for b in sorted(state.balances, key=lambda b: (b.account_id, b.asset)):
         if b.available or b.locked:

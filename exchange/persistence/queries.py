@@ -321,11 +321,13 @@ class Queries:
         order_id: int | None = None,
         start: int | None = None,
         end: int | None = None,
-        limit: int = 100,
+        limit: int | None = 100,
         offset: int = 0,
         ascending: bool = False,
     ) -> list[Fill]:
-        """An account's fills (maker and taker) in `[start, end)`, of `order_id` if given, newest first or ascending."""
+        """An account's fills (maker and taker) in `[start, end)`, of `order_id` if given, newest first or ascending.
+
+        `limit` None: every fill (PnL folds them all)."""
         t = tables.trades
         filters = _filters(t.c.symbol, t.c.ts, symbol, start, end)
         as_maker = _fills(t.c.maker_account_id == account_id, filters, order_id, maker=True)

@@ -1,8 +1,9 @@
 """Recovery: rebuild the engine from what the database committed, and refuse corrupt state.
 
 The database holds everything `state.Snapshot` needs (see `tables`): assets, markets
-with their depth sequence and halt flag, balances, open orders, the most recent
-transfer ids (in commit order: the last `RECENT_TRANSFERS`),
+with their depth sequence, halt flag and last trade price (the newest trade's),
+balances, open orders, the most recent transfer ids (in commit order: the last
+`RECENT_TRANSFERS`),
 and the id counters, which are the largest order and trade ids plus one (every
 accepted order and every trade is a row, so no id is ever handed out twice).
 
@@ -48,6 +49,8 @@ def market_of(row: RowMapping, assets: Mapping[str, Asset]) -> Market:
         min_quantity=row["min_quantity"],
         maker_fee_bps=row["maker_fee_bps"],
         taker_fee_bps=row["taker_fee_bps"],
+        band_min=row["band_min"],
+        band_max=row["band_max"],
     )
 
 
@@ -69,9 +72,19 @@ async def load_snapshot(connection: AsyncConnection) -> Snapshot:
     }
     markets: dict[str, Market] = {}
     market_states = []
+    trades = tables.trades
     for row in await connection.execute(select(tables.markets).order_by(tables.markets.c.symbol)):
         market = markets[row.symbol] = market_of(row._mapping, assets)
-        market_states.append(MarketState(market=market, sequence=row.sequence, halted=row.halted))
+        newest = select(trades.c.price).where(trades.c.symbol == row.symbol).order_by(trades.c.id.desc()).limit(1)
+        last = await connection.scalar(newest)
+        market_states.append(
+            MarketState(
+                market=market,
+                sequence=row.sequence,
+                halted=row.halted,
+                last_price=None if last is None else _count(last, market.tick_size),
+            )
+        )
     balances = tuple(
         BalanceState(
             account_id=row.account_id,

@@ -84,6 +84,8 @@ markets = Table(
     Column("min_quantity", Numeric, nullable=False),
     Column("maker_fee_bps", Integer, nullable=False),
     Column("taker_fee_bps", Integer, nullable=False),
+    Column("band_min", Numeric, comment="the price band's lowest multiple of the last trade price (NULL: no band)"),
+    Column("band_max", Numeric, comment="the price band's highest multiple of the last trade price"),
     Column("sequence", BigInteger, nullable=False, server_default=text("0")),
     Column("halted", Boolean, nullable=False, server_default=text("false")),
     _timestamp("created_at"),

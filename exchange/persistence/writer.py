@@ -314,8 +314,8 @@ TRANSFER_COLUMNS = ("transfer_id", "kind", "account_id", "asset", "amount", "ts"
 INSERT_ASSETS = "INSERT INTO assets (symbol, decimals, created_at) VALUES ($1, $2, $3::text::timestamptz)"
 INSERT_MARKETS = """
 INSERT INTO markets (symbol, base, quote, tick_size, step_size, min_quantity, maker_fee_bps, taker_fee_bps,
-                     sequence, halted, created_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, false, $9::text::timestamptz)
+                     band_min, band_max, sequence, halted, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, false, $11::text::timestamptz)
 """
 _CASTS: dict[type[Any], str] = {BigInteger: "bigint", Numeric: "numeric", Boolean: "boolean", DateTime: "timestamptz"}
 
@@ -727,6 +727,8 @@ def _market_row(added: MarketAdded) -> tuple[object, ...]:
         m.min_quantity,
         m.maker_fee_bps,
         m.taker_fee_bps,
+        m.band_min,
+        m.band_max,
         timestamp(added.ts),
     )
 

@@ -60,7 +60,13 @@ def market_of(fields: Json, decimals: Mapping[str, int]) -> Market:
         min_quantity=Decimal(filters["quantity"]["minQuantity"]),
         maker_fee_bps=int(fields["makerFeeBps"]),
         taker_fee_bps=int(fields["takerFeeBps"]),
+        band_min=_optional_decimal(filters["price"].get("minMultiplier")),
+        band_max=_optional_decimal(filters["price"].get("maxMultiplier")),
     )
+
+
+def _optional_decimal(text: str | None) -> Decimal | None:
+    return None if text is None else Decimal(text)
 
 
 def _units(text: str, convert: Callable[[Decimal], int]) -> int:

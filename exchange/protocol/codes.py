@@ -3,8 +3,9 @@
 Every error reply is `{"code": <Code>, "message": ...}`. The codes are Backpack's, so ccxt
 maps each to its exception class (INSUFFICIENT_FUNDS -> InsufficientFunds, INVALID_MARKET
 -> BadSymbol, INVALID_SIGNATURE/UNAUTHORIZED -> AuthenticationError...); the project adds
-SERVICE_UNAVAILABLE (a refusing engine or an unreachable database) and REPLAYED_REQUEST (a
-signature seen before). `Code` is a `StrEnum`, so a member is its wire text.
+SERVICE_UNAVAILABLE (a refusing engine or an unreachable database), REPLAYED_REQUEST (a
+signature seen before) and UNSUPPORTED_SETTING (an account setting of margin, lending or
+leverage, which a spot exchange does not have). `Code` is a `StrEnum`, so a member is its wire text.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class Code(StrEnum):
     REPLAYED_REQUEST = "REPLAYED_REQUEST"
     SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
     SERVER_ERROR = "SERVER_ERROR"
+    UNSUPPORTED_SETTING = "UNSUPPORTED_SETTING"
 
 
 class StreamCode(IntEnum):

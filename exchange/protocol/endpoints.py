@@ -80,7 +80,7 @@ def signed(tag: Tag, scope: Scope, instruction: str, method: str, path: str, sum
 PRIVATE, OWN = Tag.PRIVATE, Tag.OWN
 READ, TRADE, ADMIN = Scope.READ, Scope.TRADE, Scope.ADMIN
 MAX_BATCH = 20
-ORDER, ORDERS, KEYS = "/api/v1/order", "/api/v1/orders", "/exchange/v1/keys"
+ORDER, ORDERS, KEYS, ACCOUNT = "/api/v1/order", "/api/v1/orders", "/exchange/v1/keys", "/api/v1/account"
 """The paths that serve several methods."""
 UNLISTED = (Code.INVALID_MARKET,)
 """The refusal of a route naming a market that is not listed."""
@@ -126,6 +126,12 @@ ORDER_HISTORY = signed(PRIVATE, READ, "orderHistoryQueryAll", "GET", "/wapi/v1/h
                        array(r.ORDER_HISTORY.ref), query=q.HISTORY_QUERY, refusals=UNLISTED)
 FILL_HISTORY = signed(PRIVATE, READ, "fillHistoryQueryAll", "GET", "/wapi/v1/history/fills", "Fill history",
                       array(r.FILL.ref), query=q.FILLS_QUERY, refusals=UNLISTED)
+ACCOUNT_QUERY = signed(PRIVATE, READ, "accountQuery", "GET", ACCOUNT, "Account settings: spot fees (bps) and limits",
+                       r.ACCOUNT_SETTINGS.ref)
+ACCOUNT_UPDATE = signed(PRIVATE, TRADE, "accountUpdate", "PATCH", ACCOUNT,
+                        "Update account settings: a spot account has no margin, lending or leverage to change "
+                        "(restating a setting is a no-op, changing one is 400 UNSUPPORTED_SETTING)",
+                        r.ACCOUNT_SETTINGS.ref, body=q.ACCOUNT_UPDATE, refusals=(Code.UNSUPPORTED_SETTING,))
 DEPOSIT_HISTORY = signed(PRIVATE, READ, "depositQueryAll", "GET", "/wapi/v1/capital/deposits", "Deposit history",
                          array(r.DEPOSIT.ref), query=q.TRANSFERS_QUERY)
 WITHDRAWAL_HISTORY = signed(PRIVATE, READ, "withdrawalQueryAll", "GET", "/wapi/v1/capital/withdrawals",
@@ -153,6 +159,9 @@ DEPOSIT = signed(OWN, READ, "deposit", "POST", "/exchange/v1/capital/deposit",
 WITHDRAW = signed(OWN, TRADE, "withdraw", "POST", "/exchange/v1/capital/withdraw",
                   "Withdraw from the available balance (idempotent by transferId)", r.TRANSFER.ref,
                   body=q.WITHDRAW, refusals=TRANSFER)
+PNL = signed(OWN, READ, "pnlQuery", "GET", "/exchange/v1/pnl",
+             "Realized and unrealized PnL per market the account traded (average cost in quote, fees included)",
+             array(r.PNL.ref), query=q.PNL_QUERY, refusals=UNLISTED)
 ASSET_CREATE = signed(OWN, ADMIN, "assetCreate", "POST", "/admin/v1/assets", "List an asset", r.ASSET.ref,
                       body=q.ASSET_CREATE, refusals=(Code.INVALID_ASSET,))
 MARKET_CREATE = signed(OWN, ADMIN, "marketCreate", "POST", "/admin/v1/markets", "List a spot market", r.MARKET.ref,
@@ -168,8 +177,8 @@ ENGINE_QUERY = signed(OWN, ADMIN, "engineQuery", "GET", "/admin/v1/engine",
 ENDPOINTS: tuple[Endpoint, ...] = (
     STATUS, PING, TIME, SECURITIES, ASSETS, MARKETS, ONE_MARKET, DEPTH, TICKER, TICKERS, KLINES, TRADES, TRADES_HISTORY,
     BALANCES, ORDER_QUERY, ORDER_EXECUTE, ORDER_CANCEL, ORDERS_QUERY, ORDERS_EXECUTE, ORDERS_CANCEL,
-    ORDER_HISTORY, FILL_HISTORY, DEPOSIT_HISTORY, WITHDRAWAL_HISTORY,
-    ACCOUNT_CREATE, KEY_QUERY_ALL, KEY_CREATE, KEY_REVOKE, DEPOSIT, WITHDRAW,
+    ORDER_HISTORY, FILL_HISTORY, ACCOUNT_QUERY, ACCOUNT_UPDATE, DEPOSIT_HISTORY, WITHDRAWAL_HISTORY,
+    ACCOUNT_CREATE, KEY_QUERY_ALL, KEY_CREATE, KEY_REVOKE, DEPOSIT, WITHDRAW, PNL,
     ASSET_CREATE, MARKET_CREATE, MARKET_HALT, MARKET_RESUME, ENGINE_QUERY,
 )
 """Every operation, in the order the document lists them."""

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, Protocol
 
-from exchange import marketdata
+from exchange import marketdata, pnl
 from exchange.engine.numbers import Asset, Market
 from exchange.engine.orders import OrderStatus, OrderType, SelfTradePrevention, Side, TimeInForce
 from exchange.engine.queries import OrderView
@@ -39,7 +39,7 @@ from exchange.protocol.fields import (
     nullable,
     nulls,
 )
-from exchange.protocol.requests import Scope
+from exchange.protocol.requests import SPOT_SETTINGS, Scope
 
 
 def naive_iso(micros: int) -> str:
@@ -95,7 +95,10 @@ PRICE_FILTER = Reply[Market](
     Out("minPrice", DECIMAL, lambda m: dec(m.tick_size)),
     const("maxPrice"),
     Out("tickSize", DECIMAL, lambda m: dec(m.tick_size)),
+    Out("minMultiplier", nullable(DECIMAL), lambda m: None if m.band_min is None else dec(m.band_min)),
+    Out("maxMultiplier", nullable(DECIMAL), lambda m: None if m.band_max is None else dec(m.band_max)),
 )
+"""The price band (`Market.band`) as Backpack's multipliers of the last trade price (null: no band)."""
 QUANTITY_FILTER = Reply[Market](
     "QuantityFilter",
     Out("minQuantity", DECIMAL, lambda m: dec(m.min_quantity)),
@@ -372,8 +375,54 @@ ENGINE = Reply[tuple[str, int | None, str | None]](
     Out("epoch", nullable(INTEGER), lambda e: e[1]),
     Out("digest", nullable(STRING), lambda e: e[2]),
 )
+ACCOUNT_SETTINGS = Reply[Sequence[Market]](
+    "AccountSettings",
+    *(const(name, value) for name, value in SPOT_SETTINGS.items()),
+    const("borrowLimit", "0"),
+    const("futuresMakerFee", "0"),
+    const("futuresTakerFee", "0"),
+    Out("limitOrders", {"type": "null", "description": "no cap on open limit orders"}),
+    const("liquidating", False),
+    const("positionLimit", "0"),
+    Out("spotMakerFee", {**DECIMAL, "description": "bps: the highest maker fee of the listed markets"},
+        lambda ms: str(max((m.maker_fee_bps for m in ms), default=0))),
+    Out("spotTakerFee", {**DECIMAL, "description": "bps: the highest taker fee of the listed markets"},
+        lambda ms: str(max((m.taker_fee_bps for m in ms), default=0))),
+    const("triggerOrders", 0),
+)  # fmt: skip
+"""`GET /api/v1/account` of the listed markets: the spot settings, fees in bps and the account's limits.
+
+Fees differ per market here (each market's are on `/api/v1/markets`); the account's
+`spotMakerFee`/`spotTakerFee` are the highest of the listed markets' rates, the most an
+order may pay. Nothing is borrowed, so `borrowLimit` and `positionLimit` are 0; there is
+no cap on open limit orders (`limitOrders` null) and no trigger orders (`triggerOrders` 0).
+"""
+
+
+class Position(NamedTuple):
+    """One market's PnL (`exchange.pnl`) at its last trade price (ticks; None before its first trade)."""
+
+    market: Market
+    pnl: pnl.Pnl
+    last_price: int | None
+
+
+PNL = Reply[Position](
+    "Pnl",
+    Out("symbol", STRING, lambda p: p.market.symbol),
+    Out("netQuantity", {**DECIMAL, "description": "base bought here net of base sold (never below 0)"},
+        lambda p: dec(p.market.base.amount(p.pnl.position))),
+    Out("costBasis", {**DECIMAL, "description": "quote paid for netQuantity, fees included (average cost)"},
+        lambda p: dec(p.market.quote.amount(p.pnl.cost))),
+    Out("pnlRealized", DECIMAL, lambda p: dec(p.market.quote.amount(p.pnl.realized))),
+    Out("pnlUnrealized", {**nullable(DECIMAL), "description": "at lastPrice; null before the market's first trade"},
+        lambda p: _optional(p.pnl.unrealized, p.market.quote.amount)),
+    Out("lastPrice", nullable(DECIMAL), lambda p: _optional(p.last_price, p.market.price)),
+)  # fmt: skip
+"""`GET /exchange/v1/pnl`: one market's position (base), its cost basis and PnL (quote)."""
 REPLIES: tuple[Reply[Any], ...] = (
     *(STATUS, ERROR, TOKEN, ASSET, PRICE_FILTER, QUANTITY_FILTER, FILTERS, MARKET, MARKET_STATE, DEPTH, TICKER, KLINE),
     *(TRADE, ORDER, ORDER_HISTORY, FILL, DEPOSIT, WITHDRAWAL, BALANCE, TRANSFER, ACCOUNT, API_KEY, ENGINE),
+    *(ACCOUNT_SETTINGS, PNL),
 )
 """Every reply, each a component of the OpenAPI document."""

@@ -20,7 +20,7 @@ from exchange.engine.commands import PlaceOrder
 from exchange.engine.numbers import Asset, Market
 from exchange.engine.orders import OrderType, SelfTradePrevention, Side, TimeInForce
 from exchange.protocol.codes import ApiError, Code
-from exchange.protocol.decoding import MAX_TIME_MS
+from exchange.protocol.decoding import MAX_TIME_MS, Scalar
 from exchange.protocol.fields import (
     BOOLEAN_INPUT,
     DECIMAL_INPUT,
@@ -297,6 +297,9 @@ class MarketRequest:
     maker_fee_bps: int = 0
     taker_fee_bps: int = 0
     symbol: str | None = None
+    band_min: Decimal | None = None
+    """The price band's multipliers of the last trade price (`Market.band`): both or neither."""
+    band_max: Decimal | None = None
 
     @property
     def name(self) -> str:
@@ -312,5 +315,40 @@ MARKET_CREATE = Request(
         Field("quoteSymbol", ASSET.kind, True, Code.INVALID_ASSET),
         *(Field(name, DECIMAL_INPUT, True) for name in ("tickSize", "stepSize", "minQuantity")),
         *(Field(name, uint(9_999)) for name in ("makerFeeBps", "takerFeeBps")),
+        Field("minMultiplier", DECIMAL_INPUT, attr="band_min"),
+        Field("maxMultiplier", DECIMAL_INPUT, attr="band_max"),
     ),
 )
+PNL_QUERY = ORDERS_QUERY
+"""`pnlQuery`: like the open orders, an optional market."""
+
+SPOT_SETTINGS: dict[str, bool | str] = {
+    "autoBorrowSettlements": False,
+    "autoLend": False,
+    "autoRealizePnl": False,
+    "autoRepayBorrows": False,
+    "leverageLimit": "1",
+}
+"""Backpack's account settings as a spot-only exchange has them: no borrowing, no lending,
+no futures PnL to realize, no leverage. `accountUpdate` may only restate them."""
+
+
+def _spot_setting(name: str, spot: bool | str) -> Field:
+    """A setting that must equal its spot value: a bad value is INVALID_CLIENT_REQUEST, another one
+    UNSUPPORTED_SETTING (a refusal of the domain: the schema allows any value of the type)."""
+    kind = BOOLEAN_INPUT if isinstance(spot, bool) else DECIMAL_INPUT
+
+    def read(value: Scalar) -> None:
+        if kind.read(value) != kind.read(spot):
+            raise ApiError(
+                400,
+                Code.UNSUPPORTED_SETTING,
+                f"{name} cannot be changed: this is a spot exchange without margin, lending or leverage "
+                f"({name} is always {str(spot).lower()})",
+            )
+
+    return Field(name, Kind(kind.schema, read, kind.write), keep=False)
+
+
+ACCOUNT_UPDATE = Request(lambda: None, tuple(_spot_setting(name, spot) for name, spot in SPOT_SETTINGS.items()))
+"""`accountUpdate`: only a restatement of `SPOT_SETTINGS` (a no-op)."""

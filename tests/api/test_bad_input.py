@@ -102,7 +102,10 @@ OPERATIONS = [
         "fillHistoryQueryAll",
         {"symbol": "SOL_USDC", "fillType": "User", **WINDOW},
     ),
+    Operation("account", "GET", "/api/v1/account", "accountQuery", {}),
+    Operation("account-update", "PATCH", "/api/v1/account", "accountUpdate", {"autoLend": False, "leverageLimit": "1"}),
     Operation("deposits", "GET", "/wapi/v1/capital/deposits", "depositQueryAll", WINDOW),
+    Operation("pnl", "GET", "/exchange/v1/pnl", "pnlQuery", {"symbol": "SOL_USDC"}),
     Operation("withdrawals", "GET", "/wapi/v1/capital/withdrawals", "withdrawalQueryAll", WINDOW),
     Operation(
         "account-create",

@@ -19,7 +19,7 @@ from ccxt.test.exchange.base.test_order_book import test_order_book as check_ord
 from ccxt.test.exchange.base.test_ticker import test_ticker as check_ticker
 from ccxt.test.exchange.base.test_trade import test_trade as check_trade
 
-from tests.api.client import Client
+from tests.api.client import Client, ok
 from tests.api.conftest import Exchange, serve_exchange
 
 SOL = "SOL/USDC"
@@ -199,3 +199,37 @@ def test_deposits_and_withdrawals_pass_ccxt_validators(exchange: Exchange) -> No
     assert ccxt_client.fetch_withdrawals(since=withdrawal["timestamp"], params={"until": withdrawal["timestamp"]})
     assert ccxt_client.fetch_withdrawals(params={"until": withdrawal["timestamp"] - 1}) == []
     assert ccxt_client.fetch_withdrawals("USDC") == []
+
+
+def test_fetch_order_and_its_trades_older_than_the_newest_100(exchange: Exchange) -> None:
+    """An order that filled, then 120 newer orders: ccxt still fetches it and its fills by id
+    (`orderId` filters `/wapi/v1/history/orders` and `/fills`, so no page of 100 hides it)."""
+    seller, buyer = exchange.new_account(), exchange.new_account()
+    seller.fund("SOL", "10")
+    buyer.fund("USDC", "100000")
+    resting = seller.place(symbol="SOL_USDC", side="Ask", orderType="Limit", price="150", quantity="2").json()
+    buyer.place(symbol="SOL_USDC", side="Bid", orderType="Limit", price="150", quantity="0.5")
+    buyer.place(symbol="SOL_USDC", side="Bid", orderType="Limit", price="150", quantity="0.7")
+    newer = {"symbol": "SOL_USDC", "side": "Bid", "orderType": "Limit", "price": "100", "quantity": "0.01"}
+    for _ in range(6):
+        ok(buyer.post("/api/v1/orders", "orderExecute", [newer] * 20))
+    ok(buyer.delete("/api/v1/orders", "orderCancelAll", {"symbol": "SOL_USDC"}))
+    old = ok(buyer.get("/wapi/v1/history/orders", "orderHistoryQueryAll", {"symbol": "SOL_USDC", "limit": "1000"}))
+    assert len(old) == 122
+    oldest = old[-1]["id"]
+    ccxt_buyer = backpack(exchange.url, buyer)
+    ccxt_buyer.load_markets()
+    assert oldest not in {o["id"] for o in ccxt_buyer.fetch_orders(SOL)}, "the default page is the newest 100"
+    now = ccxt_buyer.milliseconds()
+
+    order = ccxt_buyer.fetch_order(oldest, SOL)
+    check_order(ccxt_buyer, {}, "fetchOrder", order, SOL, now)
+    assert (order["id"], order["status"], order["filled"], order["price"]) == (oldest, "closed", 0.5, 150.0)
+    fills = ccxt_buyer.fetch_my_trades(SOL, params={"orderId": oldest})
+    assert [(t["order"], t["amount"], t["price"], t["side"]) for t in fills] == [(oldest, 0.5, 150.0, "buy")]
+    for trade in fills:
+        check_trade(ccxt_buyer, {}, "fetchMyTrades", trade, SOL, now, False)
+    ccxt_seller = backpack(exchange.url, seller)
+    assert [t["amount"] for t in ccxt_seller.fetch_my_trades(SOL, params={"orderId": resting["id"]})] == [0.5, 0.7]
+    assert ccxt_seller.fetch_order(resting["id"], SOL)["filled"] == 1.2
+    ok(seller.delete("/api/v1/orders", "orderCancelAll", {"symbol": "SOL_USDC"}))  # the shared book as it was

@@ -40,12 +40,14 @@ FUNDING = {"BTC": 1_000_000, "ETH": 1_000_000, "USDC": 1_000_000_000}
 E = TypeVar("E", bound=Event)
 
 
-def make_engine(accounts: Iterable[int] = (1, 2, 3, 4), funding: dict[str, int] | None = None) -> Engine:
-    """An engine with ASSETS and MARKETS listed and each account funded by deposits."""
+def make_engine(
+    accounts: Iterable[int] = (1, 2, 3, 4), funding: dict[str, int] | None = None, markets: Iterable[Market] = MARKETS
+) -> Engine:
+    """An engine with ASSETS and `markets` (MARKETS by default) listed and each account funded by deposits."""
     engine = Engine()
     for listed in ASSETS:
         engine.handle(AddAsset(asset=listed, ts=0))
-    for spec in MARKETS:
+    for spec in markets:
         engine.handle(AddMarket(market=spec, ts=0))
     for account in accounts:
         for symbol, amount in (funding if funding is not None else FUNDING).items():

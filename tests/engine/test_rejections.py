@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
+from exchange.engine import state
 from exchange.engine.commands import (
     AddAsset,
     AddMarket,
@@ -16,8 +21,8 @@ from exchange.engine.commands import (
 )
 from exchange.engine.engine import Engine
 from exchange.engine.errors import RejectReason
-from exchange.engine.events import OrderCancelled
-from exchange.engine.numbers import Asset
+from exchange.engine.events import OrderCancelled, Rejected
+from exchange.engine.numbers import Asset, InvalidInput
 from exchange.engine.orders import OrderType, Side, TimeInForce
 from tests.engine.builders import (
     BTC,
@@ -162,6 +167,61 @@ def test_order_not_found_including_other_accounts_orders() -> None:
     accepted(engine, CancelOrder(account_id=1, symbol="BTC_USDC", order_id=1, ts=1))
     rejected(engine, CancelOrder(account_id=1, symbol="BTC_USDC", order_id=1, ts=1), missing)
     assert of_type(accepted(engine, CancelAllOrders(account_id=1, symbol="BTC_USDC", ts=1)), OrderCancelled) == []
+
+
+def banded_engine() -> Engine:
+    """BTC_USDC with a band of 0.8x..1.25x, accounts 1 and 2 funded, no trade yet."""
+    banded = replace(BTC_USDC, band_min=Decimal("0.8"), band_max=Decimal("1.25"))
+    return make_engine(accounts=(1, 2), markets=(banded,))
+
+
+def test_price_band_no_reference_before_the_first_trade() -> None:
+    """No trade yet: any price goes, however far (there is nothing to measure it against)."""
+    engine = banded_engine()
+    accepted(engine, limit(1, Side.ASK, 10**30, 1))
+    accepted(engine, limit(2, Side.BID, 1, 1))
+
+
+def test_price_band_inside_at_the_edges_and_outside() -> None:
+    """Reference 60,001 ticks: 0.8x = 48,000.8, so the lowest price is 48,001 (rounded up into the band);
+    1.25x = 75,001.25, so the highest is 75,001 (rounded down). Both edges are inside, one tick beyond is out."""
+    engine = banded_engine()
+    accepted(engine, limit(1, Side.ASK, 60_001, 1))
+    accepted(engine, limit(2, Side.BID, 60_001, 1))
+    assert engine.books["BTC_USDC"].last_price == 60_001
+    assert BTC_USDC.band(60_001) is None
+    assert engine.books["BTC_USDC"].market.band(60_001) == (48_001, 75_001)
+    outside = RejectReason.PRICE_OUTSIDE_BAND
+    rejected(engine, limit(1, Side.ASK, 75_002, 1), outside)
+    rejected(engine, limit(2, Side.BID, 48_000, 1), outside)
+    rejected(engine, limit(2, Side.BID, 10**39, 1), outside)
+    events = engine.handle(limit(1, Side.ASK, 75_002, 1))
+    assert isinstance(events[0], Rejected)
+    assert events[0].message == (
+        "price 37501.0 is outside the price band 24000.5..37500.5 (0.8x..1.25x the last trade price 30000.5)"
+    )
+    accepted(engine, limit(1, Side.ASK, 75_001, 1))
+    accepted(engine, limit(2, Side.BID, 48_001, 1))
+    accepted(engine, limit(2, Side.BID, 60_000, 2))
+
+
+def test_price_band_follows_the_last_trade_and_survives_a_restore() -> None:
+    """A trade at 50,000 moves the reference: 75,001 is now out (the top is 62,500), 40,000 in."""
+    engine = banded_engine()
+    accepted(engine, limit(1, Side.ASK, 50_000, 1))
+    accepted(engine, market(2, Side.BID, quantity=1))
+    restored = state.restore(state.snapshot(engine))
+    assert state.digest(restored) == state.digest(engine)
+    for each in (engine, restored):
+        rejected(each, limit(1, Side.ASK, 62_501, 1), RejectReason.PRICE_OUTSIDE_BAND)
+        accepted(each, limit(1, Side.ASK, 62_500, 1))
+        accepted(each, limit(2, Side.BID, 40_000, 1))
+
+
+@pytest.mark.parametrize(("low", "high"), [("0.8", None), ("0", "2"), ("1.1", "2"), ("0.5", "0.9"), ("NaN", "2")])
+def test_price_band_multipliers_must_bracket_one(low: str, high: str | None) -> None:
+    with pytest.raises(InvalidInput):
+        replace(BTC_USDC, band_min=Decimal(low), band_max=None if high is None else Decimal(high))
 
 
 def test_every_reason_is_produced_by_a_test_here() -> None:

@@ -66,7 +66,15 @@ def test_the_procfile_web_process_serves_and_an_order_round_trips(tmp_path: Path
                 "0.01",
                 "--taker-fee-bps",
                 "5",
+                "--min-multiplier",
+                "0.8",
+                "--max-multiplier",
+                "1.25",
             )
+            markets = httpx.get(f"{url}/api/v1/markets").json()
+            assert [
+                (m["filters"]["price"]["minMultiplier"], m["filters"]["price"]["maxMultiplier"]) for m in markets
+            ] == [("0.8", "1.25")]
             account = cli(ops, "accounts", "create", "--public-key", trader.public_key, "--label", "trader")
             account_id = int(str(account["accountId"]))
             cli(ops, "deposit", "USDC", "1000", "--account-id", str(account_id), "--transfer-id", "t1")

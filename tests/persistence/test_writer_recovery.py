@@ -62,6 +62,8 @@ def test_round_trip_restores_the_same_state(database_url: str) -> None:
     assert set(restored.balances) == set(expected.balances)
     assert restored.open_orders == expected.open_orders
     assert set(restored.markets) == set(expected.markets)
+    traded = [m for m in restored.markets if m.last_price is not None]
+    assert traded and all(m.market.band_min is not None for m in traded), "bands and their reference come back"
 
 
 def test_recovered_engine_continues_like_the_original(database_url: str) -> None:

@@ -1,5 +1,9 @@
 // The signed-in part of the page: demo sign-up, and the open orders / order history / fills /
-// balances tabs, kept live from the private streams.
+// balances / PnL tabs, kept live from the private streams.
+//
+// PnL (GET /exchange/v1/pnl, the project's own route): per market, the position bought here,
+// its average cost (quote, fees included), realized PnL and unrealized PnL at the last trade
+// price, exact decimals from the server; it is re-read with the rest and when its tab opens.
 //
 // Sign-up: the browser makes an Ed25519 key pair (client.js `Identity`), opens an account with
 // it through the project's own route POST /exchange/v1/accounts (instruction accountCreate,
@@ -12,12 +16,12 @@
 // the server's committed state rather than a client-side reconstruction.
 
 import { ApiError, Identity, get, signed } from "./client.js";
-import { fixed, grouped, multiply, places } from "./decimal.js";
+import { fixed, grouped, multiply, places, trimmed } from "./decimal.js";
 import * as api from "./endpoints.js";
 import { clock, debounce, h, toast } from "./ui.js";
 
 const QUOTE_GRANT = 10000; // FAUCET_GRANT of exchange/demo.py, which the market maker sizes its quotes by
-const TABS = ["Open orders", "Order history", "Fills", "Balances"];
+const TABS = ["Open orders", "Order history", "Fills", "Balances", "PnL"];
 const ORDER_COLUMNS = [["Time"], ["Market"], ["Side"], ["Type"], ["Price", 1], ["Quantity", 1], ["Filled", 1], ["Status"]];
 
 function side(value) {
@@ -52,7 +56,7 @@ export function mountAccount(element, sessionBox, { stream, markets, events }) {
   const bySymbol = new Map(markets.map((m) => [m.symbol, m]));
   let identity = null;
   let tab = TABS[0];
-  const data = { open: [], history: [], fills: [], balances: {} };
+  const data = { open: [], history: [], fills: [], balances: {}, pnl: [] };
   const body = h("div", { class: "tab-body" });
   const tabBar = h("div", { class: "tabs", role: "tablist" });
   element.replaceChildren(tabBar, body);
@@ -194,6 +198,7 @@ export function mountAccount(element, sessionBox, { stream, markets, events }) {
           onclick: () => {
             tab = name;
             render();
+            if (name === "PnL") refreshSoon();
           },
         },
         name === TABS[0] && identity ? `${name} (${data.open.length})` : name,
@@ -264,6 +269,22 @@ export function mountAccount(element, sessionBox, { stream, markets, events }) {
           "No fills yet",
         ),
       );
+    } else if (tab === "PnL") {
+      const signedAmount = (value) =>
+        value === null ? "—" : h("span", { class: value.startsWith("-") ? "sell" : "buy" }, grouped(trimmed(value, 2)));
+      body.replaceChildren(
+        table(
+          [["Market"], ["Position", 1], ["Cost", 1], ["Realized", 1], ["Unrealized", 1]],
+          data.pnl.map((p) => [
+            pair(p.symbol),
+            qty(p.symbol, p.netQuantity),
+            grouped(trimmed(p.costBasis, 2)),
+            signedAmount(p.pnlRealized),
+            signedAmount(p.pnlUnrealized),
+          ]),
+          "No trades yet",
+        ),
+      );
     } else {
       const rows = Object.entries(data.balances).sort(([a], [b]) => a.localeCompare(b));
       body.replaceChildren(
@@ -283,13 +304,14 @@ export function mountAccount(element, sessionBox, { stream, markets, events }) {
 
   async function refresh() {
     if (!identity) return;
-    const [open, history, fills, balances] = await Promise.all([
+    const [open, history, fills, balances, pnl] = await Promise.all([
       call(api.ORDERS_QUERY, {}),
       call(api.ORDER_HISTORY, { limit: 50 }),
       call(api.FILL_HISTORY, { limit: 50 }),
       call(api.BALANCES, {}),
+      call(api.PNL, {}),
     ]);
-    Object.assign(data, { open: open.sort((a, b) => b.createdAt - a.createdAt), history, fills, balances });
+    Object.assign(data, { open: open.sort((a, b) => b.createdAt - a.createdAt), history, fills, balances, pnl });
     events.dispatchEvent(new CustomEvent("balances", { detail: balances }));
     events.dispatchEvent(new CustomEvent("open-orders", { detail: open }));
     render();
