@@ -37,6 +37,17 @@ class SetMarketHalted:
 
 
 @record
+class Chain:
+    """Where a transfer came from or goes to, outside the ledger: its network, the address
+    (of a deposit: the account's deposit reference; of a withdrawal: the destination), and
+    the on-chain transaction once known. The engine carries it to the history untouched."""
+
+    blockchain: str
+    address: str
+    transaction_hash: str | None = None
+
+
+@record
 class Deposit:
     """Credit `amount` atoms; idempotent by `transfer_id` (a repeat is rejected, credits nothing)."""
 
@@ -44,17 +55,34 @@ class Deposit:
     asset: str
     amount: int
     transfer_id: str
+    chain: Chain | None = None
     ts: int
 
 
 @record
 class Withdraw:
-    """Debit `amount` atoms from available; idempotent by `transfer_id`."""
+    """Debit `amount` atoms from available; idempotent by `transfer_id`.
+
+    Without a `chain` the withdrawal is settled at once (it leaves the ledger, nothing
+    more); with one it is pending until the operator settles it (`SettleWithdrawal`).
+    """
 
     account_id: int
     asset: str
     amount: int
     transfer_id: str
+    chain: Chain | None = None
+    ts: int
+
+
+@record
+class SettleWithdrawal:
+    """The operator's word on a pending withdrawal: sent (`confirmed`, with its transaction
+    if given), or failed, which returns the amount to the account's available balance."""
+
+    transfer_id: str
+    confirmed: bool
+    transaction_hash: str | None = None
     ts: int
 
 
@@ -96,4 +124,14 @@ class CancelAllOrders:
     ts: int
 
 
-Command = AddAsset | AddMarket | SetMarketHalted | Deposit | Withdraw | PlaceOrder | CancelOrder | CancelAllOrders
+Command = (
+    AddAsset
+    | AddMarket
+    | SetMarketHalted
+    | Deposit
+    | Withdraw
+    | SettleWithdrawal
+    | PlaceOrder
+    | CancelOrder
+    | CancelAllOrders
+)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from exchange.engine.commands import Command
+from exchange.engine.commands import Chain, Command
 from exchange.engine.numbers import Asset, Market
 from exchange.engine.orders import OrderSpec, OrderStatus, Side
 from exchange.engine.records import record
@@ -37,6 +37,7 @@ class RejectReason(StrEnum):
     DUPLICATE_CLIENT_ID = "DUPLICATE_CLIENT_ID"
     ORDER_NOT_FOUND = "ORDER_NOT_FOUND"
     DUPLICATE_TRANSFER = "DUPLICATE_TRANSFER"
+    WITHDRAWAL_NOT_PENDING = "WITHDRAWAL_NOT_PENDING"
     UNSTORABLE = "UNSTORABLE"
     """The database refused the command's effects (a value it cannot store); given by the actor, not the engine."""
 
@@ -81,15 +82,32 @@ class Deposited:
     asset: str
     amount: int
     transfer_id: str
+    chain: Chain | None
     ts: int
 
 
 @record
 class Withdrawn:
+    """Atoms left the account's available balance; with a `chain`, pending until settled."""
+
     account_id: int
     asset: str
     amount: int
     transfer_id: str
+    chain: Chain | None
+    ts: int
+
+
+@record
+class WithdrawalSettled:
+    """A pending withdrawal was sent (`confirmed`) or failed, its amount then back in available."""
+
+    account_id: int
+    asset: str
+    amount: int
+    transfer_id: str
+    confirmed: bool
+    transaction_hash: str | None
     ts: int
 
 
@@ -191,6 +209,7 @@ Event = (
     | MarketHaltChanged
     | Deposited
     | Withdrawn
+    | WithdrawalSettled
     | BalanceChanged
     | OrderAccepted
     | TradeExecuted
