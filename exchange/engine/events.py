@@ -82,7 +82,7 @@ class Deposited:
     asset: str
     amount: int
     transfer_id: str
-    chain: Chain | None
+    chain: Chain | None = None
     ts: int
 
 
@@ -94,7 +94,7 @@ class Withdrawn:
     asset: str
     amount: int
     transfer_id: str
-    chain: Chain | None
+    chain: Chain | None = None
     ts: int
 
 

@@ -85,7 +85,9 @@ class Asset:
             raise InvalidInput("INVALID_CLIENT_REQUEST", "asset decimals must be within 0..36")
         names = self.blockchains
         if not names or len(set(names)) != len(names) or not all(BLOCKCHAIN.fullmatch(n) for n in names):
-            raise InvalidInput("INVALID_CLIENT_REQUEST", "blockchains must be distinct names of 1 to 32 ASCII letters and digits")
+            raise InvalidInput(
+                "INVALID_CLIENT_REQUEST", "blockchains must be distinct names of 1 to 32 ASCII letters and digits"
+            )
 
     @property
     def atom(self) -> Decimal:
