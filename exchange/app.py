@@ -35,7 +35,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import BaseRoute
 
 from exchange import demo, observability
-from exchange.api import openapi, own, private, public
+from exchange.api import capital, openapi, own, private, public
 from exchange.api.errors import exception_handlers
 from exchange.api.ratelimit import IpRateLimitMiddleware, RateLimiter
 from exchange.api.routes import routes as derived_routes
@@ -60,7 +60,7 @@ from exchange.web import ROUTES as WEB_ROUTES
 def routes() -> list[BaseRoute]:
     """Every HTTP route: Backpack's public and private API, the project's own, and the docs."""
     return [
-        *derived_routes({**public.HANDLERS, **private.HANDLERS, **own.HANDLERS}),
+        *derived_routes({**public.HANDLERS, **private.HANDLERS, **capital.HANDLERS, **own.HANDLERS}),
         *openapi.ROUTES,
         *observability.ROUTES,
         *WEB_ROUTES,

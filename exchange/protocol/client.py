@@ -140,12 +140,16 @@ def transfer_params(request: TransferRequest) -> Json:
         params["transferId"] = request.transfer_id
     if request.account_id is not None:
         params["accountId"] = str(request.account_id)
+    if request.address is not None:
+        params["address"] = request.address
+    if request.transaction_hash is not None:
+        params["transactionHash"] = request.transaction_hash
     return params
 
 
 def asset_params(asset: Asset) -> Json:
     """An `assetCreate` body: the inverse of `parse_asset`."""
-    return {"symbol": asset.symbol, "decimals": str(asset.decimals)}
+    return {"symbol": asset.symbol, "decimals": str(asset.decimals), "blockchains": ",".join(asset.blockchains)}
 
 
 def market_params(request: MarketRequest) -> Json:

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from exchange import marketdata
+from exchange.protocol import capital, requests
 from exchange.protocol import messages as m
-from exchange.protocol import requests
 from exchange.protocol.messages import Schema, array, obj, query, ref
 from exchange.protocol.ours import Scope
 
@@ -100,7 +100,12 @@ def signed(
 PRIVATE, OWN = Tag.PRIVATE, Tag.OWN
 READ, TRADE, ADMIN = Scope.READ, Scope.TRADE, Scope.ADMIN
 MAX_BATCH = 20
-ORDER, ORDERS, KEYS = "/api/v1/order", "/api/v1/orders", "/exchange/v1/keys"
+ORDER, ORDERS, KEYS, WITHDRAWALS = (
+    "/api/v1/order",
+    "/api/v1/orders",
+    "/exchange/v1/keys",
+    "/wapi/v1/capital/withdrawals",
+)
 """The paths that serve several methods."""
 
 # fmt: off
@@ -145,8 +150,15 @@ FILL_HISTORY = signed(PRIVATE, READ, "fillHistoryQueryAll", "GET", "/wapi/v1/his
                       array(ref("Fill")), query=(*m.HISTORY, *m.TIME_WINDOW, query("fillType", m.STRING)))
 DEPOSIT_HISTORY = signed(PRIVATE, READ, "depositQueryAll", "GET", "/wapi/v1/capital/deposits", "Deposit history",
                          array(ref("Deposit")), query=m.TRANSFERS)
-WITHDRAWAL_HISTORY = signed(PRIVATE, READ, "withdrawalQueryAll", "GET", "/wapi/v1/capital/withdrawals",
+WITHDRAWAL_HISTORY = signed(PRIVATE, READ, "withdrawalQueryAll", "GET", WITHDRAWALS,
                             "Withdrawal history", array(ref("Withdrawal")), query=m.TRANSFERS)
+WITHDRAWAL_REQUEST = signed(PRIVATE, TRADE, "withdraw", "POST", WITHDRAWALS,
+                            "Withdraw from the available balance to an address on one of the asset's blockchains: "
+                            "pending until the operator confirms or fails it (idempotent by clientId)",
+                            ref("Withdrawal"), body=capital.WITHDRAWAL_REQUEST)
+DEPOSIT_ADDRESS = signed(PRIVATE, READ, "depositAddressQuery", "GET", "/wapi/v1/capital/deposit/address",
+                         "The account's stable deposit reference on a blockchain (the on-ramp credits by it)",
+                         capital.DEPOSIT_ADDRESS, query=(capital.BLOCKCHAIN_QUERY,))
 
 ACCOUNT_CREATE = signed(OWN, ADMIN, "accountCreate", "POST", "/exchange/v1/accounts",
                         "Open an account with an ED25519 public key "
@@ -166,14 +178,25 @@ DEPOSIT = signed(OWN, READ, "deposit", "POST", "/exchange/v1/capital/deposit",
 WITHDRAW = signed(OWN, TRADE, "withdraw", "POST", "/exchange/v1/capital/withdraw",
                   "Withdraw from the available balance (idempotent by transferId)", ref("Transfer"),
                   body=m.WITHDRAW_REQUEST)
-ASSET_CREATE = signed(OWN, ADMIN, "assetCreate", "POST", "/admin/v1/assets", "List an asset", ref("Asset"),
-                      body=obj({"symbol": m.STRING, "decimals": m.INTEGER}))
+ASSET_CREATE = signed(OWN, ADMIN, "assetCreate", "POST", "/admin/v1/assets",
+                      "List an asset, with its blockchains comma-separated (default Solana)", ref("Asset"),
+                      body=obj({"symbol": m.STRING, "decimals": m.INTEGER, "blockchains": m.STRING},
+                               optional=("blockchains",)))
 MARKET_CREATE = signed(OWN, ADMIN, "marketCreate", "POST", "/admin/v1/markets", "List a spot market", ref("Market"),
                        body=m.MARKET_REQUEST)
 MARKET_HALT = signed(OWN, ADMIN, "marketHalt", "POST", "/admin/v1/markets/halt", "Halt a market", ref("MarketState"),
                      body=m.SYMBOL_BODY)
 MARKET_RESUME = signed(OWN, ADMIN, "marketResume", "POST", "/admin/v1/markets/resume", "Resume a market",
                        ref("MarketState"), body=m.SYMBOL_BODY)
+WITHDRAWALS_PENDING = signed(OWN, ADMIN, "withdrawalQueryPending", "GET", "/admin/v1/withdrawals",
+                             "Withdrawals waiting for the operator, oldest first", array(ref("Withdrawal")),
+                             query=(m.LIMIT, m.OFFSET))
+WITHDRAWAL_CONFIRM = signed(OWN, ADMIN, "withdrawalConfirm", "POST", "/admin/v1/withdrawals/confirm",
+                            "Mark a pending withdrawal sent, with its transaction (idempotent)", ref("Withdrawal"),
+                            body=capital.SETTLEMENT)
+WITHDRAWAL_FAIL = signed(OWN, ADMIN, "withdrawalFail", "POST", "/admin/v1/withdrawals/fail",
+                         "Mark a pending withdrawal failed: its amount returns to the available balance (idempotent)",
+                         ref("Withdrawal"), body=capital.SETTLEMENT)
 ENGINE_QUERY = signed(OWN, ADMIN, "engineQuery", "GET", "/admin/v1/engine",
                       "This instance's engine: its role, fencing epoch and state digest (equal to a fresh load's)",
                       obj({"role": m.STRING, "epoch": {"type": ["integer", "null"]},
@@ -182,9 +205,10 @@ ENGINE_QUERY = signed(OWN, ADMIN, "engineQuery", "GET", "/admin/v1/engine",
 ENDPOINTS: tuple[Endpoint, ...] = (
     STATUS, PING, TIME, SECURITIES, ASSETS, MARKETS, MARKET, DEPTH, TICKER, TICKERS, KLINES, TRADES, TRADES_HISTORY,
     BALANCES, ORDER_QUERY, ORDER_EXECUTE, ORDER_CANCEL, ORDERS_QUERY, ORDERS_EXECUTE, ORDERS_CANCEL,
-    ORDER_HISTORY, FILL_HISTORY, DEPOSIT_HISTORY, WITHDRAWAL_HISTORY,
+    ORDER_HISTORY, FILL_HISTORY, DEPOSIT_HISTORY, WITHDRAWAL_HISTORY, WITHDRAWAL_REQUEST, DEPOSIT_ADDRESS,
     ACCOUNT_CREATE, KEY_QUERY_ALL, KEY_CREATE, KEY_REVOKE, DEPOSIT, WITHDRAW,
-    ASSET_CREATE, MARKET_CREATE, MARKET_HALT, MARKET_RESUME, ENGINE_QUERY,
+    ASSET_CREATE, MARKET_CREATE, MARKET_HALT, MARKET_RESUME,
+    WITHDRAWALS_PENDING, WITHDRAWAL_CONFIRM, WITHDRAWAL_FAIL, ENGINE_QUERY,
 )
 """Every operation, in the order the document lists them."""
 # fmt: on

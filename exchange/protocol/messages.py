@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from exchange.engine.orders import OrderStatus, OrderType, SelfTradePrevention, Side, TimeInForce
+from exchange.persistence.tables import CONFIRMED, FAILED, PENDING
 from exchange.protocol import replies, requests
 from exchange.protocol.codes import Code
 from exchange.protocol.ours import Scope
@@ -26,6 +27,7 @@ INTEGER: Schema = {"type": "integer"}
 STRING: Schema = {"type": "string"}
 BOOLEAN: Schema = {"type": "boolean"}
 NULL: Schema = {"type": "null"}
+NULLABLE_STRING: Schema = {"type": ["string", "null"]}
 
 
 def obj(properties: dict[str, Schema], *, optional: tuple[str, ...] = ()) -> Schema:
@@ -223,13 +225,13 @@ SCHEMAS: dict[str, Schema] = {
     "Deposit": obj(
         {
             "id": INTEGER,
-            "toAddress": NULL,
+            "toAddress": NULLABLE_STRING,
             "fromAddress": NULL,
             "confirmationBlockNumber": NULL,
             "identifier": STRING,
-            "source": {"const": replies.DEPOSIT_SOURCE},
-            "status": {"const": replies.TRANSFER_STATUS},
-            "transactionHash": NULL,
+            "source": STRING,
+            "status": {"const": CONFIRMED},
+            "transactionHash": NULLABLE_STRING,
             "subaccountId": NULL,
             "symbol": STRING,
             "quantity": DECIMAL,
@@ -243,16 +245,16 @@ SCHEMAS: dict[str, Schema] = {
     "Withdrawal": obj(
         {
             "id": INTEGER,
-            "blockchain": NULL,
+            "blockchain": NULLABLE_STRING,
             "clientId": NULL,
             "identifier": STRING,
             "quantity": DECIMAL,
             "fee": DECIMAL,
             "symbol": STRING,
-            "status": {"const": replies.TRANSFER_STATUS},
+            "status": {"type": "string", "enum": [PENDING, CONFIRMED, FAILED]},
             "subaccountId": NULL,
-            "toAddress": NULL,
-            "transactionHash": NULL,
+            "toAddress": NULLABLE_STRING,
+            "transactionHash": NULLABLE_STRING,
             "createdAt": STRING,
             "isInternal": BOOLEAN,
             "triggerAt": NULL,
@@ -307,8 +309,15 @@ ACCOUNT_REQUEST = obj({"publicKey": STRING, "scopes": STRING, "label": STRING}, 
 KEY_REQUEST = obj({"publicKey": STRING, "scopes": STRING}, optional=("scopes",))
 WITHDRAW_REQUEST = obj({"symbol": STRING, "quantity": NUMBER_INPUT, "transferId": STRING}, optional=("transferId",))
 DEPOSIT_REQUEST = obj(
-    {"symbol": STRING, "quantity": NUMBER_INPUT, "transferId": STRING, "accountId": INTEGER},
-    optional=("transferId", "accountId"),
+    {
+        "symbol": STRING,
+        "quantity": NUMBER_INPUT,
+        "transferId": STRING,
+        "accountId": INTEGER,
+        "address": STRING,
+        "transactionHash": STRING,
+    },
+    optional=("transferId", "accountId", "address", "transactionHash"),
 )
 OFFSET = query("offset", {"type": "integer", "minimum": 0})
 TICKER_INTERVAL = query("interval", {"type": "string", "enum": ["1d"]})

@@ -11,7 +11,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Protocol
 
-from exchange.engine.numbers import Asset
+from exchange.engine.numbers import DEFAULT_BLOCKCHAINS, Asset, InvalidInput
 from exchange.protocol.codes import ApiError, Code, bad_request
 from exchange.protocol.decoding import Json, Scalar, only_fields, parse_decimal, parse_uint, required
 from exchange.protocol.replies import _book_state, dec
@@ -50,12 +50,15 @@ class KeyRequest:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TransferRequest:
-    """`deposit` / `withdraw`: the asset, the amount, the caller's idempotency key, the target account."""
+    """`deposit` / `withdraw`: the asset, the amount, the caller's idempotency key, the target account;
+    an on-ramp deposit by reference names the account's deposit `address` and its chain transaction instead."""
 
     symbol: str
     quantity: Decimal
     transfer_id: str | None = None
     account_id: int | None = None
+    address: str | None = None
+    transaction_hash: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -82,6 +85,18 @@ ASSET_SYMBOL = re.compile(r"[A-Za-z0-9]{1,16}")
 MARKET_SYMBOL = re.compile(r"[A-Za-z0-9_]{1,32}")
 """What a new listing may be called: ASCII letters and digits (and `_` in a market's), so every
 symbol is safe in a URL, a stream name (`depth.SOL_USDC`) and a log line."""
+
+
+CHAIN_TEXT = re.compile(r"[\x21-\x7e]{1,128}")
+"""An address or a transaction hash: 1 to 128 printable ASCII characters, no spaces."""
+
+
+def chain_text(params: Mapping[str, Scalar], name: str) -> str:
+    """An address or a transaction hash (`CHAIN_TEXT`)."""
+    value = required(params, name)
+    if not isinstance(value, str) or not CHAIN_TEXT.fullmatch(value):
+        raise bad_request(f"{name} must be 1 to 128 printable ASCII characters without spaces")
+    return value
 
 
 def _text(params: Mapping[str, Scalar], name: str, *, max_length: int = MAX_ID_LENGTH) -> str:
@@ -171,21 +186,27 @@ def key_fields(key: KeyRecord) -> Json:
 
 
 _WITHDRAW_FIELDS = ("symbol", "quantity", "transferId")
-_DEPOSIT_FIELDS = (*_WITHDRAW_FIELDS, "accountId")
+_DEPOSIT_FIELDS = (*_WITHDRAW_FIELDS, "accountId", "address", "transactionHash")
 
 
 def parse_transfer(params: Mapping[str, Scalar], *, to_account: bool) -> TransferRequest:
-    """The `deposit` (with `to_account`, which reads `accountId`) or `withdraw` body."""
+    """The `deposit` (with `to_account`, which reads `accountId`, or `address` and `transactionHash`) or
+    `withdraw` body."""
     only_fields(params, _DEPOSIT_FIELDS if to_account else _WITHDRAW_FIELDS, "transfer")
     symbol = _asset_symbol(params, "symbol")
     quantity = parse_decimal(required(params, "quantity"), code=Code.INVALID_QUANTITY, name="quantity")
     transfer_id = None if params.get("transferId") is None else _text(params, "transferId")
     target = params.get("accountId")
+    by_reference = params.get("address") is not None or params.get("transactionHash") is not None
+    if by_reference and (transfer_id is not None or target is not None):
+        raise bad_request("a deposit by address is identified by its transactionHash: no transferId or accountId")
     return TransferRequest(
         symbol=symbol,
         quantity=quantity,
         transfer_id=transfer_id,
         account_id=None if target is None else parse_uint(target, name="accountId", maximum=MAX_ACCOUNT_ID),
+        address=chain_text(params, "address") if by_reference else None,
+        transaction_hash=chain_text(params, "transactionHash") if by_reference else None,
     )
 
 
@@ -202,12 +223,19 @@ def transfer_fields(asset: Asset, *, transfer_id: str, account_id: int, amount: 
 
 
 def parse_asset(params: Mapping[str, Scalar]) -> Asset:
-    """The `assetCreate` body."""
+    """The `assetCreate` body: `blockchains`, its networks comma-separated, default `DEFAULT_BLOCKCHAINS`."""
     decimals = parse_uint(required(params, "decimals"), name="decimals", maximum=MAX_DECIMALS)
     symbol = required(params, "symbol")
     if not isinstance(symbol, str) or not ASSET_SYMBOL.fullmatch(symbol):
         raise bad_request("symbol must be 1 to 16 ASCII letters and digits")
-    return Asset(symbol=symbol, decimals=decimals)
+    names = params.get("blockchains")
+    if names is not None and not isinstance(names, str):
+        raise bad_request("blockchains must be comma-separated names, e.g. Solana,Ethereum")
+    blockchains = DEFAULT_BLOCKCHAINS if names is None else tuple(n.strip() for n in names.split(","))
+    try:
+        return Asset(symbol=symbol, decimals=decimals, blockchains=blockchains)
+    except InvalidInput as error:
+        raise bad_request(error.message) from None
 
 
 def _positive(params: Mapping[str, Scalar], name: str) -> Decimal:

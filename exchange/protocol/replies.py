@@ -48,7 +48,7 @@ def kline_stream_time(seconds: int) -> str:
 
 
 def asset_fields(asset: Asset) -> Json:
-    """`MarketAsset`: one asset with one token (our ledger is the only 'chain')."""
+    """`MarketAsset`: one asset with a token per blockchain it is listed on."""
     return {
         "symbol": asset.symbol,
         "displayName": asset.symbol,
@@ -56,7 +56,7 @@ def asset_fields(asset: Asset) -> Json:
         "tokens": [
             {
                 "displayName": asset.symbol,
-                "blockchain": "Solana",
+                "blockchain": blockchain,
                 "contractAddress": None,
                 "depositEnabled": True,
                 "minimumDeposit": "0",
@@ -66,6 +66,7 @@ def asset_fields(asset: Asset) -> Json:
                 "withdrawalFee": "0",
                 "nativeDecimals": asset.decimals,
             }
+            for blockchain in asset.blockchains
         ],
     }
 
@@ -269,23 +270,22 @@ def fill_fields(fill: queries.Fill) -> Json:
     }
 
 
-TRANSFER_STATUS = "confirmed"
-"""Backpack's status of a settled deposit or withdrawal (ccxt reads it as `ok`); a ledger transfer settles at once."""
 DEPOSIT_SOURCE = "administrator"
-"""Backpack's deposit `source` for a credit that did not arrive on a chain: the faucet and the operator's on-ramp."""
+"""Backpack's deposit `source` for a credit that did not arrive on a chain: the faucet and the operator's on-ramp
+without a reference. A deposit by reference names its chain, lower-case, as Backpack does ("solana")."""
 
 
 def deposit_fields(transfer: queries.Transfer) -> Json:
-    """`Deposit` of `/wapi/v1/capital/deposits`: no chain, so addresses and hash are null; naive ISO `createdAt`."""
+    """`Deposit` of `/wapi/v1/capital/deposits`: credited when committed (`confirmed`); naive ISO `createdAt`."""
     return {
         "id": transfer.id,
-        "toAddress": None,
+        "toAddress": transfer.address,
         "fromAddress": None,
         "confirmationBlockNumber": None,
         "identifier": transfer.transfer_id,
-        "source": DEPOSIT_SOURCE,
-        "status": TRANSFER_STATUS,
-        "transactionHash": None,
+        "source": DEPOSIT_SOURCE if transfer.blockchain is None else transfer.blockchain.lower(),
+        "status": transfer.status,
+        "transactionHash": transfer.transaction_hash,
         "subaccountId": None,
         "symbol": transfer.asset,
         "quantity": dec(transfer.amount),
@@ -298,19 +298,19 @@ def deposit_fields(transfer: queries.Transfer) -> Json:
 
 
 def withdrawal_fields(transfer: queries.Transfer) -> Json:
-    """`Withdrawal` of `/wapi/v1/capital/withdrawals`: no chain (blockchain, address, hash null), fee "0"."""
+    """`Withdrawal` of `/wapi/v1/capital/withdrawals`: its status (pending, confirmed or failed), fee "0"."""
     return {
         "id": transfer.id,
-        "blockchain": None,
+        "blockchain": transfer.blockchain,
         "clientId": None,
         "identifier": transfer.transfer_id,
         "quantity": dec(transfer.amount),
         "fee": "0",
         "symbol": transfer.asset,
-        "status": TRANSFER_STATUS,
+        "status": transfer.status,
         "subaccountId": None,
-        "toAddress": None,
-        "transactionHash": None,
+        "toAddress": transfer.address,
+        "transactionHash": transfer.transaction_hash,
         "createdAt": naive_iso(transfer.ts),
         "isInternal": False,
         "triggerAt": None,
