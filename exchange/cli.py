@@ -427,18 +427,81 @@ def deposit(
     quantity: str = typer.Argument(..., help="Amount, a decimal."),
     account_id: int | None = typer.Option(None, "--account-id", min=1, help="Credit this account (admin key only)."),
     transfer_id: str | None = typer.Option(None, "--transfer-id", help="Idempotency key (default: a new one)."),
+    address: str | None = typer.Option(
+        None, "--address", help="Credit the account whose deposit address this is (admin key only; needs --tx)."
+    ),
+    tx: str | None = typer.Option(None, "--tx", help="The chain transaction of a deposit by --address (its id)."),
     url: str | None = URL,
     key: str | None = KEY,
 ) -> None:
-    """Credit an account: the operator's on-ramp (admin key), or the faucet for one's own account (demo)."""
+    """Credit an account: the operator's on-ramp (admin key), or the faucet for one's own account (demo).
+
+    With --address and --tx the on-ramp credits by the account's deposit address, once per transaction.
+    """
     from exchange.protocol import client, endpoints, ours
 
+    if (address is None) != (tx is None):
+        raise typer.BadParameter("a deposit by address names its transaction: give both", param_hint="--address/--tx")
     transfer = ours.TransferRequest(
-        symbol=symbol, quantity=_decimal(quantity, "QUANTITY"), transfer_id=transfer_id, account_id=account_id
+        symbol=symbol,
+        quantity=_decimal(quantity, "QUANTITY"),
+        transfer_id=transfer_id,
+        account_id=account_id,
+        address=address,
+        transaction_hash=tx,
     )
     signer = _key(key, required=True)
     assert signer is not None
     _call(url, signer, endpoints.DEPOSIT, client.transfer_params(transfer))
+
+
+withdrawals = typer.Typer(no_args_is_help=True, help="Withdrawals waiting for the operator (admin key).")
+app.add_typer(withdrawals, name="withdrawals")
+
+
+@withdrawals.callback()
+def _withdrawals() -> None:
+    """Withdrawals waiting for the operator (admin key)."""
+
+
+@withdrawals.command("list")
+def withdrawals_list(url: str | None = URL, key: str | None = KEY) -> None:
+    """List the pending withdrawals, oldest first: what to send, where to."""
+    from exchange.protocol import endpoints
+
+    signer = _key(key, required=True)
+    assert signer is not None
+    _call(url, signer, endpoints.WITHDRAWALS_PENDING, {"limit": "1000"})
+
+
+@withdrawals.command("confirm")
+def withdrawals_confirm(
+    number: int = typer.Argument(..., min=1, help="The withdrawal's id (as listed)."),
+    tx: str | None = typer.Option(None, "--tx", help="The chain transaction that sent it."),
+    url: str | None = URL,
+    key: str | None = KEY,
+) -> None:
+    """Mark a pending withdrawal sent."""
+    from exchange.protocol import capital, endpoints
+
+    signer = _key(key, required=True)
+    assert signer is not None
+    settlement = capital.Settlement(id=number, transaction_hash=tx)
+    _call(url, signer, endpoints.WITHDRAWAL_CONFIRM, capital.settlement_params(settlement))
+
+
+@withdrawals.command("fail")
+def withdrawals_fail(
+    number: int = typer.Argument(..., min=1, help="The withdrawal's id (as listed)."),
+    url: str | None = URL,
+    key: str | None = KEY,
+) -> None:
+    """Mark a pending withdrawal failed: its amount returns to the account's available balance."""
+    from exchange.protocol import capital, endpoints
+
+    signer = _key(key, required=True)
+    assert signer is not None
+    _call(url, signer, endpoints.WITHDRAWAL_FAIL, capital.settlement_params(capital.Settlement(id=number)))
 
 
 assets = typer.Typer(no_args_is_help=True, help="Assets listed on a running exchange.")
@@ -454,6 +517,7 @@ def _assets() -> None:
 def assets_add(
     symbol: str = typer.Argument(..., help="Asset symbol, e.g. SOL."),
     decimals: int = typer.Option(..., min=0, max=36, help="Digits after the point of its smallest unit."),
+    blockchains: str = typer.Option("Solana", help="Its networks, comma-separated, e.g. Solana,Ethereum."),
     url: str | None = URL,
     key: str | None = KEY,
 ) -> None:
@@ -462,7 +526,7 @@ def assets_add(
     from exchange.protocol import client, endpoints
 
     try:
-        asset = Asset(symbol=symbol, decimals=decimals)
+        asset = Asset(symbol=symbol, decimals=decimals, blockchains=tuple(blockchains.split(",")))
     except InvalidInput as error:
         raise typer.BadParameter(error.message, param_hint="SYMBOL") from None
     signer = _key(key, required=True)

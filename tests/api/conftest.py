@@ -83,21 +83,26 @@ class Served:
 def serving(settings: Settings, name: str) -> Iterator[Served]:
     """Run the real app with `settings` over a fresh database `name` until the generator is closed."""
     with database(name):
-        port = free_port()
-        app = create_app(settings)
-        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 30
-        while not server.started:
-            assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.02)
-        try:
-            yield Served(f"http://127.0.0.1:{port}", app, server.servers[0].get_loop())
-        finally:
-            server.should_exit = True
-            thread.join(timeout=30)
+        yield from running(settings)
+
+
+def running(settings: Settings) -> Iterator[Served]:
+    """Run the real app with `settings` over its database as it stands until the generator is closed."""
+    port = free_port()
+    app = create_app(settings)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.02)
+    try:
+        yield Served(f"http://127.0.0.1:{port}", app, server.servers[0].get_loop())
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
 
 
 def _serve(settings: Settings, name: str) -> Iterator[str]:
