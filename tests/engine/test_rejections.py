@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from exchange.engine.commands import (
-    Chain,
     AddAsset,
     AddMarket,
     CancelAllOrders,
     CancelOrder,
+    Chain,
     Deposit,
     PlaceOrder,
     SetMarketHalted,
@@ -17,10 +17,10 @@ from exchange.engine.commands import (
     Withdraw,
 )
 from exchange.engine.engine import Engine
-from exchange.engine.state import digest, restore, snapshot
 from exchange.engine.events import OrderCancelled, RejectReason, WithdrawalSettled
 from exchange.engine.numbers import Asset
 from exchange.engine.orders import OrderType, Side, TimeInForce
+from exchange.engine.state import digest, restore, snapshot
 from tests.engine.builders import (
     BTC,
     BTC_USDC,
