@@ -101,7 +101,7 @@ def test_a_withdrawal_is_pending_then_confirmed_or_failed_with_its_funds_back(
     assert Decimal(sent["quantity"]) == 2 and sent["symbol"] == "SOL"
     assert ok(withdraw(trader, "2", "sent")) == sent  # idempotent by clientId
     bounced = ok(withdraw(trader, "3.5", "bounced"))
-    assert sol(trader) == (Decimal("4.5"), 0)
+    assert sol(trader) == (Decimal("4.5"), Decimal(0))
     listed = ok(operator.get(PENDING, "withdrawalQueryPending"))
     assert [w["id"] for w in listed][-2:] == [sent["id"], bounced["id"]]
 
@@ -109,14 +109,14 @@ def test_a_withdrawal_is_pending_then_confirmed_or_failed_with_its_funds_back(
     assert (confirmed["status"], confirmed["transactionHash"]) == ("confirmed", "5xSig")
     assert ok(operator.post(CONFIRM, "withdrawalConfirm", {"id": sent["id"]})) == confirmed
     refused(operator.post(FAIL, "withdrawalFail", {"id": sent["id"]}), 400, "INVALID_CLIENT_REQUEST")
-    assert sol(trader) == (Decimal("4.5"), 0)
+    assert sol(trader) == (Decimal("4.5"), Decimal(0))
 
     failed = ok(operator.post(FAIL, "withdrawalFail", {"id": bounced["id"]}))
     assert failed["status"] == "failed"
-    assert sol(trader) == (8, 0)  # exactly the 3.5 back, once
+    assert sol(trader) == (Decimal(8), Decimal(0))  # exactly the 3.5 back, once
     assert ok(operator.post(FAIL, "withdrawalFail", {"id": bounced["id"]})) == failed
     refused(operator.post(CONFIRM, "withdrawalConfirm", {"id": bounced["id"]}), 400, "INVALID_CLIENT_REQUEST")
-    assert sol(trader) == (8, 0) and before == (10, 0)
+    assert sol(trader) == (Decimal(8), Decimal(0)) and before == (Decimal(10), Decimal(0))
     assert ok(withdraw(trader, "2", "sent"))["status"] == "confirmed"  # the same clientId names the same withdrawal
     assert sent["id"] not in [w["id"] for w in ok(operator.get(PENDING, "withdrawalQueryPending"))]
 

@@ -21,7 +21,7 @@ from sqlalchemy import select, text
 
 from exchange.bench.persist import batches, workload
 from exchange.engine import state
-from exchange.engine.commands import AddAsset, Chain, Deposit, SettleWithdrawal, Withdraw
+from exchange.engine.commands import AddAsset, Chain, Command, Deposit, SettleWithdrawal, Withdraw
 from exchange.engine.engine import Engine
 from exchange.engine.events import Rejected
 from exchange.engine.numbers import Asset
@@ -182,7 +182,7 @@ def test_withdrawals_settled_in_their_own_batch_or_a_later_one_are_stored_settle
     def withdraw(transfer_id: str) -> Withdraw:
         return Withdraw(account_id=1, asset="BTC", amount=10, transfer_id=transfer_id, chain=chain, ts=3)
 
-    runs = [
+    runs: list[list[Command]] = [
         [AddAsset(asset=btc, ts=1), Deposit(account_id=1, asset="BTC", amount=100, transfer_id="in", ts=2)],
         [
             withdraw("same-batch"),
