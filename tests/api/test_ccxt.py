@@ -241,3 +241,12 @@ def test_withdraw_deposit_address_and_chain_deposits_pass_ccxt_validators(exchan
         now,
     )
     assert (sent["id"], sent["status"], sent["txid"]) == (withdrawal["id"], "ok", "3sentSig")
+
+    bounced = ccxt_client.withdraw("SOL", 2, "So1Destination", params={"network": "SOL"})
+    assert exchange.admin.post("/admin/v1/withdrawals/fail", "withdrawalFail", {"id": bounced["id"]}).status_code == 200
+    failed = ccxt_client.fetch_withdrawals("SOL", params={"sortDirection": "Desc"})[-1]
+    check_transaction(ccxt_client, pending, "fetchWithdrawals", failed, "SOL", now)
+    assert (failed["id"], failed["status"]) == (bounced["id"], "failed")
+    assert ccxt_client.fetch_balance()["SOL"]["free"] == 3.5
+    oldest_first = ccxt_client.fetch_withdrawals("SOL", params={"sortDirection": "Asc"})
+    assert [w["id"] for w in oldest_first] == [withdrawal["id"], bounced["id"]]
