@@ -19,8 +19,8 @@ from decimal import Decimal
 from exchange.engine.numbers import BLOCKCHAIN
 from exchange.protocol.codes import Code, bad_request
 from exchange.protocol.decoding import Json, Scalar, only_fields, parse_decimal, parse_uint, required
-from exchange.protocol.messages import INTEGER, NUMBER_INPUT, STRING, obj, query
-from exchange.protocol.ours import CHAIN_TEXT, chain_text
+from exchange.protocol.messages import CHAIN_STRING, INTEGER, NUMBER_INPUT, STRING, obj, query
+from exchange.protocol.ours import chain_text
 
 MAX_CLIENT_ID_LENGTH = 64
 
@@ -106,7 +106,6 @@ def deposit_address_fields(address: str) -> Json:
     return {"address": address}
 
 
-CHAIN_STRING = {"type": "string", "pattern": CHAIN_TEXT.pattern.join("^$")}
 BLOCKCHAIN_NAME = {"type": "string", "pattern": BLOCKCHAIN.pattern.join("^$")}
 WITHDRAWAL_REQUEST = obj(
     {

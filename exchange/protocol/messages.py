@@ -17,7 +17,7 @@ from exchange.engine.orders import OrderStatus, OrderType, SelfTradePrevention, 
 from exchange.persistence.tables import CONFIRMED, FAILED, PENDING
 from exchange.protocol import replies, requests
 from exchange.protocol.codes import Code
-from exchange.protocol.ours import Scope
+from exchange.protocol.ours import CHAIN_TEXT, Scope
 
 Schema = dict[str, Any]
 
@@ -88,6 +88,8 @@ def _order(created_at: Schema, extras: dict[str, Schema]) -> Schema:
 
 
 NUMBER_INPUT: Schema = {"type": ["string", "number"]}
+CHAIN_STRING: Schema = {"type": "string", "pattern": CHAIN_TEXT.pattern.join("^$")}
+"""An address or a transaction hash in a request (`ours.chain_text`)."""
 ORDER_REQUEST = obj(
     {
         "symbol": STRING,
@@ -314,8 +316,8 @@ DEPOSIT_REQUEST = obj(
         "quantity": NUMBER_INPUT,
         "transferId": STRING,
         "accountId": INTEGER,
-        "address": STRING,
-        "transactionHash": STRING,
+        "address": CHAIN_STRING,
+        "transactionHash": CHAIN_STRING,
     },
     optional=("transferId", "accountId", "address", "transactionHash"),
 )
