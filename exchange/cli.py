@@ -482,12 +482,12 @@ def withdrawals_confirm(
     key: str | None = KEY,
 ) -> None:
     """Mark a pending withdrawal sent."""
-    from exchange.protocol import capital, endpoints
+    from exchange.protocol import capital, client, endpoints
 
     signer = _key(key, required=True)
     assert signer is not None
     settlement = capital.Settlement(id=number, transaction_hash=tx)
-    _call(url, signer, endpoints.WITHDRAWAL_CONFIRM, capital.settlement_params(settlement))
+    _call(url, signer, endpoints.WITHDRAWAL_CONFIRM, client.settlement_params(settlement))
 
 
 @withdrawals.command("fail")
@@ -497,11 +497,11 @@ def withdrawals_fail(
     key: str | None = KEY,
 ) -> None:
     """Mark a pending withdrawal failed: its amount returns to the account's available balance."""
-    from exchange.protocol import capital, endpoints
+    from exchange.protocol import capital, client, endpoints
 
     signer = _key(key, required=True)
     assert signer is not None
-    _call(url, signer, endpoints.WITHDRAWAL_FAIL, capital.settlement_params(capital.Settlement(id=number)))
+    _call(url, signer, endpoints.WITHDRAWAL_FAIL, client.settlement_params(capital.Settlement(id=number)))
 
 
 assets = typer.Typer(no_args_is_help=True, help="Assets listed on a running exchange.")

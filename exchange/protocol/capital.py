@@ -80,27 +80,6 @@ def parse_settlement(params: Mapping[str, Scalar]) -> Settlement:
     )
 
 
-def withdrawal_params(request: WithdrawalRequest) -> Json:
-    """A `withdraw` body on Backpack's route: the inverse of `parse_withdrawal`."""
-    params: Json = {
-        "symbol": request.symbol,
-        "quantity": str(request.quantity),
-        "address": request.address,
-        "blockchain": request.blockchain,
-    }
-    if request.client_id is not None:
-        params["clientId"] = request.client_id
-    return params
-
-
-def settlement_params(settlement: Settlement) -> Json:
-    """A `withdrawalConfirm` / `withdrawalFail` body: the inverse of `parse_settlement`."""
-    params: Json = {"id": str(settlement.id)}
-    if settlement.transaction_hash is not None:
-        params["transactionHash"] = settlement.transaction_hash
-    return params
-
-
 def deposit_address_fields(address: str) -> Json:
     """Backpack's `DepositAddress`."""
     return {"address": address}

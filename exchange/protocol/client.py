@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from exchange.engine.numbers import Asset, Market
 from exchange.engine.orders import OrderType, Side, TimeInForce
+from exchange.protocol import capital
 from exchange.protocol.decoding import Json
 from exchange.protocol.ours import AccountRequest, KeyRequest, MarketRequest, TransferRequest
 from exchange.protocol.replies import dec
@@ -52,19 +53,25 @@ def order_cancel_params(symbol: str, order_id: int) -> Json:
     return {"symbol": symbol, "orderId": str(order_id)}
 
 
-def asset_decimals(assets: Sequence[Json]) -> dict[str, int]:
-    """Each asset's decimals from `/api/v1/assets`: the inverse of `asset_fields`."""
-    return {item["symbol"]: int(item["tokens"][0]["nativeDecimals"]) for item in assets}
+def assets_of(assets: Sequence[Json]) -> dict[str, Asset]:
+    """The assets of `/api/v1/assets`, by symbol: the inverse of `asset_fields`."""
+    return {
+        item["symbol"]: Asset(
+            symbol=item["symbol"],
+            decimals=int(item["tokens"][0]["nativeDecimals"]),
+            blockchains=tuple(token["blockchain"] for token in item["tokens"]),
+        )
+        for item in assets
+    }
 
 
-def market_of(fields: Json, decimals: Mapping[str, int]) -> Market:
-    """A market from `/api/v1/markets` and its assets' decimals: the inverse of `market_fields`."""
-    base, quote = fields["baseSymbol"], fields["quoteSymbol"]
+def market_of(fields: Json, assets: Mapping[str, Asset]) -> Market:
+    """A market from `/api/v1/markets` and its assets (`assets_of`): the inverse of `market_fields`."""
     filters = fields["filters"]
     return Market(
         symbol=fields["symbol"],
-        base=Asset(symbol=base, decimals=decimals[base]),
-        quote=Asset(symbol=quote, decimals=decimals[quote]),
+        base=assets[fields["baseSymbol"]],
+        quote=assets[fields["quoteSymbol"]],
         tick_size=Decimal(filters["price"]["tickSize"]),
         step_size=Decimal(filters["quantity"]["stepSize"]),
         min_quantity=Decimal(filters["quantity"]["minQuantity"]),
@@ -144,6 +151,27 @@ def transfer_params(request: TransferRequest) -> Json:
         params["address"] = request.address
     if request.transaction_hash is not None:
         params["transactionHash"] = request.transaction_hash
+    return params
+
+
+def withdrawal_params(request: capital.WithdrawalRequest) -> Json:
+    """A `withdraw` body on Backpack's route: the inverse of `capital.parse_withdrawal`."""
+    params: Json = {
+        "symbol": request.symbol,
+        "quantity": dec(request.quantity),
+        "address": request.address,
+        "blockchain": request.blockchain,
+    }
+    if request.client_id is not None:
+        params["clientId"] = request.client_id
+    return params
+
+
+def settlement_params(settlement: capital.Settlement) -> Json:
+    """A `withdrawalConfirm` / `withdrawalFail` body: the inverse of `capital.parse_settlement`."""
+    params: Json = {"id": str(settlement.id)}
+    if settlement.transaction_hash is not None:
+        params["transactionHash"] = settlement.transaction_hash
     return params
 
 

@@ -12,7 +12,7 @@ from exchange.engine.commands import PlaceOrder
 from exchange.engine.numbers import Asset, Market
 from exchange.engine.orders import OrderSpec, OrderStatus, OrderType, SelfTradePrevention, Side, TimeInForce
 from exchange.engine.queries import OrderView
-from exchange.protocol import client, ours, replies, requests
+from exchange.protocol import capital, client, ours, replies, requests
 from exchange.protocol.codes import ApiError
 from exchange.protocol.ours import Scope
 
@@ -75,9 +75,10 @@ def test_cancel_params_parse_back_to_the_order_id() -> None:
 
 
 def test_markets_read_back_equal_the_listings() -> None:
-    decimals = client.asset_decimals([replies.asset_fields(a) for a in ASSETS])
+    assets = client.assets_of([replies.asset_fields(a) for a in ASSETS])
+    assert list(assets.values()) == list(ASSETS)
     for market in MARKETS:
-        assert client.market_of(replies.market_fields(market, halted=False, created_at=0), decimals) == market
+        assert client.market_of(replies.market_fields(market, halted=False, created_at=0), assets) == market
 
 
 def test_depth_reads_back_best_first() -> None:
@@ -153,6 +154,7 @@ def test_key_params_parse_back(key: ours.KeyRequest) -> None:
 TRANSFERS = [
     ours.TransferRequest(symbol="USDC", quantity=Decimal("1000")),
     ours.TransferRequest(symbol="SOL", quantity=Decimal("0.000000001"), transfer_id="t" * 64, account_id=2**63 - 1),
+    ours.TransferRequest(symbol="USDC", quantity=Decimal("2.5"), address="sol" + "a" * 32, transaction_hash="~" * 128),
 ]
 
 
@@ -167,6 +169,26 @@ def test_a_withdrawal_never_names_another_account() -> None:
     with pytest.raises(ApiError) as refused:
         ours.parse_transfer(params, to_account=False)
     assert (refused.value.status, refused.value.code) == (400, "INVALID_CLIENT_REQUEST")
+
+
+WITHDRAWALS = [
+    capital.WithdrawalRequest(symbol="SOL", quantity=Decimal("1.5"), address="So1Dest", blockchain="Solana"),
+    capital.WithdrawalRequest(
+        symbol="USDC", quantity=Decimal("0.000001"), address="0x" + "f" * 126, blockchain="Ethereum", client_id="c" * 64
+    ),
+]
+
+
+@pytest.mark.parametrize("withdrawal", WITHDRAWALS)
+def test_withdrawal_params_parse_back(withdrawal: capital.WithdrawalRequest) -> None:
+    assert capital.parse_withdrawal(client.withdrawal_params(withdrawal)) == withdrawal
+
+
+@pytest.mark.parametrize(
+    "settlement", [capital.Settlement(id=1), capital.Settlement(id=2**63 - 1, transaction_hash="!")]
+)
+def test_settlement_params_parse_back(settlement: capital.Settlement) -> None:
+    assert capital.parse_settlement(client.settlement_params(settlement)) == settlement
 
 
 @pytest.mark.parametrize("asset", ASSETS, ids=lambda a: a.symbol)
