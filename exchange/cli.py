@@ -22,20 +22,24 @@ if TYPE_CHECKING:
     from exchange.api.auth import KeyPair
     from exchange.config import Settings
     from exchange.protocol.endpoints import Endpoint
+    from exchange.protocol.requests import Scope
 
 app = typer.Typer(no_args_is_help=True, help="A spot crypto exchange, wire-compatible with Backpack Exchange.")
-bench = typer.Typer(no_args_is_help=True, help="Benchmarks that print figures beside a ceiling from the same run.")
-app.add_typer(bench, name="bench")
+
+
+def _group(name: str, help: str) -> typer.Typer:
+    """The command group `exchange <name> ...` (a group even while it holds a single command)."""
+    commands = typer.Typer(no_args_is_help=True, help=help, callback=lambda: None)
+    app.add_typer(commands, name=name)
+    return commands
+
+
+bench = _group("bench", "Benchmarks that print figures beside a ceiling from the same run.")
 
 
 @app.callback()
 def _exchange() -> None:
     """A spot crypto exchange, wire-compatible with Backpack Exchange."""
-
-
-@bench.callback()
-def _bench() -> None:
-    """Benchmarks that print figures against a ceiling measured in the same run."""
 
 
 @bench.command("engine")
@@ -49,13 +53,7 @@ def bench_engine(
     run(orders=orders, seed=seed)
 
 
-db = typer.Typer(no_args_is_help=True, help="The database: schema migrations.")
-app.add_typer(db, name="db")
-
-
-@db.callback()
-def _db() -> None:
-    """The database: schema migrations."""
+db = _group("db", "The database: schema migrations.")
 
 
 @db.command("upgrade")
@@ -192,17 +190,24 @@ def demo(host: str | None = HOST, port: int | None = PORT) -> None:
     raise typer.Exit(run(settings, announce))
 
 
-def _key(secret: str | None, *, required: bool) -> KeyPair | None:
+def _key(secret: str | None) -> KeyPair | None:
+    """The key of `--key` (or EXCHANGE_API_SECRET), if given."""
     from exchange.api.auth import KeyPair
 
     if secret is None:
-        if required:
-            _fail("an API secret is needed: pass --key or set EXCHANGE_API_SECRET")
         return None
     try:
         return KeyPair.from_secret(secret)
     except ValueError as error:
         _fail(f"--key: {error}")
+
+
+def _signer(secret: str | None) -> KeyPair:
+    """The key of `--key`, which the command needs."""
+    key = _key(secret)
+    if key is None:
+        _fail("an API secret is needed: pass --key or set EXCHANGE_API_SECRET")
+    return key
 
 
 URL = typer.Option(
@@ -251,8 +256,8 @@ def bots(
     configure_logging("INFO", "auto")
     spec = RemoteBots(
         url=_url(url),
-        maker_key=_key(key, required=False),
-        taker_key=_key(taker_key, required=False),
+        maker_key=_key(key),
+        taker_key=_key(taker_key),
         markets=tuple(markets or ()),
         levels=levels,
         interval=interval,
@@ -298,6 +303,18 @@ def _call(url: str | None, key: KeyPair, endpoint: Endpoint, params: dict[str, A
     typer.echo(json.dumps(_reply(url, key, endpoint, params), indent=2))
 
 
+def _scopes(text: str, message: Any) -> frozenset[Scope]:
+    """`--scopes` read as `message` reads its `scopes` field (BadParameter with the same reason otherwise)."""
+    from exchange.protocol.codes import ApiError
+
+    scopes = next(f for f in message.fields if f.name == "scopes")
+    try:
+        value: frozenset[Scope] = scopes.kind.read(text)
+    except (ValueError, ApiError) as error:
+        raise typer.BadParameter(f"scopes {error}", param_hint="--scopes") from None
+    return value
+
+
 def _decimal(value: str, name: str) -> Decimal:
     try:
         number = Decimal(value)
@@ -317,13 +334,7 @@ def keygen() -> None:
     typer.echo(json.dumps({"publicKey": pair.public_key, "secret": pair.secret}, indent=2))
 
 
-accounts = typer.Typer(no_args_is_help=True, help="Accounts of a running exchange.")
-app.add_typer(accounts, name="accounts")
-
-
-@accounts.callback()
-def _accounts() -> None:
-    """Accounts of a running exchange."""
+accounts = _group("accounts", "Accounts of a running exchange.")
 
 
 @accounts.command("create")
@@ -342,32 +353,22 @@ def accounts_create(
     (open sign-up, or the admin opening one for its own key), else a new key made here.
     """
     from exchange.api.auth import KeyPair
-    from exchange.protocol import client, endpoints, ours
-    from exchange.protocol.codes import ApiError
+    from exchange.protocol import endpoints, requests
 
-    try:
-        wanted = ours.parse_scopes(scopes)
-    except ApiError as error:
-        raise typer.BadParameter(error.message, param_hint="--scopes") from None
-    given = _key(key, required=False)
+    wanted = _scopes(scopes, requests.ACCOUNT)
+    given = _key(key)
     generated = KeyPair.generate() if given is None and public_key is None else None
     signer = given or generated
     if signer is None:
         _fail("--public-key needs the admin --key (open sign-up must be signed by the new key itself)")
     target = public_key or signer.public_key
-    params = client.account_params(ours.AccountRequest(public_key=target, scopes=wanted, label=label))
+    params = requests.ACCOUNT.params(requests.AccountRequest(public_key=target, scopes=wanted, label=label))
     reply = _reply(url, signer, endpoints.ACCOUNT_CREATE, params)
     secret = {"secret": generated.secret} if generated is not None else {}
     typer.echo(json.dumps({**reply, **secret}, indent=2))
 
 
-keys = typer.Typer(no_args_is_help=True, help="API keys of one's own account on a running exchange.")
-app.add_typer(keys, name="keys")
-
-
-@keys.callback()
-def _keys() -> None:
-    """API keys of one's own account on a running exchange."""
+keys = _group("keys", "API keys of one's own account on a running exchange.")
 
 
 @keys.command("add")
@@ -380,19 +381,12 @@ def keys_add(
 ) -> None:
     """Generate a key pair, register it to the account of --key, and print it (the secret is shown only here)."""
     from exchange.api.auth import KeyPair
-    from exchange.protocol import client, endpoints, ours
-    from exchange.protocol.codes import ApiError
+    from exchange.protocol import endpoints, requests
 
-    try:
-        wanted = None if scopes is None else ours.parse_scopes(scopes)
-    except ApiError as error:
-        raise typer.BadParameter(error.message, param_hint="--scopes") from None
-    if wanted is not None and not wanted:
-        raise typer.BadParameter("name at least one scope, e.g. read", param_hint="--scopes")
-    signer = _key(key, required=True)
-    assert signer is not None
+    wanted = None if scopes is None else _scopes(scopes, requests.KEY)
+    signer = _signer(key)
     pair = KeyPair.generate()
-    params = client.key_params(ours.KeyRequest(public_key=pair.public_key, scopes=wanted))
+    params = requests.KEY.params(requests.KeyRequest(public_key=pair.public_key, scopes=wanted))
     reply = _reply(url, signer, endpoints.KEY_CREATE, params, new_key=pair)
     typer.echo(json.dumps({**reply, "secret": pair.secret}, indent=2))
 
@@ -402,9 +396,7 @@ def keys_list(url: str | None = URL, key: str | None = KEY) -> None:
     """List the keys of the account of --key, revoked ones too, oldest first."""
     from exchange.protocol import endpoints
 
-    signer = _key(key, required=True)
-    assert signer is not None
-    _call(url, signer, endpoints.KEY_QUERY_ALL, {})
+    _call(url, _signer(key), endpoints.KEY_QUERY_ALL, {})
 
 
 @keys.command("revoke")
@@ -414,11 +406,10 @@ def keys_revoke(
     key: str | None = KEY,
 ) -> None:
     """Revoke a key of the account of --key (it may be --key itself); its next request is refused."""
-    from exchange.protocol import client, endpoints
+    from exchange.protocol import endpoints, requests
 
-    signer = _key(key, required=True)
-    assert signer is not None
-    _call(url, signer, endpoints.KEY_REVOKE, client.key_ref_params(public_key))
+    signer = _signer(key)
+    _call(url, signer, endpoints.KEY_REVOKE, requests.KEY_REF.params(requests.KeyRequest(public_key=public_key)))
 
 
 @app.command()
@@ -438,11 +429,11 @@ def deposit(
 
     With --address and --tx the on-ramp credits by the account's deposit address, once per transaction.
     """
-    from exchange.protocol import client, endpoints, ours
+    from exchange.protocol import endpoints, requests
 
     if (address is None) != (tx is None):
         raise typer.BadParameter("a deposit by address names its transaction: give both", param_hint="--address/--tx")
-    transfer = ours.TransferRequest(
+    transfer = requests.TransferRequest(
         symbol=symbol,
         quantity=_decimal(quantity, "QUANTITY"),
         transfer_id=transfer_id,
@@ -450,28 +441,19 @@ def deposit(
         address=address,
         transaction_hash=tx,
     )
-    signer = _key(key, required=True)
-    assert signer is not None
-    _call(url, signer, endpoints.DEPOSIT, client.transfer_params(transfer))
+    signer = _signer(key)
+    _call(url, signer, endpoints.DEPOSIT, requests.DEPOSIT.params(transfer))
 
 
-withdrawals = typer.Typer(no_args_is_help=True, help="Withdrawals waiting for the operator (admin key).")
-app.add_typer(withdrawals, name="withdrawals")
-
-
-@withdrawals.callback()
-def _withdrawals() -> None:
-    """Withdrawals waiting for the operator (admin key)."""
+withdrawals = _group("withdrawals", "Withdrawals waiting for the operator (admin key).")
 
 
 @withdrawals.command("list")
 def withdrawals_list(url: str | None = URL, key: str | None = KEY) -> None:
     """List the pending withdrawals, oldest first: what to send, where to."""
-    from exchange.protocol import endpoints
+    from exchange.protocol import endpoints, requests
 
-    signer = _key(key, required=True)
-    assert signer is not None
-    _call(url, signer, endpoints.WITHDRAWALS_PENDING, {"limit": "1000"})
+    _call(url, _signer(key), endpoints.WITHDRAWALS_PENDING, requests.PAGE_QUERY.params(requests.Query(limit=1000)))
 
 
 @withdrawals.command("confirm")
@@ -482,12 +464,10 @@ def withdrawals_confirm(
     key: str | None = KEY,
 ) -> None:
     """Mark a pending withdrawal sent."""
-    from exchange.protocol import capital, client, endpoints
+    from exchange.protocol import endpoints, requests
 
-    signer = _key(key, required=True)
-    assert signer is not None
-    settlement = capital.Settlement(id=number, transaction_hash=tx)
-    _call(url, signer, endpoints.WITHDRAWAL_CONFIRM, client.settlement_params(settlement))
+    settlement = requests.Settlement(id=number, transaction_hash=tx)
+    _call(url, _signer(key), endpoints.WITHDRAWAL_CONFIRM, requests.SETTLEMENT.params(settlement))
 
 
 @withdrawals.command("fail")
@@ -497,20 +477,12 @@ def withdrawals_fail(
     key: str | None = KEY,
 ) -> None:
     """Mark a pending withdrawal failed: its amount returns to the account's available balance."""
-    from exchange.protocol import capital, client, endpoints
+    from exchange.protocol import endpoints, requests
 
-    signer = _key(key, required=True)
-    assert signer is not None
-    _call(url, signer, endpoints.WITHDRAWAL_FAIL, client.settlement_params(capital.Settlement(id=number)))
+    _call(url, _signer(key), endpoints.WITHDRAWAL_FAIL, requests.SETTLEMENT.params(requests.Settlement(id=number)))
 
 
-assets = typer.Typer(no_args_is_help=True, help="Assets listed on a running exchange.")
-app.add_typer(assets, name="assets")
-
-
-@assets.callback()
-def _assets() -> None:
-    """Assets listed on a running exchange."""
+assets = _group("assets", "Assets listed on a running exchange.")
 
 
 @assets.command("add")
@@ -523,24 +495,17 @@ def assets_add(
 ) -> None:
     """List an asset (admin key)."""
     from exchange.engine.numbers import Asset, InvalidInput
-    from exchange.protocol import client, endpoints
+    from exchange.protocol import endpoints, requests
 
     try:
         asset = Asset(symbol=symbol, decimals=decimals, blockchains=tuple(blockchains.split(",")))
     except InvalidInput as error:
         raise typer.BadParameter(error.message, param_hint="SYMBOL") from None
-    signer = _key(key, required=True)
-    assert signer is not None
-    _call(url, signer, endpoints.ASSET_CREATE, client.asset_params(asset))
+    signer = _signer(key)
+    _call(url, signer, endpoints.ASSET_CREATE, requests.ASSET_CREATE.params(asset))
 
 
-markets = typer.Typer(no_args_is_help=True, help="Markets listed on a running exchange.")
-app.add_typer(markets, name="markets")
-
-
-@markets.callback()
-def _markets() -> None:
-    """Markets listed on a running exchange."""
+markets = _group("markets", "Markets listed on a running exchange.")
 
 
 @markets.command("add")
@@ -557,10 +522,10 @@ def markets_add(
     key: str | None = KEY,
 ) -> None:
     """List a spot market of two listed assets (admin key)."""
-    from exchange.protocol import client, endpoints, ours
+    from exchange.protocol import endpoints, requests
 
-    listing = ours.MarketRequest(
-        symbol=symbol or ours.market_symbol(base, quote),
+    listing = requests.MarketRequest(
+        symbol=symbol,
         base_symbol=base,
         quote_symbol=quote,
         tick_size=_decimal(tick_size, "--tick-size"),
@@ -569,9 +534,8 @@ def markets_add(
         maker_fee_bps=maker_fee_bps,
         taker_fee_bps=taker_fee_bps,
     )
-    signer = _key(key, required=True)
-    assert signer is not None
-    _call(url, signer, endpoints.MARKET_CREATE, client.market_params(listing))
+    signer = _signer(key)
+    _call(url, signer, endpoints.MARKET_CREATE, requests.MARKET_CREATE.params(listing))
 
 
 def main() -> None:

@@ -44,6 +44,8 @@ def normalize_database_url(url: str) -> str:
 
 ENV_FILE = ".env"
 """Read from the working directory; the environment wins over it."""
+ENV_PREFIX = "EXCHANGE_"
+"""A field is read from `EXCHANGE_<FIELD NAME>` unless its alias names its variables (`DATABASE_URL`, `PORT`...)."""
 
 
 def default_data_dir() -> Path:
@@ -52,120 +54,64 @@ def default_data_dir() -> Path:
 
 
 class Settings(BaseSettings):
-    """Everything configurable, from the environment (see each field's alias)."""
+    """Everything configurable, from the environment: `EXCHANGE_<FIELD>`, or the variables a field's alias names."""
 
     model_config = SettingsConfigDict(
-        extra="ignore", populate_by_name=True, env_file=ENV_FILE, env_file_encoding="utf-8"
+        env_prefix=ENV_PREFIX,
+        use_attribute_docstrings=True,
+        extra="ignore",
+        populate_by_name=True,
+        env_file=ENV_FILE,
+        env_file_encoding="utf-8",
     )
 
     database_url: str | None = Field(default=None, validation_alias=AliasChoices("DATABASE_URL", "database_url"))
-    data_dir: Path = Field(
-        default_factory=default_data_dir, validation_alias=AliasChoices("EXCHANGE_DATA_DIR", "data_dir")
-    )
+    data_dir: Path = Field(default_factory=default_data_dir)
 
-    open_signup: bool = Field(default=False, validation_alias=AliasChoices("EXCHANGE_OPEN_SIGNUP", "open_signup"))
-    admin_public_key: str | None = Field(
-        default=None, validation_alias=AliasChoices("EXCHANGE_ADMIN_PUBLIC_KEY", "admin_public_key")
-    )
-    cors_origins: list[str] = Field(default=[], validation_alias=AliasChoices("EXCHANGE_CORS_ORIGINS", "cors_origins"))
-    ip_rate_limit: float = Field(default=50.0, validation_alias=AliasChoices("EXCHANGE_IP_RATE_LIMIT", "ip_rate_limit"))
-    ip_rate_burst: float = Field(
-        default=100.0, validation_alias=AliasChoices("EXCHANGE_IP_RATE_BURST", "ip_rate_burst")
-    )
-    key_rate_limit: float = Field(
-        default=20.0, validation_alias=AliasChoices("EXCHANGE_KEY_RATE_LIMIT", "key_rate_limit")
-    )
-    key_rate_burst: float = Field(
-        default=40.0, validation_alias=AliasChoices("EXCHANGE_KEY_RATE_BURST", "key_rate_burst")
-    )
-    max_body_bytes: int = Field(
-        default=65_536, validation_alias=AliasChoices("EXCHANGE_MAX_BODY_BYTES", "max_body_bytes")
-    )
-    database_timeout: float = Field(
-        default=DATABASE_TIMEOUT,
-        gt=0,
-        le=60,
-        validation_alias=AliasChoices("EXCHANGE_DATABASE_TIMEOUT", "database_timeout"),
-        description="seconds a request's database work (and the engine's commit) may take before 503",
-    )
-    request_timeout: float = Field(
-        default=10.0,
-        gt=0,
-        le=300,
-        validation_alias=AliasChoices("EXCHANGE_REQUEST_TIMEOUT", "request_timeout"),
-        description="seconds a client has to send a whole request (headers and body) before 408 and close",
-    )
+    open_signup: bool = False
+    admin_public_key: str | None = None
+    cors_origins: list[str] = []
+    ip_rate_limit: float = 50.0
+    ip_rate_burst: float = 100.0
+    key_rate_limit: float = 20.0
+    key_rate_burst: float = 40.0
+    max_body_bytes: int = 65_536
+    database_timeout: float = Field(default=DATABASE_TIMEOUT, gt=0, le=60)
+    """Seconds a request's database work (and the engine's commit) may take before 503."""
+    request_timeout: float = Field(default=10.0, gt=0, le=300)
+    """Seconds a client has to send a whole request (headers and body) before 408 and close."""
 
-    ws_max_connections_per_ip: int = Field(
-        default=100,
-        ge=1,
-        validation_alias=AliasChoices("EXCHANGE_WS_MAX_CONNECTIONS_PER_IP", "ws_max_connections_per_ip"),
-        description="websocket connections one client address may hold; the next is closed with 1008",
-    )
-    ws_max_subscriptions: int = Field(
-        default=100,
-        ge=1,
-        validation_alias=AliasChoices("EXCHANGE_WS_MAX_SUBSCRIPTIONS", "ws_max_subscriptions"),
-        description="streams one websocket may subscribe to; past it, error 4005",
-    )
-    ws_max_frame_bytes: int = Field(
-        default=16_384,
-        ge=1,
-        validation_alias=AliasChoices("EXCHANGE_WS_MAX_FRAME_BYTES", "ws_max_frame_bytes"),
-        description="largest frame a client may send; a longer one closes the socket with 1009",
-    )
-    ws_max_malformed: int = Field(
-        default=10,
-        ge=0,
-        validation_alias=AliasChoices("EXCHANGE_WS_MAX_MALFORMED", "ws_max_malformed"),
-        description="malformed frames answered with error 4002 before the next closes the socket with 1008",
-    )
-    ws_max_queued_bytes: int = Field(
-        default=1 << 20,
-        ge=1,
-        validation_alias=AliasChoices("EXCHANGE_WS_MAX_QUEUED_BYTES", "ws_max_queued_bytes"),
-        description="bytes of frames queued for one client; past it the slow consumer is closed with 1008",
-    )
-    ws_send_buffer_bytes: int = Field(
-        default=65_536,
-        ge=0,
-        validation_alias=AliasChoices("EXCHANGE_WS_SEND_BUFFER_BYTES", "ws_send_buffer_bytes"),
-        description="kernel send buffer (SO_SNDBUF) of each websocket socket; 0 leaves the kernel's default",
-    )
-    ws_close_timeout: float = Field(
-        default=1.0,
-        gt=0,
-        le=60,
-        validation_alias=AliasChoices("EXCHANGE_WS_CLOSE_TIMEOUT", "ws_close_timeout"),
-        description="seconds to try sending a close frame before giving the socket up",
-    )
+    ws_max_connections_per_ip: int = Field(default=100, ge=1)
+    """Websocket connections one client address may hold; the next is closed with 1008."""
+    ws_max_subscriptions: int = Field(default=100, ge=1)
+    """Streams one websocket may subscribe to; past it, error 4005."""
+    ws_max_frame_bytes: int = Field(default=16_384, ge=1)
+    """Largest frame a client may send; a longer one closes the socket with 1009."""
+    ws_max_malformed: int = Field(default=10, ge=0)
+    """Malformed frames answered with error 4002 before the next closes the socket with 1008."""
+    ws_max_queued_bytes: int = Field(default=1 << 20, ge=1)
+    """Bytes of frames queued for one client; past it the slow consumer is closed with 1008."""
+    ws_send_buffer_bytes: int = Field(default=65_536, ge=0)
+    """Kernel send buffer (SO_SNDBUF) of each websocket socket; 0 leaves the kernel's default."""
+    ws_close_timeout: float = Field(default=1.0, gt=0, le=60)
+    """Seconds to try sending a close frame before giving the socket up."""
 
     host: str = Field(default="127.0.0.1", validation_alias=AliasChoices("HOST", "host"))
     port: int = Field(default=8000, ge=1, le=65_535, validation_alias=AliasChoices("PORT", "port"))
     exchange_url: str | None = Field(default=None, validation_alias=AliasChoices("EXCHANGE_URL", "exchange_url"))
-    demo: bool = Field(default=False, validation_alias=AliasChoices("EXCHANGE_DEMO", "demo"))
-    standby: bool = Field(default=False, validation_alias=AliasChoices("EXCHANGE_STANDBY", "standby"))
+    demo: bool = False
+    standby: bool = False
     """Wait for the database's engine claim instead of asking the active engine to hand over."""
-    bots: bool | None = Field(default=None, validation_alias=AliasChoices("EXCHANGE_BOTS", "bots"))
-    bot_markets: Annotated[list[str], NoDecode] = Field(
-        default=[], validation_alias=AliasChoices("EXCHANGE_BOT_MARKETS", "bot_markets")
-    )
-    bot_levels: int = Field(
-        default=10, ge=1, le=100, validation_alias=AliasChoices("EXCHANGE_BOT_LEVELS", "bot_levels")
-    )
-    bot_interval: float = Field(
-        default=1.0, gt=0, le=3_600, validation_alias=AliasChoices("EXCHANGE_BOT_INTERVAL", "bot_interval")
-    )
-    taker_interval: float = Field(
-        default=1.5, gt=0, le=3_600, validation_alias=AliasChoices("EXCHANGE_TAKER_INTERVAL", "taker_interval")
-    )
-    bot_seed: int | None = Field(default=None, validation_alias=AliasChoices("EXCHANGE_BOT_SEED", "bot_seed"))
+    bots: bool | None = None
+    bot_markets: Annotated[list[str], NoDecode] = []
+    bot_levels: int = Field(default=10, ge=1, le=100)
+    bot_interval: float = Field(default=1.0, gt=0, le=3_600)
+    taker_interval: float = Field(default=1.5, gt=0, le=3_600)
+    bot_seed: int | None = None
     log_level: str = Field(
         default="INFO", validation_alias=AliasChoices("EXCHANGE_LOG_LEVEL", "LOG_LEVEL", "log_level")
     )
-    log_format: Literal["auto", "json", "text"] = Field(
-        default="auto", validation_alias=AliasChoices("EXCHANGE_LOG_FORMAT", "log_format")
-    )
+    log_format: Literal["auto", "json", "text"] = "auto"
 
     @field_validator("database_url")
     @classmethod
@@ -226,7 +172,9 @@ def _variable(name: str) -> str:
     """The environment variable of a field (or of one of its aliases), as the operator spells it."""
     for field_name, field in Settings.model_fields.items():
         alias = field.validation_alias
-        choices = [str(c) for c in alias.choices] if isinstance(alias, AliasChoices) else [field_name]
+        choices = (
+            [str(c) for c in alias.choices] if isinstance(alias, AliasChoices) else [ENV_PREFIX + field_name.upper()]
+        )
         if name == field_name or name in choices:
             return choices[0]
     return name

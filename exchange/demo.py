@@ -38,22 +38,32 @@ ETH = Asset(symbol="ETH", decimals=8, blockchains=("Ethereum",))
 ASSETS = (USDC, SOL, BTC, ETH)
 
 
-def _usdc_market(base: Asset, tick: str, step: str, minimum: str) -> Market:
+def spot_market(
+    base: Asset,
+    quote: Asset,
+    tick: str,
+    step: str,
+    minimum: str | None = None,
+    *,
+    maker_fee_bps: int = 0,
+    taker_fee_bps: int = 0,
+) -> Market:
+    """The market `<BASE>_<QUOTE>`, sizes as decimal strings (the minimum quantity is one step unless given)."""
     return Market(
-        symbol=f"{base.symbol}_USDC",
+        symbol=f"{base.symbol}_{quote.symbol}",
         base=base,
-        quote=USDC,
+        quote=quote,
         tick_size=Decimal(tick),
         step_size=Decimal(step),
-        min_quantity=Decimal(minimum),
-        maker_fee_bps=2,
-        taker_fee_bps=5,
+        min_quantity=Decimal(minimum or step),
+        maker_fee_bps=maker_fee_bps,
+        taker_fee_bps=taker_fee_bps,
     )
 
 
-SOL_USDC = _usdc_market(SOL, tick="0.01", step="0.01", minimum="0.01")
-BTC_USDC = _usdc_market(BTC, tick="0.1", step="0.00001", minimum="0.00001")
-ETH_USDC = _usdc_market(ETH, tick="0.01", step="0.0001", minimum="0.0001")
+SOL_USDC = spot_market(SOL, USDC, tick="0.01", step="0.01", maker_fee_bps=2, taker_fee_bps=5)
+BTC_USDC = spot_market(BTC, USDC, tick="0.1", step="0.00001", maker_fee_bps=2, taker_fee_bps=5)
+ETH_USDC = spot_market(ETH, USDC, tick="0.01", step="0.0001", maker_fee_bps=2, taker_fee_bps=5)
 MARKETS = (SOL_USDC, BTC_USDC, ETH_USDC)
 
 REFERENCE_PRICES = {"SOL_USDC": Decimal("150"), "BTC_USDC": Decimal("60000"), "ETH_USDC": Decimal("3000")}

@@ -76,22 +76,18 @@ class Interval:
         return start, start + length
 
 
+_UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86_400}
+"""The units of a fixed interval's name: `15m` is 15 times 60 seconds."""
+
+
+def _fixed(name: str) -> Interval:
+    return Interval(name, int(name[:-1]) * _UNIT_SECONDS[name[-1]])
+
+
 INTERVALS: dict[str, Interval] = {
     interval.name: interval
     for interval in (
-        Interval("1m", 60),
-        Interval("3m", 3 * 60),
-        Interval("5m", 5 * 60),
-        Interval("15m", 15 * 60),
-        Interval("30m", 30 * 60),
-        Interval("1h", 3600),
-        Interval("2h", 2 * 3600),
-        Interval("4h", 4 * 3600),
-        Interval("6h", 6 * 3600),
-        Interval("8h", 8 * 3600),
-        Interval("12h", 12 * 3600),
-        Interval("1d", 86_400),
-        Interval("3d", 3 * 86_400),
+        *map(_fixed, ("1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d")),
         Interval("1w", 7 * 86_400, origin=MONDAY_ORIGIN_US),
         Interval("1month", None),
     )

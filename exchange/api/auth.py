@@ -58,7 +58,7 @@ from nacl.signing import SigningKey, VerifyKey
 
 from exchange.api.ratelimit import RateLimiter
 from exchange.protocol.codes import ApiError, Code
-from exchange.protocol.ours import Scope
+from exchange.protocol.requests import Scope
 
 DEFAULT_WINDOW_MS = 5_000
 MAX_WINDOW_MS = 60_000

@@ -30,10 +30,10 @@ from exchange.api.errors import RejectedError
 from exchange.api.routes import Call, Handler
 from exchange.api.service import Api, JsonResponse, now_us
 from exchange.engine.commands import Chain, Deposit, SettleWithdrawal, Withdraw
-from exchange.engine.events import RejectReason
+from exchange.engine.errors import RejectReason
 from exchange.engine.numbers import Asset
 from exchange.persistence import queries, tables
-from exchange.protocol import capital, endpoints, replies, requests
+from exchange.protocol import endpoints, replies, requests
 from exchange.protocol.codes import ApiError, Code, bad_request
 from exchange.protocol.endpoints import Endpoint
 
@@ -73,7 +73,7 @@ def _committed(found: queries.Transfer | None) -> queries.Transfer:
 async def request_withdrawal(call: Call) -> Response:
     """POST /wapi/v1/capital/withdrawals (withdraw): debit available now; pending until the operator settles it."""
     api, account_id = call.api, account_of(call)
-    wanted = capital.parse_withdrawal(call.params)
+    wanted = requests.WITHDRAWAL.read(call.params)
     asset = await api.asset(wanted.symbol)
     check_network(asset, wanted.blockchain)
     transfer_id = f"withdraw:{account_id}:{wanted.client_id or uuid.uuid4()}"
@@ -86,30 +86,31 @@ async def request_withdrawal(call: Call) -> Response:
         ts=now_us(),
     )
     await apply_transfer(api, command)
-    return JsonResponse(replies.withdrawal_fields(_committed(await api.queries.transfer(transfer_id=transfer_id))))
+    return JsonResponse(replies.WITHDRAWAL.encode(_committed(await api.queries.transfer(transfer_id=transfer_id))))
 
 
 async def deposit_address(call: Call) -> Response:
     """GET /wapi/v1/capital/deposit/address (depositAddressQuery): the account's reference on a blockchain."""
     api, account_id = call.api, account_of(call)
-    blockchain = capital.parse_blockchain(call.params)
+    blockchain = requests.BLOCKCHAIN_QUERY.read(call.params).blockchain
+    assert blockchain is not None, "a required field"
     if not any(blockchain in asset.blockchains for asset in api.catalog.assets.values()):
         raise bad_request(f"no asset is listed on {blockchain}")
-    return JsonResponse(capital.deposit_address_fields(await api.accounts.deposit_address(account_id, blockchain)))
+    return JsonResponse(replies.DEPOSIT_ADDRESS.encode(await api.accounts.deposit_address(account_id, blockchain)))
 
 
 async def pending_withdrawals(call: Call) -> Response:
     """GET /admin/v1/withdrawals (withdrawalQueryPending): what the operator has to send, oldest first."""
-    page = requests.parse_page(call.params)
+    page = requests.PAGE_QUERY.read(call.params)
     pending = await call.api.queries.transfer_history(
         None, kind="withdrawal", status=tables.PENDING, limit=page.limit, offset=page.offset, ascending=True
     )
-    return JsonResponse([replies.withdrawal_fields(t) for t in pending])
+    return JsonResponse([replies.WITHDRAWAL.encode(t) for t in pending])
 
 
 async def _settle(call: Call, confirmed: bool) -> Response:
     api = call.api
-    settlement = capital.parse_settlement(call.params)
+    settlement = requests.SETTLEMENT.read(call.params)
     found = await api.queries.transfer(number=settlement.id)
     if found is None or found.kind != "withdrawal":
         raise ApiError(404, Code.RESOURCE_NOT_FOUND, f"no withdrawal {settlement.id}")
@@ -129,7 +130,7 @@ async def _settle(call: Call, confirmed: bool) -> Response:
     wanted = tables.CONFIRMED if confirmed else tables.FAILED
     if found.status != wanted:
         raise bad_request(f"withdrawal {settlement.id} is {found.status}; it cannot become {wanted}")
-    return JsonResponse(replies.withdrawal_fields(found))
+    return JsonResponse(replies.WITHDRAWAL.encode(found))
 
 
 async def confirm_withdrawal(call: Call) -> Response:

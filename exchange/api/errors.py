@@ -9,8 +9,8 @@ A success body never has a `code` key.
 
 Every exception the project defines derives from `exchange.engine.errors.ExchangeError`,
 and the ones a request can meet are mapped here, once: `ApiError` carries its own status
-and `Code`, the engine's `InvalidInput` its code (a 400), a business rejection arrives as
-a `Rejected` event (`RejectedError`) and goes through `REJECTIONS`, a refusing engine or
+and `Code`, the engine's `InvalidInput` and a business rejection (a `Rejected` event,
+`RejectedError`) carry a `RejectReason` and go through `REJECTIONS`, a refusing engine or
 an unreachable database is a 503. Bad input never becomes a 500: the only path to a 500
 SERVER_ERROR is a bug.
 """
@@ -27,8 +27,8 @@ from starlette.responses import Response
 from starlette.types import ExceptionHandler
 
 from exchange.engine.actor import EngineUnavailableError
-from exchange.engine.errors import ExchangeError
-from exchange.engine.events import Rejected, RejectReason
+from exchange.engine.errors import ExchangeError, RejectReason
+from exchange.engine.events import Rejected
 from exchange.engine.numbers import InvalidInput
 from exchange.persistence.database import DatabaseUnavailableError
 from exchange.protocol.codes import ApiError, Code
@@ -55,7 +55,9 @@ REJECTIONS: dict[RejectReason, tuple[int, str]] = {
     RejectReason.QUANTITY_BELOW_MINIMUM: (400, Code.INVALID_ORDER),
     RejectReason.MARKET_HALTED: (400, Code.INVALID_ORDER),
     RejectReason.INVALID_ORDER: (400, Code.INVALID_ORDER),
+    RejectReason.INVALID_PRICE: (400, Code.INVALID_PRICE),
     RejectReason.INVALID_AMOUNT: (400, Code.INVALID_QUANTITY),
+    RejectReason.INVALID_LISTING: (400, Code.INVALID_CLIENT_REQUEST),
     RejectReason.DUPLICATE_ASSET: (400, Code.INVALID_ASSET),
     RejectReason.DUPLICATE_MARKET: (400, Code.INVALID_MARKET),
     RejectReason.DUPLICATE_TRANSFER: (400, Code.INVALID_CLIENT_REQUEST),
@@ -90,7 +92,8 @@ async def _rejected(request: Request, exc: Exception) -> Response:
 
 async def _invalid_input(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, InvalidInput)
-    return error_response(400, exc.code, exc.message)
+    status, code = REJECTIONS[exc.reason]
+    return error_response(status, code, exc.message)
 
 
 async def _unavailable(request: Request, exc: Exception) -> Response:

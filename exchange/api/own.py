@@ -47,10 +47,10 @@ from exchange.api.service import Api, JsonResponse, now_us
 from exchange.engine.commands import AddAsset, AddMarket, Chain, Deposit, SetMarketHalted, Withdraw
 from exchange.engine.numbers import InvalidInput, Market
 from exchange.engine.queries import GetDigest
-from exchange.protocol import decoding, endpoints, ours, replies
+from exchange.protocol import decoding, endpoints, replies, requests
 from exchange.protocol.codes import ApiError, Code
 from exchange.protocol.endpoints import Endpoint
-from exchange.protocol.ours import Scope
+from exchange.protocol.requests import Scope
 from exchange.seat import EngineSeat, Role
 
 SIGNUP_SCOPES = frozenset((Scope.READ, Scope.TRADE))
@@ -59,7 +59,7 @@ SIGNUP_SCOPES = frozenset((Scope.READ, Scope.TRADE))
 async def create_account(call: Call) -> Response:
     """POST /exchange/v1/accounts (accountCreate): open an account with an ED25519 public key."""
     api, params, request = call.api, call.params, call.request
-    account = ours.parse_account(params)
+    account = requests.ACCOUNT.read(params)
     scopes = SIGNUP_SCOPES if account.scopes is None else account.scopes
     if request.headers.get("x-api-key") == account.public_key and api.open_signup:
         api.verifier.check_signature(request.headers, endpoints.ACCOUNT_CREATE.instruction, [params])
@@ -68,7 +68,7 @@ async def create_account(call: Call) -> Response:
     else:
         await authenticate(api, request, endpoints.ACCOUNT_CREATE, [params])
     account_id = await api.create_account(account.public_key, scopes, account.label)
-    return JsonResponse(ours.account_fields(account_id, account.public_key, scopes))
+    return JsonResponse(replies.ACCOUNT.encode((account_id, account.public_key, scopes)))
 
 
 def _account_signed(call: Call) -> tuple[Api, Principal, decoding.Params]:
@@ -80,7 +80,7 @@ def _account_signed(call: Call) -> tuple[Api, Principal, decoding.Params]:
 async def create_key(call: Call) -> Response:
     """POST /exchange/v1/keys (keyCreate): add a key to the signer's account, with at most the signer's scopes."""
     api, principal, params = _account_signed(call)
-    key = ours.parse_key(params)
+    key = requests.KEY.read(params)
     api.verifier.check_possession(call.request.headers, key.public_key, endpoints.KEY_CREATE.instruction, [params])
     scopes = principal.scopes - {Scope.ADMIN} if key.scopes is None else key.scopes
     if Scope.ADMIN in scopes:
@@ -89,19 +89,19 @@ async def create_key(call: Call) -> Response:
         missing = ", ".join(sorted(s.value for s in scopes - principal.scopes))
         raise ApiError(403, Code.FORBIDDEN, f"a key cannot grant scopes it lacks: {missing}")
     added = await api.add_key(principal.account_id, key.public_key, scopes)
-    return JsonResponse(ours.key_fields(added))
+    return JsonResponse(replies.API_KEY.encode(added))
 
 
 async def list_keys(call: Call) -> Response:
     """GET /exchange/v1/keys (keyQueryAll): the signer's account's keys, revoked ones too, oldest first."""
     api, principal, _ = _account_signed(call)
-    return JsonResponse([ours.key_fields(key) for key in await api.account_keys(principal.account_id)])
+    return JsonResponse([replies.API_KEY.encode(key) for key in await api.account_keys(principal.account_id)])
 
 
 async def revoke_key(call: Call) -> Response:
     """DELETE /exchange/v1/keys (keyRevoke): revoke a key of the signer's account (idempotent)."""
     api, principal, params = _account_signed(call)
-    public_key = ours.parse_public_key(params)
+    public_key = requests.KEY_REF.read(params).public_key
     found = await api.account_keys(principal.account_id, public_key)
     if not found:
         raise ApiError(404, Code.RESOURCE_NOT_FOUND, "no such key in this account")
@@ -111,10 +111,10 @@ async def revoke_key(call: Call) -> Response:
         raise ApiError(403, Code.FORBIDDEN, f"revoking this key needs the scopes it holds: {missing}")
     if not key.revoked:
         await api.revoke_key(public_key)
-    return JsonResponse(ours.key_fields(dataclasses.replace(key, revoked=True)))
+    return JsonResponse(replies.API_KEY.encode(dataclasses.replace(key, revoked=True)))
 
 
-async def _transfer(api: Api, principal: Principal, transfer: ours.TransferRequest, kind: str) -> Response:
+async def _transfer(api: Api, principal: Principal, transfer: requests.TransferRequest, kind: str) -> Response:
     asset = await api.asset(transfer.symbol)
     amount = asset.atoms(transfer.quantity)
     given = transfer.transfer_id
@@ -138,9 +138,7 @@ async def _transfer(api: Api, principal: Principal, transfer: ours.TransferReque
         account_id=account_id, asset=asset.symbol, amount=amount, transfer_id=transfer_id, chain=chain, ts=now_us()
     )
     duplicate = await apply_transfer(api, command)
-    return JsonResponse(
-        ours.transfer_fields(asset, transfer_id=transfer_id, account_id=account_id, amount=amount, duplicate=duplicate)
-    )
+    return JsonResponse(replies.TRANSFER.encode(replies.Credited(asset, transfer_id, account_id, amount, duplicate)))
 
 
 async def deposit(call: Call) -> Response:
@@ -148,7 +146,7 @@ async def deposit(call: Call) -> Response:
     api, params, principal = call.api, call.params, call.signer
     if Scope.ADMIN not in principal.scopes and not api.open_signup:
         raise ApiError(403, Code.FORBIDDEN, "deposits are made by the operator (the faucet is open in demo mode only)")
-    transfer = ours.parse_transfer(params, to_account=True)
+    transfer = requests.DEPOSIT.read(params)
     if Scope.ADMIN not in principal.scopes and (transfer.account_id is not None or transfer.address is not None):
         raise ApiError(403, Code.FORBIDDEN, "only the operator deposits to another account or by address")
     return await _transfer(api, principal, transfer, "deposit")
@@ -157,26 +155,26 @@ async def deposit(call: Call) -> Response:
 async def withdraw(call: Call) -> Response:
     """POST /exchange/v1/capital/withdraw (withdraw): debit the account's available balance."""
     api, params, principal = call.api, call.params, call.signer
-    return await _transfer(api, principal, ours.parse_transfer(params, to_account=False), "withdraw")
+    return await _transfer(api, principal, requests.WITHDRAW.read(params), "withdraw")
 
 
 async def create_asset(call: Call) -> Response:
     """POST /admin/v1/assets (assetCreate): list an asset."""
     api, params = call.api, call.params
-    asset = ours.parse_asset(params)
+    asset = requests.ASSET_CREATE.read(params)
     await api.execute(AddAsset(asset=asset, ts=now_us()))
-    return JsonResponse(replies.asset_fields(asset))
+    return JsonResponse(replies.ASSET.encode(asset))
 
 
 async def create_market(call: Call) -> Response:
     """POST /admin/v1/markets (marketCreate): list a spot market of two listed assets."""
     api, params = call.api, call.params
-    listing = ours.parse_market(params)
+    listing = requests.MARKET_CREATE.read(params)
     base = await api.asset(listing.base_symbol)
     quote = await api.asset(listing.quote_symbol)
     try:
         market = Market(
-            symbol=listing.symbol,
+            symbol=listing.name,
             base=base,
             quote=quote,
             tick_size=listing.tick_size,
@@ -186,10 +184,10 @@ async def create_market(call: Call) -> Response:
             taker_fee_bps=listing.taker_fee_bps,
         )
     except InvalidInput as error:
-        raise ApiError(400, Code.INVALID_CLIENT_REQUEST, error.message) from None
+        raise ApiError(400, Code.INVALID_MARKET, error.message) from None  # terms that do not fit its assets
     ts = now_us()
     await api.execute(AddMarket(market=market, ts=ts))
-    return JsonResponse(replies.market_fields(market, halted=False, created_at=ts))
+    return JsonResponse(replies.MARKET.encode(replies.Listing(market, False, ts)))
 
 
 async def engine(call: Call) -> Response:
@@ -197,14 +195,14 @@ async def engine(call: Call) -> Response:
     api = call.api
     seat: EngineSeat = call.request.app.state.seat
     digest = await api.actor.query(GetDigest()) if seat.role is Role.ACTIVE else None
-    return JsonResponse({"role": seat.role.value, "epoch": seat.epoch, "digest": digest})
+    return JsonResponse(replies.ENGINE.encode((seat.role.value, seat.epoch, digest)))
 
 
 async def _set_halted(call: Call, halted: bool) -> Response:
     api, params = call.api, call.params
-    market = await api.market(ours.market_ref(params))
+    market = await api.market(requests.SYMBOL_BODY.read(params).symbol)
     await api.execute(SetMarketHalted(symbol=market.symbol, halted=halted, ts=now_us()))
-    return JsonResponse(ours.market_state_fields(market.symbol, halted=halted))
+    return JsonResponse(replies.MARKET_STATE.encode((market.symbol, halted)))
 
 
 async def halt_market(call: Call) -> Response:

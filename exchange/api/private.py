@@ -4,7 +4,7 @@ Each handler runs after the preamble every endpoint shares (`exchange.api.routes
 params parsed, the signature verified for the endpoint's instruction and scope, the
 key's rate limit charged), then converts decimals to engine units (400 for an off-tick
 price or off-step quantity), and only then submits one command to the engine actor, so
-a refused request changes nothing. The reply is built from the command's committed events (`replies.order_after`),
+a refused request changes nothing. The reply is built from the command's committed events (`_order_after`),
 or, for reads, from an `actor.query` that runs at a committed point.
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 
 from starlette.responses import Response
 
@@ -19,12 +20,13 @@ from exchange.api.errors import REJECTIONS, RejectedError
 from exchange.api.routes import Call, Handler
 from exchange.api.service import Api, JsonResponse, now_us
 from exchange.engine.commands import CancelAllOrders, CancelOrder, PlaceOrder
-from exchange.engine.events import Event, OrderAccepted
+from exchange.engine.events import Event, OrderAccepted, OrderCancelled, OrderExpired, OrderFilled
 from exchange.engine.numbers import Market
+from exchange.engine.orders import OrderStatus
 from exchange.engine.queries import GetBalances, GetOpenOrders, GetOrder, Holding, OrderView
 from exchange.observability import observe_stage
 from exchange.persistence import queries
-from exchange.protocol import decoding, endpoints, ours, replies, requests
+from exchange.protocol import decoding, endpoints, replies, requests
 from exchange.protocol.codes import ApiError, Code
 from exchange.protocol.endpoints import Endpoint
 
@@ -39,15 +41,15 @@ async def capital(call: Call) -> Response:
 
 def _placed(events: list[Event], market: Market) -> decoding.Json:
     accepted = next(e for e in events if isinstance(e, OrderAccepted))
-    view = replies.order_after(events, accepted.order.id)
+    view = _order_after(events, accepted.order.id)
     assert view is not None
-    return replies.order_fields(view, market)
+    return replies.ORDER.encode(replies.Placed(view, market))
 
 
 async def _parse_order(api: Api, params: decoding.Params, account_id: int) -> tuple[PlaceOrder, Market]:
-    market = await api.market(ours.market_ref(params))
-    command = requests.parse_order(params, {market.symbol: market}, account_id=account_id, ts=now_us())
-    return command, market
+    order = requests.ORDER.read(params)
+    market = await api.market(order.symbol)
+    return requests.parse_order(order, market, account_id=account_id, ts=now_us()), market
 
 
 async def execute_order(call: Call) -> Response:
@@ -67,12 +69,12 @@ async def execute_orders(call: Call) -> Response:
     async def one(params: decoding.Params) -> decoding.Json:
         try:
             command, market = await _parse_order(api, params, principal.account_id)
-            return replies.batch_ok(_placed(await api.execute(command), market))
+            return replies.batch_item(_placed(await api.execute(command), market), ok=True)
         except ApiError as error:
-            return replies.batch_err(error.code, error.message)
+            return replies.batch_item(replies.ERROR.encode((error.code, error.message)), ok=False)
         except RejectedError as error:
             code = REJECTIONS[error.rejected.reason][1]
-            return replies.batch_err(code, error.rejected.message)
+            return replies.batch_item(replies.ERROR.encode((code, error.rejected.message)), ok=False)
 
     tasks = [asyncio.ensure_future(one(params)) for params in call.batch]
     return JsonResponse(await asyncio.gather(*tasks))
@@ -80,96 +82,101 @@ async def execute_orders(call: Call) -> Response:
 
 async def query_order(call: Call) -> Response:
     """GET /api/v1/order (orderQuery): one order resting on the book, by orderId or clientId."""
-    api, params, principal = call.api, call.params, call.signer
-    market = await api.market(ours.market_ref(params))
-    order_id, client_id = requests.parse_order_ref(params)
-    wanted = GetOrder(account_id=principal.account_id, symbol=market.symbol, order_id=order_id, client_id=client_id)
+    api, ref, principal = call.api, requests.ORDER_REF_QUERY.read(call.params), call.signer
+    market = await api.market(ref.symbol)
+    wanted = GetOrder(
+        account_id=principal.account_id, symbol=market.symbol, order_id=ref.order_id, client_id=ref.client_id
+    )
     view: OrderView | None = await api.actor.query(wanted)
     if view is None:
         raise ApiError(404, Code.RESOURCE_NOT_FOUND, "Order not found")
-    return JsonResponse(replies.order_fields(view, market))
+    return JsonResponse(replies.ORDER.encode(replies.Placed(view, market)))
 
 
 async def cancel_order(call: Call) -> Response:
     """DELETE /api/v1/order (orderCancel): cancel one open order; the reply is the cancelled order."""
-    api, params, principal = call.api, call.params, call.signer
-    market = await api.market(ours.market_ref(params))
-    order_id, client_id = requests.parse_order_ref(params)
+    api, ref, principal = call.api, requests.ORDER_REF.read(call.params), call.signer
+    market = await api.market(ref.symbol)
     command = CancelOrder(
-        account_id=principal.account_id, symbol=market.symbol, order_id=order_id, client_id=client_id, ts=now_us()
+        account_id=principal.account_id,
+        symbol=market.symbol,
+        order_id=ref.order_id,
+        client_id=ref.client_id,
+        ts=now_us(),
     )
-    closed = replies.closed_orders(await api.execute(command))
-    return JsonResponse(replies.order_fields(closed[0], market))
+    closed = _closed_orders(await api.execute(command))
+    return JsonResponse(replies.ORDER.encode(replies.Placed(closed[0], market)))
 
 
 async def query_orders(call: Call) -> Response:
     """GET /api/v1/orders (orderQueryAll): the account's open orders, optionally in one market."""
-    api, params, principal = call.api, call.params, call.signer
-    symbol = ours.market_ref(params)
+    api, principal = call.api, call.signer
+    symbol = requests.ORDERS_QUERY.read(call.params).symbol
     if symbol is not None:
         symbol = (await api.market(symbol)).symbol
     views: tuple[OrderView, ...] = await api.actor.query(GetOpenOrders(account_id=principal.account_id, symbol=symbol))
     markets = api.catalog.markets
-    return JsonResponse([replies.order_fields(view, markets[view.spec.symbol]) for view in views])
+    return JsonResponse([replies.ORDER.encode(replies.Placed(view, markets[view.spec.symbol])) for view in views])
 
 
 async def cancel_orders(call: Call) -> Response:
     """DELETE /api/v1/orders (orderCancelAll): cancel every open order of the account in one market."""
-    api, params, principal = call.api, call.params, call.signer
-    market = await api.market(ours.market_ref(params))
+    api, principal = call.api, call.signer
+    market = await api.market(requests.SYMBOL_BODY.read(call.params).symbol)
     command = CancelAllOrders(account_id=principal.account_id, symbol=market.symbol, ts=now_us())
-    closed = replies.closed_orders(await api.execute(command))
-    return JsonResponse([replies.order_fields(view, market) for view in closed])
+    closed = _closed_orders(await api.execute(command))
+    return JsonResponse([replies.ORDER.encode(replies.Placed(view, market)) for view in closed])
 
 
 async def order_history(call: Call) -> Response:
     """GET /wapi/v1/history/orders (orderHistoryQueryAll): the account's orders, newest first (or oldest), paged."""
-    api, params, principal = call.api, call.params, call.signer
-    wanted = requests.parse_history_query(params)
+    api, principal = call.api, call.signer
+    wanted = requests.HISTORY_QUERY.read(call.params)
     rows = await api.queries.order_history(
         principal.account_id,
         symbol=await _symbol(api, wanted),
         order_id=wanted.order_id,
-        limit=wanted.page.limit,
-        offset=wanted.page.offset,
+        limit=wanted.limit,
+        offset=wanted.offset,
         ascending=wanted.ascending,
     )
     markets = api.catalog.markets
-    views = [replies.stored_order(row, markets[row.symbol]) for row in rows]
-    return JsonResponse([replies.order_fields(v, markets[v.spec.symbol], history=True) for v in views])
+    placed = [replies.Placed(_stored_order(row, markets[row.symbol]), markets[row.symbol]) for row in rows]
+    return JsonResponse([replies.ORDER_HISTORY.encode(order) for order in placed])
 
 
 async def fill_history(call: Call) -> Response:
     """GET /wapi/v1/history/fills (fillHistoryQueryAll): the account's fills, filtered by symbol and time (ms)."""
-    api, params, principal = call.api, call.params, call.signer
-    wanted = requests.parse_history_query(params)
+    api, principal = call.api, call.signer
+    wanted = requests.FILLS_QUERY.read(call.params)
     symbol = await _symbol(api, wanted)
-    window = requests.parse_fill_window(params)
-    if not window.user_fills:
-        return JsonResponse([])
+    if wanted.fill_type not in (None, "User"):
+        return JsonResponse([])  # only users' fills exist here
+    start, end = wanted.window
     fills = await api.queries.fill_history(
         principal.account_id,
         symbol=symbol,
         order_id=wanted.order_id,
-        start=window.start,
-        end=window.end,
-        limit=wanted.page.limit,
-        offset=wanted.page.offset,
+        start=start,
+        end=end,
+        limit=wanted.limit,
+        offset=wanted.offset,
         ascending=wanted.ascending,
     )
-    return JsonResponse([replies.fill_fields(f) for f in fills])
+    return JsonResponse([replies.FILL.encode(f) for f in fills])
 
 
 async def _transfers(call: Call, kind: queries.TransferKind) -> list[queries.Transfer]:
-    api, params, principal = call.api, call.params, call.signer
-    wanted = requests.parse_transfer_query(params)
+    api, principal = call.api, call.signer
+    wanted = requests.TRANSFERS_QUERY.read(call.params)
+    start, end = wanted.window
     return await api.queries.transfer_history(
         principal.account_id,
         kind=kind,
-        start=wanted.start,
-        end=wanted.end,
-        limit=wanted.page.limit,
-        offset=wanted.page.offset,
+        start=start,
+        end=end,
+        limit=wanted.limit,
+        offset=wanted.offset,
         ascending=wanted.ascending,
     )
 
@@ -183,7 +190,7 @@ async def deposit_history(call: Call) -> Response:
     `fromAddress`, `transactionHash`, `confirmationBlockNumber` null. `id` numbers transfers in
     commit order; `identifier` is the ledger's transfer id the deposit request answered with.
     """
-    return JsonResponse([replies.deposit_fields(t) for t in await _transfers(call, "deposit")])
+    return JsonResponse([replies.DEPOSIT.encode(t) for t in await _transfers(call, "deposit")])
 
 
 async def withdrawal_history(call: Call) -> Response:
@@ -195,12 +202,47 @@ async def withdrawal_history(call: Call) -> Response:
     `toAddress`, `transactionHash` null. `id` numbers transfers in commit order; `identifier`
     is the ledger's transfer id the withdrawal request answered with.
     """
-    return JsonResponse([replies.withdrawal_fields(t) for t in await _transfers(call, "withdrawal")])
+    return JsonResponse([replies.WITHDRAWAL.encode(t) for t in await _transfers(call, "withdrawal")])
 
 
-async def _symbol(api: Api, wanted: requests.HistoryQuery) -> str | None:
+async def _symbol(api: Api, wanted: requests.Query) -> str | None:
     """The market a history query is filtered to, if any (an unknown symbol is a 400)."""
     return None if wanted.symbol is None else (await api.market(wanted.symbol)).symbol
+
+
+def _stored_order(row: queries.Order, market: Market) -> OrderView:
+    """Back to engine units from a stored order (exact: it was written from them)."""
+    executed, executed_quote = row.executed(market)
+    return OrderView(
+        spec=row.spec(market), status=OrderStatus(row.status), executed=executed, executed_quote=executed_quote
+    )
+
+
+def _order_after(events: Sequence[Event], order_id: int) -> OrderView | None:
+    """The state of order `order_id` after a command's events (None if they never mention it)."""
+    view: OrderView | None = None
+    for event in events:
+        if isinstance(event, OrderAccepted) and event.order.id == order_id:
+            view = OrderView(spec=event.order, status=OrderStatus.NEW, executed=0, executed_quote=0)
+        elif isinstance(event, OrderFilled | OrderCancelled | OrderExpired) and event.order.id == order_id:
+            view = (
+                _closed(event)
+                if not isinstance(event, OrderFilled)
+                else OrderView(
+                    spec=event.order, status=event.status, executed=event.executed, executed_quote=event.executed_quote
+                )
+            )
+    return view
+
+
+def _closed(event: OrderCancelled | OrderExpired) -> OrderView:
+    status = OrderStatus.CANCELLED if isinstance(event, OrderCancelled) else OrderStatus.EXPIRED
+    return OrderView(spec=event.order, status=status, executed=event.executed, executed_quote=event.executed_quote)
+
+
+def _closed_orders(events: Sequence[Event]) -> list[OrderView]:
+    """The orders a cancel command closed, in event order."""
+    return [_closed(e) for e in events if isinstance(e, OrderCancelled | OrderExpired)]
 
 
 HANDLERS: dict[Endpoint, Handler] = {

@@ -16,14 +16,17 @@ from starlette.responses import PlainTextResponse, Response
 
 from exchange.api.routes import Call, Handler
 from exchange.api.service import Api, JsonResponse, now_us
+from exchange.engine.numbers import Market
 from exchange.engine.queries import Depth, GetDepth, GetListings, Listings
 from exchange.protocol import endpoints, replies, requests
 from exchange.protocol.endpoints import Endpoint
+from exchange.protocol.fields import Request
+from exchange.protocol.requests import Query
 
 
 async def status(call: Call) -> Response:
     """GET /api/v1/status."""
-    return JsonResponse(replies.status_fields(call.api.actor.ready))
+    return JsonResponse(replies.STATUS.encode(call.api.actor.ready))
 
 
 async def ping(call: Call) -> Response:
@@ -45,7 +48,7 @@ async def assets(call: Call) -> Response:
     """GET /api/v1/assets: every listed asset."""
     api = call.api
     await api.markets()
-    return JsonResponse([replies.asset_fields(a) for a in sorted(api.catalog.assets.values(), key=lambda a: a.symbol)])
+    return JsonResponse([replies.ASSET.encode(a) for a in sorted(api.catalog.assets.values(), key=lambda a: a.symbol)])
 
 
 async def _halted(api: Api) -> dict[str, bool]:
@@ -61,40 +64,33 @@ async def markets(call: Call) -> Response:
     if set(halted) - set(listed):
         await api.refresh_catalog()
     return JsonResponse(
-        [
-            replies.market_fields(listed[s], halted=halted[s], created_at=api.catalog.listed_at.get(s, 0))
-            for s in sorted(halted)
-            if s in listed
-        ]
+        [replies.MARKET.encode(_listing(api, listed[s], halted[s])) for s in sorted(halted) if s in listed]
     )
+
+
+def _listing(api: Api, market: Market, halted: bool) -> replies.Listing:
+    return replies.Listing(market, halted, api.catalog.listed_at.get(market.symbol, 0))
 
 
 async def market(call: Call) -> Response:
     """GET /api/v1/market?symbol=: one market."""
     api = call.api
-    found = await api.market(requests.symbol_param(call.params))
-    halted = (await _halted(api))[found.symbol]
-    return JsonResponse(
-        replies.market_fields(found, halted=halted, created_at=api.catalog.listed_at.get(found.symbol, 0))
-    )
+    found = await api.market(requests.MARKET_QUERY.read(call.params).symbol)
+    return JsonResponse(replies.MARKET.encode(_listing(api, found, (await _halted(api))[found.symbol])))
 
 
 async def depth(call: Call) -> Response:
     """GET /api/v1/depth?symbol=&limit=: the book's best levels, ascending by price."""
-    api, params = call.api, call.params
-    found = await api.market(requests.symbol_param(params))
-    limit = requests.parse_depth_limit(params)
-    book: Depth = await api.actor.query(GetDepth(symbol=found.symbol, limit=limit))
-    return JsonResponse(
-        replies.depth_fields(found, sequence=book.sequence, bids=book.bids, asks=book.asks, ts=now_us())
-    )
+    api, wanted = call.api, requests.DEPTH_QUERY.read(call.params)
+    found = await api.market(wanted.symbol)
+    book: Depth = await api.actor.query(GetDepth(symbol=found.symbol, limit=int(wanted.depth_limit)))
+    return JsonResponse(replies.DEPTH.encode(replies.Book(found, book.sequence, book.bids, book.asks, now_us())))
 
 
 async def ticker(call: Call) -> Response:
     """GET /api/v1/ticker?symbol=: 24h rolling statistics of one market."""
-    api, params = call.api, call.params
-    found = await api.market(requests.symbol_param(params))
-    requests.check_ticker_interval(params)
+    api = call.api
+    found = await api.market(requests.TICKER_QUERY.read(call.params).symbol)
     stats = await api.queries.tickers(now_us(), found.symbol)
     return JsonResponse(replies.ticker_fields(found.symbol, stats[0] if stats else None))
 
@@ -102,36 +98,35 @@ async def ticker(call: Call) -> Response:
 async def tickers(call: Call) -> Response:
     """GET /api/v1/tickers: 24h rolling statistics of every market."""
     api = call.api
-    requests.check_ticker_interval(call.params)
+    requests.TICKERS_QUERY.read(call.params)
     stats = {t.symbol: t for t in await api.queries.tickers(now_us())}
     return JsonResponse([replies.ticker_fields(symbol, stats.get(symbol)) for symbol in sorted(await api.markets())])
 
 
 async def klines(call: Call) -> Response:
     """GET /api/v1/klines?symbol=&interval=&startTime=&endTime=: candles, ascending; times in seconds."""
-    api, params = call.api, call.params
-    found = await api.market(requests.symbol_param(params))
-    wanted = requests.parse_klines_query(params, now=int(time.time()))
-    candles = await api.queries.klines(found.symbol, wanted.interval, wanted.start * 1_000_000, wanted.end * 1_000_000)
-    return JsonResponse([replies.kline_fields(c) for c in candles])
+    api, wanted = call.api, requests.KLINES_QUERY.read(call.params)
+    found = await api.market(wanted.symbol)
+    interval, start, end = requests.klines_window(wanted, now=int(time.time()))
+    candles = await api.queries.klines(found.symbol, interval, start * 1_000_000, end * 1_000_000)
+    return JsonResponse([replies.KLINE.encode(c) for c in candles])
 
 
 async def trades(call: Call) -> Response:
     """GET /api/v1/trades?symbol=&limit=: the most recent trades, newest first."""
-    return await _trades(call, paged=False)
+    return await _trades(call, requests.TRADES_QUERY)
 
 
 async def trades_history(call: Call) -> Response:
     """GET /api/v1/trades/history?symbol=&limit=&offset=: older trades, newest first."""
-    return await _trades(call, paged=True)
+    return await _trades(call, requests.TRADES_HISTORY_QUERY)
 
 
-async def _trades(call: Call, *, paged: bool) -> Response:
-    api, params = call.api, call.params
-    found = await api.market(requests.symbol_param(params))
-    page = requests.parse_page(params, paged=paged)
-    found_trades = await api.queries.recent_trades(found.symbol, limit=page.limit, offset=page.offset)
-    return JsonResponse([replies.trade_fields(t) for t in found_trades])
+async def _trades(call: Call, message: Request[Query]) -> Response:
+    api, wanted = call.api, message.read(call.params)
+    found = await api.market(wanted.symbol)
+    found_trades = await api.queries.recent_trades(found.symbol, limit=wanted.limit, offset=wanted.offset)
+    return JsonResponse([replies.TRADE.encode(t) for t in found_trades])
 
 
 HANDLERS: dict[Endpoint, Handler] = {
@@ -141,7 +136,7 @@ HANDLERS: dict[Endpoint, Handler] = {
     endpoints.SECURITIES: securities,
     endpoints.ASSETS: assets,
     endpoints.MARKETS: markets,
-    endpoints.MARKET: market,
+    endpoints.ONE_MARKET: market,
     endpoints.DEPTH: depth,
     endpoints.TICKER: ticker,
     endpoints.TICKERS: tickers,

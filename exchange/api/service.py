@@ -48,7 +48,7 @@ from exchange.persistence.accounts import Accounts, KeyRefusal, StoredKey
 from exchange.persistence.queries import Queries
 from exchange.protocol.codes import ApiError, Code
 from exchange.protocol.decoding import Params, check_media_type, load_json, query_fields, scalar_params
-from exchange.protocol.ours import Scope
+from exchange.protocol.requests import Scope
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_ACTIVE_KEYS = 100
@@ -255,8 +255,8 @@ def query_params(request: Request) -> Params:
 def _refused(refusal: KeyRefusal) -> ApiError:
     """The 400 answering a key the store did not register."""
     if refusal is KeyRefusal.FULL:
-        return ApiError(400, Code.INVALID_CLIENT_REQUEST, f"an account holds at most {MAX_ACTIVE_KEYS} unrevoked keys")
-    return ApiError(400, Code.INVALID_CLIENT_REQUEST, "this public key is already registered")
+        return ApiError(400, Code.PRECONDITION_FAILED, f"an account holds at most {MAX_ACTIVE_KEYS} unrevoked keys")
+    return ApiError(400, Code.PRECONDITION_FAILED, "this public key is already registered")
 
 
 def _api_key(key: StoredKey) -> ApiKey:

@@ -20,8 +20,7 @@ import httpx
 from exchange.api.auth import KeyPair
 from exchange.bots.client import RestClient
 from exchange.bots.loop import run_steps
-from exchange.bots.maker import MarketMaker
-from exchange.bots.run import chosen, starting_references
+from exchange.bots.run import market_maker
 from exchange.bots.taker import Taker
 
 log = logging.getLogger(__name__)
@@ -54,16 +53,8 @@ async def run_remote(bots: RemoteBots, stop: asyncio.Event) -> None:
     """Run the market maker (and the taker) against `bots.url` until `stop` is set."""
     async with httpx.AsyncClient(base_url=bots.url, timeout=10) as http:
         maker_client = await _client(http, bots.maker_key)
-        markets = chosen(await maker_client.markets(), bots.markets)
         rng = random.Random(bots.seed)
-        maker = MarketMaker(
-            maker_client,
-            markets,
-            await starting_references(maker_client, markets),
-            rng=rng,
-            levels=bots.levels,
-            faucet=bots.faucet,
-        )
+        maker = await market_maker(maker_client, bots.markets, rng, levels=bots.levels, faucet=bots.faucet)
         runs = [run_steps("market maker", maker.step, bots.interval, stop)]
         if bots.taker:
             taker = Taker(await _client(http, bots.taker_key), maker.markets, rng=rng, faucet=bots.faucet)

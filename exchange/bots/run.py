@@ -63,20 +63,24 @@ def chosen(markets: Mapping[str, Market], wanted: Iterable[str]) -> dict[str, Ma
     return {s: m for s, m in markets.items() if not names or s in names}
 
 
+async def market_maker(
+    client: Client, wanted: Iterable[str], rng: random.Random, *, levels: int, faucet: bool
+) -> MarketMaker:
+    """A market maker for the markets named in `wanted` (all when empty), starting from their books or references."""
+    markets = chosen(await client.markets(), wanted)
+    return MarketMaker(
+        client, markets, await starting_references(client, markets), rng=rng, levels=levels, faucet=faucet
+    )
+
+
 @asynccontextmanager
 async def running(actor: EngineActor, accounts: Accounts, settings: Settings) -> AsyncIterator[None]:
     """Run the in-process market maker and taker until the context exits."""
     maker_client = InProcessClient(actor, await accounts.ensure_account(MAKER_LABEL))
     taker_client = InProcessClient(actor, await accounts.ensure_account(TAKER_LABEL))
-    markets = chosen(await maker_client.markets(), settings.bot_markets)
     rng = random.Random(settings.bot_seed)
-    maker = MarketMaker(
-        maker_client,
-        markets,
-        await starting_references(maker_client, markets),
-        rng=rng,
-        levels=settings.bot_levels,
-        faucet=settings.demo,
+    maker = await market_maker(
+        maker_client, settings.bot_markets, rng, levels=settings.bot_levels, faucet=settings.demo
     )
     taker = Taker(taker_client, maker.markets, rng=rng, faucet=settings.demo)
     stop = asyncio.Event()

@@ -62,8 +62,8 @@ from typing import Any
 
 from exchange.engine.commands import CancelAllOrders, CancelOrder, Command
 from exchange.engine.engine import Engine
-from exchange.engine.errors import ExchangeError
-from exchange.engine.events import Event, Rejected, RejectReason
+from exchange.engine.errors import ExchangeError, RejectReason
+from exchange.engine.events import Event, Rejected
 from exchange.engine.queries import Query
 
 log = logging.getLogger(__name__)

@@ -10,6 +10,8 @@ with events, a rejection among them.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from exchange.engine.numbers import Asset, Market
 from exchange.engine.orders import OrderType, SelfTradePrevention, Side, TimeInForce
 from exchange.engine.records import record
@@ -48,23 +50,10 @@ class Chain:
 
 
 @record
-class Deposit:
-    """Credit `amount` atoms; idempotent by `transfer_id` (a repeat is rejected, credits nothing)."""
+class Transfer:
+    """Atoms of an asset moving into or out of an account, named by its `transfer_id`.
 
-    account_id: int
-    asset: str
-    amount: int
-    transfer_id: str
-    chain: Chain | None = None
-    ts: int
-
-
-@record
-class Withdraw:
-    """Debit `amount` atoms from available; idempotent by `transfer_id`.
-
-    Without a `chain` the withdrawal is settled at once (it leaves the ledger, nothing
-    more); with one it is pending until the operator settles it (`SettleWithdrawal`).
+    The fields of a deposit and a withdrawal, as commands and as the events they become.
     """
 
     account_id: int
@@ -73,6 +62,34 @@ class Withdraw:
     transfer_id: str
     chain: Chain | None = None
     ts: int
+
+    def recast(self, kind: type[TransferT]) -> TransferT:
+        """The same transfer as another record: a `Deposit`'s `Deposited` event, or back."""
+        return kind(
+            account_id=self.account_id,
+            asset=self.asset,
+            amount=self.amount,
+            transfer_id=self.transfer_id,
+            chain=self.chain,
+            ts=self.ts,
+        )
+
+
+TransferT = TypeVar("TransferT", bound=Transfer)
+
+
+@record
+class Deposit(Transfer):
+    """Credit `amount` atoms; idempotent by `transfer_id` (a repeat is rejected, credits nothing)."""
+
+
+@record
+class Withdraw(Transfer):
+    """Debit `amount` atoms from available; idempotent by `transfer_id`.
+
+    Without a `chain` the withdrawal is settled at once (it leaves the ledger, nothing
+    more); with one it is pending until the operator settles it (`SettleWithdrawal`).
+    """
 
 
 @record

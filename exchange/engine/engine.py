@@ -58,7 +58,7 @@ from exchange.engine.commands import (
     SettleWithdrawal,
     Withdraw,
 )
-from exchange.engine.errors import ExchangeError
+from exchange.engine.errors import ExchangeError, RejectReason
 from exchange.engine.events import (
     AssetAdded,
     BalanceChanged,
@@ -72,7 +72,6 @@ from exchange.engine.events import (
     OrderExpired,
     OrderFilled,
     Rejected,
-    RejectReason,
     TradeExecuted,
     WithdrawalSettled,
     Withdrawn,
@@ -230,16 +229,7 @@ class Engine:
         self._check_transfer(command.asset, command.amount, command.transfer_id)
         self._remember_transfer(command.transfer_id)
         self._balance(command.account_id, command.asset).available += command.amount
-        self._events.append(
-            Deposited(
-                account_id=command.account_id,
-                asset=command.asset,
-                amount=command.amount,
-                transfer_id=command.transfer_id,
-                chain=command.chain,
-                ts=command.ts,
-            )
-        )
+        self._events.append(command.recast(Deposited))
 
     def _withdraw(self, command: Withdraw) -> None:
         self._check_transfer(command.asset, command.amount, command.transfer_id)
@@ -248,14 +238,7 @@ class Engine:
             raise Rejection(RejectReason.INSUFFICIENT_FUNDS, "withdrawal exceeds the available balance")
         self._remember_transfer(command.transfer_id)
         self._balance(command.account_id, command.asset).available -= command.amount
-        withdrawn = Withdrawn(
-            account_id=command.account_id,
-            asset=command.asset,
-            amount=command.amount,
-            transfer_id=command.transfer_id,
-            chain=command.chain,
-            ts=command.ts,
-        )
+        withdrawn = command.recast(Withdrawn)
         if command.chain is not None:
             self.pending_withdrawals[command.transfer_id] = withdrawn
         self._events.append(withdrawn)

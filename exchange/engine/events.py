@@ -16,30 +16,11 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from exchange.engine.commands import Chain, Command
+from exchange.engine.commands import Command, Transfer
+from exchange.engine.errors import RejectReason
 from exchange.engine.numbers import Asset, Market
 from exchange.engine.orders import OrderSpec, OrderStatus, Side
 from exchange.engine.records import record
-
-
-class RejectReason(StrEnum):
-    UNKNOWN_ASSET = "UNKNOWN_ASSET"
-    UNKNOWN_MARKET = "UNKNOWN_MARKET"
-    DUPLICATE_ASSET = "DUPLICATE_ASSET"
-    DUPLICATE_MARKET = "DUPLICATE_MARKET"
-    MARKET_HALTED = "MARKET_HALTED"
-    INVALID_ORDER = "INVALID_ORDER"
-    INVALID_AMOUNT = "INVALID_AMOUNT"
-    QUANTITY_BELOW_MINIMUM = "QUANTITY_BELOW_MINIMUM"
-    INSUFFICIENT_FUNDS = "INSUFFICIENT_FUNDS"
-    POST_ONLY_WOULD_TAKE = "POST_ONLY_WOULD_TAKE"
-    FOK_NOT_FILLABLE = "FOK_NOT_FILLABLE"
-    DUPLICATE_CLIENT_ID = "DUPLICATE_CLIENT_ID"
-    ORDER_NOT_FOUND = "ORDER_NOT_FOUND"
-    DUPLICATE_TRANSFER = "DUPLICATE_TRANSFER"
-    WITHDRAWAL_NOT_PENDING = "WITHDRAWAL_NOT_PENDING"
-    UNSTORABLE = "UNSTORABLE"
-    """The database refused the command's effects (a value it cannot store); given by the actor, not the engine."""
 
 
 class CloseReason(StrEnum):
@@ -77,25 +58,13 @@ class MarketHaltChanged:
 
 
 @record
-class Deposited:
-    account_id: int
-    asset: str
-    amount: int
-    transfer_id: str
-    chain: Chain | None = None
-    ts: int
+class Deposited(Transfer):
+    """A deposit, credited."""
 
 
 @record
-class Withdrawn:
-    """Atoms left the account's available balance; with a `chain`, pending until settled."""
-
-    account_id: int
-    asset: str
-    amount: int
-    transfer_id: str
-    chain: Chain | None = None
-    ts: int
+class Withdrawn(Transfer):
+    """A withdrawal, debited from available; with a `chain`, pending until settled."""
 
 
 @record
@@ -172,7 +141,9 @@ class OrderFilled:
 
 
 @record
-class OrderCancelled:
+class OrderClosed:
+    """An order done with while some of it was unfilled: its terms, what it executed, and why."""
+
     order: OrderSpec
     executed: int
     executed_quote: int
@@ -181,14 +152,13 @@ class OrderCancelled:
 
 
 @record
-class OrderExpired:
-    """The unfilled rest of an order that may not rest (IOC, FOK, market) or hit STP."""
+class OrderCancelled(OrderClosed):
+    """A resting order its owner cancelled."""
 
-    order: OrderSpec
-    executed: int
-    executed_quote: int
-    reason: CloseReason
-    ts: int
+
+@record
+class OrderExpired(OrderClosed):
+    """The unfilled rest of an order that may not rest (IOC, FOK, market), or a maker STP took off."""
 
 
 @record

@@ -10,7 +10,7 @@ rounds. The one rounding in the whole engine is the fee, in `fee_atoms`.
 
 Conversions from decimals are exact (through `as_integer_ratio`, independent of the
 decimal context); a value that is not a positive whole multiple of its unit raises
-`InvalidInput` carrying the wire error code, which the API maps to a 400.
+`InvalidInput` carrying its `RejectReason`, which the API maps to a 400 and a wire code.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from exchange.engine.errors import ExchangeError
+from exchange.engine.errors import ExchangeError, RejectReason
 
 FEE_ACCOUNT = 0
 """The account every fee is credited to, so that each asset is conserved."""
@@ -33,23 +33,23 @@ BLOCKCHAIN = re.compile(r"[A-Za-z0-9]{1,32}")
 
 
 class InvalidInput(ExchangeError, ValueError):
-    """Bad input from a caller (not a business rejection): carries a wire error code."""
+    """Bad input from a caller (not a business rejection): carries the reason it is refused."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, reason: RejectReason, message: str) -> None:
         super().__init__(message)
-        self.code = code
+        self.reason = reason
         self.message = message
 
 
-def units_of(value: Decimal, unit: Decimal, *, code: str, name: str) -> int:
+def units_of(value: Decimal, unit: Decimal, *, reason: RejectReason, name: str) -> int:
     """Return `value / unit` as a positive int, or raise if it is not one exactly."""
     if not value.is_finite() or value <= 0:
-        raise InvalidInput(code, f"{name} must be a positive number")
+        raise InvalidInput(reason, f"{name} must be a positive number")
     value_num, value_den = value.as_integer_ratio()
     unit_num, unit_den = unit.as_integer_ratio()
     count, rest = divmod(value_num * unit_den, value_den * unit_num)
     if rest:
-        raise InvalidInput(code, f"{name} {value} is not a multiple of {unit.normalize()}")
+        raise InvalidInput(reason, f"{name} {value} is not a multiple of {unit.normalize()}")
     return count
 
 
@@ -80,13 +80,13 @@ class Asset:
 
     def __post_init__(self) -> None:
         if not self.symbol or not self.symbol.isalnum():
-            raise InvalidInput("INVALID_CLIENT_REQUEST", f"bad asset symbol {self.symbol!r}")
+            raise InvalidInput(RejectReason.INVALID_LISTING, f"bad asset symbol {self.symbol!r}")
         if not 0 <= self.decimals <= 36:
-            raise InvalidInput("INVALID_CLIENT_REQUEST", "asset decimals must be within 0..36")
+            raise InvalidInput(RejectReason.INVALID_LISTING, "asset decimals must be within 0..36")
         names = self.blockchains
         if not names or len(set(names)) != len(names) or not all(BLOCKCHAIN.fullmatch(n) for n in names):
             raise InvalidInput(
-                "INVALID_CLIENT_REQUEST", "blockchains must be distinct names of 1 to 32 ASCII letters and digits"
+                RejectReason.INVALID_LISTING, "blockchains must be distinct names of 1 to 32 ASCII letters and digits"
             )
 
     @property
@@ -96,7 +96,7 @@ class Asset:
 
     def atoms(self, amount: Decimal) -> int:
         """Convert a positive decimal amount to atoms, exactly."""
-        return units_of(amount, self.atom, code="INVALID_QUANTITY", name="amount")
+        return units_of(amount, self.atom, reason=RejectReason.INVALID_AMOUNT, name="amount")
 
     def amount(self, atoms: int) -> Decimal:
         """Convert atoms to a decimal amount, exactly."""
@@ -120,7 +120,7 @@ class Market:
     min_steps: int = field(init=False)
 
     def __post_init__(self) -> None:
-        bad = "INVALID_CLIENT_REQUEST"
+        bad = RejectReason.INVALID_LISTING
         if self.base.symbol == self.quote.symbol:
             raise InvalidInput(bad, "base and quote must differ")
         for name in ("tick_size", "step_size", "min_quantity"):
@@ -140,16 +140,16 @@ class Market:
         object.__setattr__(self, "base_atoms_per_step", int(per_step))
         object.__setattr__(self, "quote_atoms_per_tick_step", int(per_tick_step))
         object.__setattr__(
-            self, "min_steps", units_of(self.min_quantity, self.step_size, code=bad, name="min_quantity")
+            self, "min_steps", units_of(self.min_quantity, self.step_size, reason=bad, name="min_quantity")
         )
 
     def ticks(self, price: Decimal) -> int:
-        """Convert a decimal price to ticks, or raise INVALID_PRICE if it is off the tick."""
-        return units_of(price, self.tick_size, code="INVALID_PRICE", name="price")
+        """Convert a decimal price to ticks, or raise `InvalidInput` (INVALID_PRICE) if it is off the tick."""
+        return units_of(price, self.tick_size, reason=RejectReason.INVALID_PRICE, name="price")
 
     def steps(self, quantity: Decimal) -> int:
-        """Convert a decimal quantity to steps, or raise INVALID_QUANTITY if off the step."""
-        return units_of(quantity, self.step_size, code="INVALID_QUANTITY", name="quantity")
+        """Convert a decimal quantity to steps, or raise `InvalidInput` (INVALID_AMOUNT) if off the step."""
+        return units_of(quantity, self.step_size, reason=RejectReason.INVALID_AMOUNT, name="quantity")
 
     def price(self, ticks: int) -> Decimal:
         """Convert ticks to a decimal price."""

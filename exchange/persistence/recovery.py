@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from exchange.engine.commands import Chain
 from exchange.engine.engine import RECENT_TRANSFERS, Engine
-from exchange.engine.errors import ExchangeError
+from exchange.engine.errors import ExchangeError, RejectReason
 from exchange.engine.events import Withdrawn
 from exchange.engine.numbers import Asset, InvalidInput, Market, units_of
 from exchange.engine.queries import MarketState
@@ -60,7 +60,7 @@ def _count(value: Decimal, unit: Decimal) -> int:
     if value == 0:
         return 0
     try:
-        return units_of(value, unit, code="CORRUPT_STATE", name="stored amount")
+        return units_of(value, unit, reason=RejectReason.INVALID_AMOUNT, name="stored amount")
     except InvalidInput as error:
         raise CorruptStateError(error.message) from error
 

@@ -88,6 +88,7 @@ from sqlalchemy import BigInteger, Boolean, DateTime, Numeric, Table, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from exchange.engine.actor import CommitRefused
+from exchange.engine.errors import RejectReason
 from exchange.engine.events import (
     AssetAdded,
     BalanceChanged,
@@ -100,7 +101,6 @@ from exchange.engine.events import (
     OrderCancelled,
     OrderExpired,
     OrderFilled,
-    RejectReason,
     TradeExecuted,
     WithdrawalSettled,
     Withdrawn,

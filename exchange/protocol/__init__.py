@@ -2,12 +2,13 @@
 
 Every byte that crosses the HTTP and websocket API is parsed or built here, so the REST
 routes, the websocket streams, the bots' client and the OpenAPI document cannot drift
-apart. One module per job: `endpoints` (the table of routes: method, path, instruction,
-scope, tag, messages), `codes` (error codes and `ApiError`), `decoding` (the one gate for
-request text and the typed field readers), `requests` (Backpack's request parsers),
-`replies` (REST encoders), `streams` (websocket encoders), `ours` (the project's own
-routes' bodies), `client` (each parser's and encoder's tested inverse), and `openapi`
-(the document, derived from the table).
+apart. One module per job: `fields` (how a message is declared: request fields with
+their kinds and codes, reply outputs with their getters; parser, client params, encoder
+and JSON Schema all derive from one declaration), `requests` and `replies` (every
+message, declared once), `endpoints` (the table of routes: method, path, instruction,
+scope, tag, messages, refusals), `codes` (error codes and `ApiError`), `decoding` (the
+one gate for request text), `streams` (websocket encoders), `client` (the readers of
+replies) and `openapi` (the document, derived from the table).
 
 Types and units follow Backpack (docs.backpack.exchange and its clients, ccxt among them): every price, quantity
 and amount is a decimal *string* in plain notation; ids of orders are strings, ids of

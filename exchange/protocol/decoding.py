@@ -1,51 +1,42 @@
-"""Decoding requests: the one gate every request's params pass, and the typed field readers.
+"""Decoding requests: the one gate every request's params pass before any field is read.
 
-Parsing is strict. A request body is decoded with `load_json`, which keeps the exact
-text of every JSON number (so "0.10" stays "0.10" for the signature and for exact
-conversion) and rejects NaN, Infinity and duplicate keys; it must be sent as
-`application/json` (`check_media_type`: 415 otherwise). Every request's params, the
-body object's or the query string's, then pass through `scalar_params`, the one gate
-for text: each name and each value must be at most `MAX_TEXT_LENGTH` characters with
-no control character (C0, DEL, C1), line or paragraph separator, bidirectional
-override, or lone UTF-16 surrogate (`check_text`), or the request is a 400 INVALID_CLIENT_REQUEST. That happens
-before the signature is checked and before anything is queued or stored, so no text a
-client sends can break the signing payload, an error reply, a log line or a database
-write (PostgreSQL refuses NUL in text). Fields with tighter rules (symbols, transfer ids,
-labels, public keys) check them in their parsers, with the limits declared below. Every
-time a request names is at most `MAX_TIME_MS`, a year before the last moment a
-`datetime` can hold, so no window or candle computed from it overflows (400 otherwise).
-`parse_decimal` accepts a JSON string or number only in plain decimal form (no
-exponent, no sign but a leading minus, at most `MAX_NUMBER_LENGTH` characters);
-anything else is a 400 with the code of the field. Converting the decimal to ticks, steps or atoms (and rejecting values
-off the tick or the step) is left to `exchange.engine.numbers`.
+A request body is decoded with `load_json`, which keeps the exact text of every JSON
+number (so "0.10" stays "0.10" for the signature and for exact conversion) and rejects
+NaN, Infinity and duplicate keys; it must be sent as `application/json`
+(`check_media_type`: 415 otherwise). Every request's params, the body object's or the
+query string's, then pass through `scalar_params`, the one gate for text: each name and
+each value must be at most `MAX_TEXT_LENGTH` characters with no character of
+`UNPRINTABLE` (control characters, line separators, bidirectional overrides) and no lone
+UTF-16 surrogate (`check_text`), or the request is a 400 INVALID_CLIENT_REQUEST. That
+happens before the signature is checked and before anything is queued or stored, so no
+text a client sends can break the signing payload, an error reply, a log line or a
+database write (PostgreSQL refuses NUL in text). Each field is then read by its message's
+declaration (`fields`, `requests`); every time a request names is at most `MAX_TIME_MS`, a
+year before the last moment a `datetime` can hold, so no window computed from it overflows.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from decimal import Decimal
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
-from exchange.engine.orders import OrderType, SelfTradePrevention, Side, TimeInForce
 from exchange.protocol.codes import ApiError, Code, bad_request
 
 MAX_NUMBER_LENGTH = 40
-UINT32_MAX = 2**32 - 1
 MAX_TEXT_LENGTH = 256
 """The longest text any param name or value may be; fields with tighter limits declare them below."""
-FORBIDDEN_CHARACTERS = r"\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff"
+UNPRINTABLE = r"\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
 """The ranges no text may hold (a regex class body): control characters (C0, DEL, C1), line and
 paragraph separators, bidirectional embeddings, overrides and isolates (which reorder what a
-log or a page shows), and lone UTF-16 surrogates."""
-_FORBIDDEN_TEXT = re.compile(f"[{FORBIDDEN_CHARACTERS}]")
+log or a page shows); lone UTF-16 surrogates, which no JSON Schema string holds, neither."""
+_FORBIDDEN_TEXT = re.compile(f"[{UNPRINTABLE}\\ud800-\\udfff]")
 JSON_MEDIA_TYPE = "application/json"
 MAX_TIME_MS = 253_370_764_800_000
 """9999-01-01T00:00:00Z, the latest time a request may name (in ms; klines' seconds are bounded by it too)."""
 
 Json = dict[str, Any]
-E = TypeVar("E", Side, OrderType, TimeInForce, SelfTradePrevention)
 
 
 # -- decoding requests ---------------------------------------------------------------
@@ -122,59 +113,3 @@ def query_fields(items: Sequence[tuple[str, str]]) -> Params:
     if len(params) != len(items):
         raise bad_request("a query parameter is repeated")
     return scalar_params(params)
-
-
-_PLAIN_DECIMAL = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
-
-
-def parse_decimal(value: object, *, code: Code, name: str) -> Decimal:
-    """A decimal from a JSON string or number in plain notation; ApiError(400, code) otherwise."""
-    if isinstance(value, bool) or not isinstance(value, str):
-        raise ApiError(400, code, f"{name} must be a decimal string")
-    if len(value) > MAX_NUMBER_LENGTH:
-        raise ApiError(400, code, f"{name} is longer than {MAX_NUMBER_LENGTH} characters")
-    if not _PLAIN_DECIMAL.fullmatch(value):
-        raise ApiError(400, code, f"{name} must be a plain decimal like 12.5, got {value!r}")
-    return Decimal(value)
-
-
-def parse_uint(value: object, *, name: str, maximum: int = UINT32_MAX) -> int:
-    """A non-negative integer from a JSON number or digit string, at most `maximum`."""
-    if isinstance(value, bool) or not isinstance(value, str) or not value.isascii() or not value.isdigit():
-        raise bad_request(f"{name} must be a non-negative integer")
-    if len(value) > MAX_NUMBER_LENGTH or int(value) > maximum:
-        raise bad_request(f"{name} must be at most {maximum}")
-    return int(value)
-
-
-def parse_bool(value: object, *, name: str) -> bool:
-    """A boolean from JSON true/false or the query strings "true"/"false"."""
-    if isinstance(value, bool):
-        return value
-    if value in ("true", "false"):
-        return value == "true"
-    raise bad_request(f"{name} must be true or false")
-
-
-def parse_enum(kind: type[E], value: object, name: str) -> E:
-    """One of an enum's wire values."""
-    for member in kind:
-        if value == member.value:
-            return member
-    allowed = ", ".join(m.value for m in kind)
-    raise bad_request(f"{name} must be one of {allowed}")
-
-
-def required(params: Mapping[str, Scalar], name: str) -> Scalar:
-    """A field that must be present (and not null)."""
-    value = params.get(name)
-    if value is None:
-        raise bad_request(f"missing field {name}")
-    return value
-
-
-def only_fields(params: Mapping[str, Scalar], allowed: Iterable[str], what: str) -> None:
-    """Refuse fields a request does not take, so a client never believes an ignored field was heeded."""
-    unknown = sorted(set(k for k, v in params.items() if v is not None) - set(allowed))
-    if unknown:
-        raise bad_request(f"unsupported {what} fields: {', '.join(unknown)}")

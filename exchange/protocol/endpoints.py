@@ -2,25 +2,29 @@
 
 An `Endpoint` says all a client must know to call a route: its method and path, the
 instruction it signs (Backpack's signing scheme names one per operation) and the scope
-the signing key needs (none: a public route), its request message (query parameters or
-a JSON body, `messages`) and its reply, and the tag it is documented under. From this
-table, and from nothing else, are derived: the server's Starlette routes and the one
-preamble that parses, authenticates and rate-limits every request (`exchange.api.routes`),
-the OpenAPI document (`exchange.protocol.openapi`), and the paths and instructions the
-bots' signed client calls (`exchange.bots.client`). A route the table does not declare
-cannot be served, and a handler for every endpoint must exist (the app refuses to start).
+the signing key needs (none: a public route), its request message (`requests`: query
+parameters or a JSON body) and its reply (`replies`), the tag it is documented under, and
+the codes it may refuse a well-formed request with (`refusals`: an unknown market, an
+off-tick price, insufficient funds...; a request refused for its form always gets
+INVALID_CLIENT_REQUEST or its field's code). From this table, and from nothing else, are
+derived: the server's Starlette routes and the one preamble that parses, authenticates
+and rate-limits every request (`exchange.api.routes`), the OpenAPI document
+(`exchange.protocol.openapi`), and the paths and instructions the bots' signed client, the
+CLI and the benchmarks call. A route the table does not declare cannot be served, and a
+handler for every endpoint must exist (the app refuses to start).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
-from exchange import marketdata
-from exchange.protocol import capital, requests
-from exchange.protocol import messages as m
-from exchange.protocol.messages import Schema, array, obj, query, ref
-from exchange.protocol.ours import Scope
+from exchange.protocol import replies as r
+from exchange.protocol import requests as q
+from exchange.protocol.codes import Code
+from exchange.protocol.fields import STRING, Request, Schema, array
+from exchange.protocol.requests import Scope
 
 
 class Tag(StrEnum):
@@ -33,7 +37,7 @@ class Tag(StrEnum):
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
 class Endpoint:
-    """One operation: method and path, how it is signed, its messages and its documentation."""
+    """One operation: method and path, how it is signed, its messages, its refusals and its documentation."""
 
     method: str
     path: str
@@ -43,8 +47,10 @@ class Endpoint:
     instruction: str = ""
     """The instruction a request signs (empty: a public endpoint)."""
     scope: Scope | None = None
-    query: tuple[Schema, ...] = ()
-    body: Schema | None = None
+    query: Request[Any] | None = None
+    body: Request[Any] | None = None
+    refusals: tuple[Code, ...] = ()
+    """The codes a well-formed request may still be refused with (its form is the schema's)."""
     headers: tuple[Schema, ...] = ()
     text: bool = False
     batch: int = 0
@@ -58,43 +64,17 @@ class Endpoint:
         return bool(self.instruction)
 
 
-def public(
-    method: str, path: str, summary: str, reply: Schema, *, query: tuple[Schema, ...] = (), text: bool = False
-) -> Endpoint:
+# fmt: off
+def public(method: str, path: str, summary: str, reply: Schema, **more: Any) -> Endpoint:
     """A Backpack route anyone may call."""
-    return Endpoint(method=method, path=path, summary=summary, reply=reply, tag=Tag.PUBLIC, query=query, text=text)
+    return Endpoint(method=method, path=path, summary=summary, reply=reply, tag=Tag.PUBLIC, **more)
 
 
-def signed(
-    tag: Tag,
-    scope: Scope,
-    instruction: str,
-    method: str,
-    path: str,
-    summary: str,
-    reply: Schema,
-    *,
-    query: tuple[Schema, ...] = (),
-    body: Schema | None = None,
-    headers: tuple[Schema, ...] = (),
-    batch: int = 0,
-    self_signed: bool = False,
-) -> Endpoint:
+def signed(tag: Tag, scope: Scope, instruction: str, method: str, path: str, summary: str, reply: Schema,
+           **more: Any) -> Endpoint:
     """A route signed for `instruction` by a key holding `scope`."""
-    return Endpoint(
-        method=method,
-        path=path,
-        summary=summary,
-        reply=reply,
-        tag=tag,
-        instruction=instruction,
-        scope=scope,
-        query=query,
-        body=body,
-        headers=headers,
-        batch=batch,
-        self_signed=self_signed,
-    )
+    return Endpoint(method=method, path=path, summary=summary, reply=reply, tag=tag, instruction=instruction,
+                    scope=scope, **more)
 
 
 PRIVATE, OWN = Tag.PRIVATE, Tag.OWN
@@ -107,103 +87,113 @@ ORDER, ORDERS, KEYS, WITHDRAWALS = (
     "/wapi/v1/capital/withdrawals",
 )
 """The paths that serve several methods."""
+UNLISTED = (Code.INVALID_MARKET,)
+"""The refusal of a route naming a market that is not listed."""
+PLACING = (*UNLISTED, Code.INVALID_PRICE, Code.INVALID_QUANTITY, Code.INVALID_ORDER, Code.INSUFFICIENT_FUNDS)
+"""An order off its market's tick or step, refused by the engine, or beyond the funds."""
+FOUND = (*UNLISTED, Code.RESOURCE_NOT_FOUND)
+PROOF = (Code.UNAUTHORIZED, Code.INVALID_SIGNATURE)
+"""A missing or wrong proof of possession of a key being added."""
+TRANSFER = (Code.INVALID_ASSET, Code.INVALID_QUANTITY, Code.INSUFFICIENT_FUNDS, Code.FORBIDDEN)
+ON_CHAIN = (*TRANSFER, Code.INVALID_CLIENT_REQUEST)
+"""A transfer on a chain may also name a blockchain its asset is not on, or an address no account has."""
+SETTLING = (Code.RESOURCE_NOT_FOUND, Code.INVALID_CLIENT_REQUEST)
+"""No such withdrawal, or one already settled the other way."""
 
-# fmt: off
-STATUS = public("GET", "/api/v1/status", "System status",
-                obj({"status": m.STRING, "message": {"type": ["string", "null"]}}))
-PING = public("GET", "/api/v1/ping", "Ping", m.STRING, text=True)
-TIME = public("GET", "/api/v1/time", "Server time (ms)", m.STRING, text=True)
+STATUS = public("GET", "/api/v1/status", "System status", r.STATUS.ref)
+PING = public("GET", "/api/v1/ping", "Ping", STRING, text=True)
+TIME = public("GET", "/api/v1/time", "Server time (ms)", STRING, text=True)
 SECURITIES = public("GET", "/api/v1/securities", "Tokenized securities (none)", array({}))
-ASSETS = public("GET", "/api/v1/assets", "Assets", array(ref("Asset")))
-MARKETS = public("GET", "/api/v1/markets", "Markets", array(ref("Market")))
-MARKET = public("GET", "/api/v1/market", "One market", ref("Market"), query=(m.SYMBOL,))
-DEPTH = public("GET", "/api/v1/depth", "Order book depth, both sides ascending by price", ref("Depth"),
-               query=(m.SYMBOL, query("limit", {"type": "integer", "enum": list(requests.DEPTH_LIMITS)})))
-TICKER = public("GET", "/api/v1/ticker", "24h ticker", ref("Ticker"), query=(m.SYMBOL, m.TICKER_INTERVAL))
-TICKERS = public("GET", "/api/v1/tickers", "24h tickers", array(ref("Ticker")), query=(m.TICKER_INTERVAL,))
-INTERVAL = query("interval", {"type": "string", "enum": list(marketdata.INTERVALS)}, required=True)
-KLINES = public("GET", "/api/v1/klines", "Candles, ascending (startTime/endTime in seconds)", array(ref("Kline")),
-                query=(m.SYMBOL, INTERVAL,
-                       query("startTime", {"type": "integer", "minimum": 0}, required=True),
-                       query("endTime", {"type": "integer", "minimum": 0})))
-TRADES = public("GET", "/api/v1/trades", "Recent trades, newest first", array(ref("Trade")), query=(m.SYMBOL, m.LIMIT))
-TRADES_HISTORY = public("GET", "/api/v1/trades/history", "Historical trades, newest first", array(ref("Trade")),
-                        query=(m.SYMBOL, m.LIMIT, m.OFFSET))
+ASSETS = public("GET", "/api/v1/assets", "Assets", array(r.ASSET.ref))
+MARKETS = public("GET", "/api/v1/markets", "Markets", array(r.MARKET.ref))
+ONE_MARKET = public("GET", "/api/v1/market", "One market", r.MARKET.ref, query=q.MARKET_QUERY, refusals=UNLISTED)
+DEPTH = public("GET", "/api/v1/depth", "Order book depth, both sides ascending by price", r.DEPTH.ref,
+               query=q.DEPTH_QUERY, refusals=UNLISTED)
+TICKER = public("GET", "/api/v1/ticker", "24h ticker", r.TICKER.ref, query=q.TICKER_QUERY, refusals=UNLISTED)
+TICKERS = public("GET", "/api/v1/tickers", "24h tickers", array(r.TICKER.ref), query=q.TICKERS_QUERY)
+KLINES = public("GET", "/api/v1/klines", "Candles, ascending (startTime/endTime in seconds)", array(r.KLINE.ref),
+                query=q.KLINES_QUERY, refusals=(*UNLISTED, Code.INVALID_RANGE))
+TRADES = public("GET", "/api/v1/trades", "Recent trades, newest first", array(r.TRADE.ref), query=q.TRADES_QUERY,
+                refusals=UNLISTED)
+TRADES_HISTORY = public("GET", "/api/v1/trades/history", "Historical trades, newest first", array(r.TRADE.ref),
+                        query=q.TRADES_HISTORY_QUERY, refusals=UNLISTED)
 
-BALANCES = signed(PRIVATE, READ, "balanceQuery", "GET", "/api/v1/capital", "Balances", ref("Balances"))
-ORDER_QUERY = signed(PRIVATE, READ, "orderQuery", "GET", ORDER, "One open order", ref("Order"),
-                     query=(m.SYMBOL, query("orderId", m.STRING), query("clientId", m.INTEGER)))
-ORDER_EXECUTE = signed(PRIVATE, TRADE, "orderExecute", "POST", ORDER, "Place an order", ref("Order"),
-                       body=m.ORDER_REQUEST)
-ORDER_CANCEL = signed(PRIVATE, TRADE, "orderCancel", "DELETE", ORDER, "Cancel an order", ref("Order"),
-                      body=m.ORDER_REF)
-ORDERS_QUERY = signed(PRIVATE, READ, "orderQueryAll", "GET", ORDERS, "Open orders", array(ref("Order")),
-                      query=(query("symbol", m.STRING),))
+BALANCES = signed(PRIVATE, READ, "balanceQuery", "GET", "/api/v1/capital", "Balances", r.BALANCES)
+ORDER_QUERY = signed(PRIVATE, READ, "orderQuery", "GET", ORDER, "One open order", r.ORDER.ref,
+                     query=q.ORDER_REF_QUERY, refusals=FOUND)
+ORDER_EXECUTE = signed(PRIVATE, TRADE, "orderExecute", "POST", ORDER, "Place an order", r.ORDER.ref, body=q.ORDER,
+                       refusals=PLACING)
+ORDER_CANCEL = signed(PRIVATE, TRADE, "orderCancel", "DELETE", ORDER, "Cancel an order", r.ORDER.ref,
+                      body=q.ORDER_REF, refusals=FOUND)
+ORDERS_QUERY = signed(PRIVATE, READ, "orderQueryAll", "GET", ORDERS, "Open orders", array(r.ORDER.ref),
+                      query=q.ORDERS_QUERY, refusals=UNLISTED)
 ORDERS_EXECUTE = signed(PRIVATE, TRADE, "orderExecute", "POST", ORDERS, f"Place up to {MAX_BATCH} orders",
-                        array(ref("BatchResult")), batch=MAX_BATCH,
-                        body={**array(m.ORDER_REQUEST), "minItems": 1, "maxItems": MAX_BATCH})
+                        array(r.BATCH_RESULT), batch=MAX_BATCH, body=q.ORDER)
 ORDERS_CANCEL = signed(PRIVATE, TRADE, "orderCancelAll", "DELETE", ORDERS, "Cancel all orders in a market",
-                       array(ref("Order")), body=m.SYMBOL_BODY)
+                       array(r.ORDER.ref), body=q.SYMBOL_BODY, refusals=UNLISTED)
 ORDER_HISTORY = signed(PRIVATE, READ, "orderHistoryQueryAll", "GET", "/wapi/v1/history/orders", "Order history",
-                       array(ref("OrderHistory")), query=m.HISTORY)
+                       array(r.ORDER_HISTORY.ref), query=q.HISTORY_QUERY, refusals=UNLISTED)
 FILL_HISTORY = signed(PRIVATE, READ, "fillHistoryQueryAll", "GET", "/wapi/v1/history/fills", "Fill history",
-                      array(ref("Fill")), query=(*m.HISTORY, *m.TIME_WINDOW, query("fillType", m.STRING)))
+                      array(r.FILL.ref), query=q.FILLS_QUERY, refusals=UNLISTED)
 DEPOSIT_HISTORY = signed(PRIVATE, READ, "depositQueryAll", "GET", "/wapi/v1/capital/deposits", "Deposit history",
-                         array(ref("Deposit")), query=m.TRANSFERS)
+                         array(r.DEPOSIT.ref), query=q.TRANSFERS_QUERY)
 WITHDRAWAL_HISTORY = signed(PRIVATE, READ, "withdrawalQueryAll", "GET", WITHDRAWALS,
-                            "Withdrawal history", array(ref("Withdrawal")), query=m.TRANSFERS)
+                            "Withdrawal history", array(r.WITHDRAWAL.ref), query=q.TRANSFERS_QUERY)
 WITHDRAWAL_REQUEST = signed(PRIVATE, TRADE, "withdraw", "POST", WITHDRAWALS,
                             "Withdraw from the available balance to an address on one of the asset's blockchains: "
                             "pending until the operator confirms or fails it (idempotent by clientId)",
-                            ref("Withdrawal"), body=capital.WITHDRAWAL_REQUEST)
+                            r.WITHDRAWAL.ref, body=q.WITHDRAWAL, refusals=ON_CHAIN)
 DEPOSIT_ADDRESS = signed(PRIVATE, READ, "depositAddressQuery", "GET", "/wapi/v1/capital/deposit/address",
                          "The account's stable deposit reference on a blockchain (the on-ramp credits by it)",
-                         capital.DEPOSIT_ADDRESS, query=(capital.BLOCKCHAIN_QUERY,))
+                         r.DEPOSIT_ADDRESS.ref, query=q.BLOCKCHAIN_QUERY,
+                         refusals=(Code.FORBIDDEN, Code.INVALID_CLIENT_REQUEST))
 
 ACCOUNT_CREATE = signed(OWN, ADMIN, "accountCreate", "POST", "/exchange/v1/accounts",
                         "Open an account with an ED25519 public key "
-                        "(signed by that key in demo mode, else by an admin)", ref("Account"),
-                        body=m.ACCOUNT_REQUEST, self_signed=True)
+                        "(signed by that key in demo mode, else by an admin)", r.ACCOUNT.ref,
+                        body=q.ACCOUNT, self_signed=True, refusals=(Code.FORBIDDEN, Code.PRECONDITION_FAILED))
 KEY_QUERY_ALL = signed(OWN, READ, "keyQueryAll", "GET", KEYS,
-                       "The account's API keys, revoked ones too, oldest first", array(ref("ApiKey")))
+                       "The account's API keys, revoked ones too, oldest first", array(r.API_KEY.ref),
+                       refusals=(Code.FORBIDDEN,))
 KEY_CREATE = signed(OWN, READ, "keyCreate", "POST", KEYS,
                     "Add an API key to the signer's account, with scopes (comma-separated) among the signer's own",
-                    ref("ApiKey"), headers=(m.KEY_SIGNATURE,), body=m.KEY_REQUEST)
+                    r.API_KEY.ref, body=q.KEY, refusals=(*PROOF, Code.FORBIDDEN, Code.PRECONDITION_FAILED),
+                    headers=({"name": "X-Key-Signature", "in": "header", "required": True, "schema": STRING,
+                              "description": "Proof of possession: the new key's own signature of the same payload "
+                                             "as X-Signature."},))
 KEY_REVOKE = signed(OWN, READ, "keyRevoke", "DELETE", KEYS,
-                    "Revoke a key of the signer's account (needs all of its scopes; idempotent)", ref("ApiKey"),
-                    body=obj({"publicKey": m.STRING}))
+                    "Revoke a key of the signer's account (needs all of its scopes; idempotent)", r.API_KEY.ref,
+                    body=q.KEY_REF, refusals=(Code.FORBIDDEN, Code.RESOURCE_NOT_FOUND))
 DEPOSIT = signed(OWN, READ, "deposit", "POST", "/exchange/v1/capital/deposit",
                  "Deposit: the faucet in demo mode, the on-ramp for admins (idempotent by transferId)",
-                 ref("Transfer"), body=m.DEPOSIT_REQUEST)
+                 r.TRANSFER.ref, body=q.DEPOSIT, refusals=ON_CHAIN)
 WITHDRAW = signed(OWN, TRADE, "withdraw", "POST", "/exchange/v1/capital/withdraw",
-                  "Withdraw from the available balance (idempotent by transferId)", ref("Transfer"),
-                  body=m.WITHDRAW_REQUEST)
+                  "Withdraw from the available balance (idempotent by transferId)", r.TRANSFER.ref,
+                  body=q.WITHDRAW, refusals=TRANSFER)
 ASSET_CREATE = signed(OWN, ADMIN, "assetCreate", "POST", "/admin/v1/assets",
-                      "List an asset, with its blockchains comma-separated (default Solana)", ref("Asset"),
-                      body=obj({"symbol": m.STRING, "decimals": m.INTEGER, "blockchains": m.STRING},
-                               optional=("blockchains",)))
-MARKET_CREATE = signed(OWN, ADMIN, "marketCreate", "POST", "/admin/v1/markets", "List a spot market", ref("Market"),
-                       body=m.MARKET_REQUEST)
-MARKET_HALT = signed(OWN, ADMIN, "marketHalt", "POST", "/admin/v1/markets/halt", "Halt a market", ref("MarketState"),
-                     body=m.SYMBOL_BODY)
+                      "List an asset, with its blockchains comma-separated (default Solana)", r.ASSET.ref,
+                      body=q.ASSET_CREATE, refusals=(Code.INVALID_ASSET, Code.INVALID_CLIENT_REQUEST))
+MARKET_CREATE = signed(OWN, ADMIN, "marketCreate", "POST", "/admin/v1/markets", "List a spot market", r.MARKET.ref,
+                       body=q.MARKET_CREATE, refusals=(Code.INVALID_ASSET, Code.INVALID_MARKET))
+MARKET_HALT = signed(OWN, ADMIN, "marketHalt", "POST", "/admin/v1/markets/halt", "Halt a market",
+                     r.MARKET_STATE.ref, body=q.SYMBOL_BODY, refusals=UNLISTED)
 MARKET_RESUME = signed(OWN, ADMIN, "marketResume", "POST", "/admin/v1/markets/resume", "Resume a market",
-                       ref("MarketState"), body=m.SYMBOL_BODY)
+                       r.MARKET_STATE.ref, body=q.SYMBOL_BODY, refusals=UNLISTED)
 WITHDRAWALS_PENDING = signed(OWN, ADMIN, "withdrawalQueryPending", "GET", "/admin/v1/withdrawals",
-                             "Withdrawals waiting for the operator, oldest first", array(ref("Withdrawal")),
-                             query=(m.LIMIT, m.OFFSET))
+                             "Withdrawals waiting for the operator, oldest first", array(r.WITHDRAWAL.ref),
+                             query=q.PAGE_QUERY)
 WITHDRAWAL_CONFIRM = signed(OWN, ADMIN, "withdrawalConfirm", "POST", "/admin/v1/withdrawals/confirm",
-                            "Mark a pending withdrawal sent, with its transaction (idempotent)", ref("Withdrawal"),
-                            body=capital.SETTLEMENT)
+                            "Mark a pending withdrawal sent, with its transaction (idempotent)", r.WITHDRAWAL.ref,
+                            body=q.SETTLEMENT, refusals=SETTLING)
 WITHDRAWAL_FAIL = signed(OWN, ADMIN, "withdrawalFail", "POST", "/admin/v1/withdrawals/fail",
                          "Mark a pending withdrawal failed: its amount returns to the available balance (idempotent)",
-                         ref("Withdrawal"), body=capital.SETTLEMENT)
+                         r.WITHDRAWAL.ref, body=q.SETTLEMENT, refusals=SETTLING)
 ENGINE_QUERY = signed(OWN, ADMIN, "engineQuery", "GET", "/admin/v1/engine",
                       "This instance's engine: its role, fencing epoch and state digest (equal to a fresh load's)",
-                      obj({"role": m.STRING, "epoch": {"type": ["integer", "null"]},
-                           "digest": {"type": ["string", "null"]}}))
+                      r.ENGINE.ref)
 
 ENDPOINTS: tuple[Endpoint, ...] = (
-    STATUS, PING, TIME, SECURITIES, ASSETS, MARKETS, MARKET, DEPTH, TICKER, TICKERS, KLINES, TRADES, TRADES_HISTORY,
+    STATUS, PING, TIME, SECURITIES, ASSETS, MARKETS, ONE_MARKET, DEPTH, TICKER, TICKERS, KLINES, TRADES, TRADES_HISTORY,
     BALANCES, ORDER_QUERY, ORDER_EXECUTE, ORDER_CANCEL, ORDERS_QUERY, ORDERS_EXECUTE, ORDERS_CANCEL,
     ORDER_HISTORY, FILL_HISTORY, DEPOSIT_HISTORY, WITHDRAWAL_HISTORY, WITHDRAWAL_REQUEST, DEPOSIT_ADDRESS,
     ACCOUNT_CREATE, KEY_QUERY_ALL, KEY_CREATE, KEY_REVOKE, DEPOSIT, WITHDRAW,

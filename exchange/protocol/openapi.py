@@ -1,40 +1,22 @@
-"""The OpenAPI 3.1 document, derived from the endpoint table and the message schemas.
+"""The OpenAPI 3.1 document, derived from the endpoint table and the messages it names.
 
-Each operation comes from one `Endpoint`: its summary, parameters and body (with every
-free-text string bounded as `decoding.check_text` bounds it, so a schema-valid text is
-never refused), its reply, its tag, and, for a signed route, its instruction and the
-`ed25519` security scheme. Every operation lists its error replies with the shared
-`Error` schema, whose `code` is one of `Code`. The test suite runs schemathesis against
-this document, so a route that drifts from its description fails a test.
+Each operation comes from one `Endpoint`: its summary, its query parameters or body (the
+schema of its `requests` message: exactly what its parser accepts, unknown body fields
+refused), its reply (the `replies` components), its tag, the codes it may refuse a
+well-formed request with (`x-refusals`, also listed in its description), and, for a
+signed route, its instruction and the `ed25519` security scheme. Every operation lists
+its error replies with the shared `Error` schema, whose `code` is one of `Code`. The test
+suite runs schemathesis against this document: no 5xx, every reply conforms, and a
+request valid by its schema is refused only with one of the operation's refusals.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from exchange.protocol import decoding
 from exchange.protocol.endpoints import ENDPOINTS, Endpoint
-from exchange.protocol.messages import SCHEMAS, Schema, ref
+from exchange.protocol.fields import Schema
+from exchange.protocol.replies import ERROR, REPLIES
 
 ERROR_STATUSES = ("400", "401", "403", "404", "413", "415", "429", "503")
-
-TEXT_INPUT: Schema = {
-    "maxLength": decoding.MAX_TEXT_LENGTH,
-    "pattern": f"^[^{decoding.FORBIDDEN_CHARACTERS}]*$",
-}
-"""What every text a request sends obeys (`decoding.check_text`): its length limit and no control characters."""
-
-
-def _input(schema: Any) -> Any:
-    """A copy of a request's schema with `TEXT_INPUT` on each of its free-text strings."""
-    if isinstance(schema, list | tuple):
-        return [_input(item) for item in schema]
-    if not isinstance(schema, dict):
-        return schema
-    copy = {key: _input(value) for key, value in schema.items()}
-    if copy.get("type") == "string" and not {"enum", "pattern", "const"} & copy.keys():
-        copy.update(TEXT_INPUT)
-    return copy
 
 
 def operation(endpoint: Endpoint) -> Schema:
@@ -42,17 +24,23 @@ def operation(endpoint: Endpoint) -> Schema:
     content_type = "text/plain" if endpoint.text else "application/json"
     responses: Schema = {"200": {"description": "OK", "content": {content_type: {"schema": endpoint.reply}}}}
     for status in ERROR_STATUSES:
-        responses[status] = {"description": "Error", "content": {"application/json": {"schema": ref("Error")}}}
+        responses[status] = {"description": "Error", "content": {"application/json": {"schema": ERROR.ref}}}
+    refusals = [code.value for code in endpoint.refusals]
     result: Schema = {
         "summary": endpoint.summary,
+        "description": f"Refuses a well-formed request with: {', '.join(refusals) or 'nothing but auth and limits'}.",
         "tags": [endpoint.tag.value],
         "responses": responses,
-        "parameters": _input([*endpoint.headers, *endpoint.query]),
+        "parameters": [*endpoint.headers, *(endpoint.query.parameters() if endpoint.query else ())],
+        "x-refusals": refusals,
     }
     if endpoint.body is not None:
-        result["requestBody"] = {"required": True, "content": {"application/json": {"schema": _input(endpoint.body)}}}
+        body = endpoint.body.schema()
+        if endpoint.batch:
+            body = {"type": "array", "items": body, "minItems": 1, "maxItems": endpoint.batch}
+        result["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
     if endpoint.signed:
-        result["description"] = f"Signed with instruction `{endpoint.instruction}`."
+        result["description"] += f" Signed with instruction `{endpoint.instruction}`."
         result["security"] = [{"ed25519": []}]
     return result
 
@@ -75,7 +63,7 @@ def document() -> Schema:
         },
         "paths": paths,
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": {reply.name: reply.schema() for reply in REPLIES},
             "securitySchemes": {"ed25519": {"type": "apiKey", "in": "header", "name": "X-API-Key"}},
         },
     }

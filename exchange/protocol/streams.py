@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import orjson
 
 from exchange import marketdata
@@ -9,7 +11,8 @@ from exchange.engine.events import OrderAccepted, OrderCancelled, OrderExpired, 
 from exchange.engine.numbers import Asset, Market
 from exchange.engine.orders import OrderStatus, Side
 from exchange.protocol.decoding import Json
-from exchange.protocol.replies import Levels, dec, depth_levels, kline_stream_time
+from exchange.protocol.fields import dec
+from exchange.protocol.replies import Levels, depth_levels
 
 # == websocket streams ================================================================
 #
@@ -17,6 +20,11 @@ from exchange.protocol.replies import Levels, dec, depth_levels, kline_stream_ti
 # `T` (the engine's time of the event) in integer microseconds, prices and quantities
 # as decimal strings, `U`/`u`/`t`/`n` as numbers. Each function returns the `data`
 # object; `stream_frame` wraps it in the envelope, once per stream and not per client.
+
+
+def kline_stream_time(seconds: int) -> str:
+    """A kline boundary as Backpack's stream writes it: naive ISO without fraction."""
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def stream_frame(stream: str, data: Json) -> str:

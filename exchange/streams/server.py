@@ -60,7 +60,7 @@ from exchange.persistence.database import DatabaseUnavailableError
 from exchange.persistence.queries import Queries
 from exchange.protocol import streams
 from exchange.protocol.codes import ApiError, StreamCode
-from exchange.protocol.ours import Scope as KeyScope
+from exchange.protocol.requests import Scope as KeyScope
 from exchange.streams.bus import Bus
 from exchange.streams.feed import Feed, Query
 from exchange.streams.hub import SINK_EXTENSION, Client, Hub, Sink

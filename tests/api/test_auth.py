@@ -14,7 +14,7 @@ from nacl.signing import SigningKey
 from exchange.api.auth import KeyPair, MemoryReplayCache, Principal, Verifier, signing_payload
 from exchange.api.ratelimit import RateLimiter
 from exchange.protocol.codes import ApiError, Code
-from exchange.protocol.ours import Scope
+from exchange.protocol.requests import Scope
 
 NOW_MS = 1_753_624_283_415
 KEY = KeyPair.generate()

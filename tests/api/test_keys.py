@@ -160,7 +160,7 @@ def test_registered_and_malformed_keys_are_400(exchange: Exchange) -> None:
     raw = base64.b64decode(KeyPair.generate().public_key)
     for keys in (owner.keys, other.keys, gone.keys, exchange.admin.keys):
         reply = owner.post(KEYS, "keyCreate", {"publicKey": keys.public_key}, new_key=keys)
-        refused(reply, 400, "INVALID_CLIENT_REQUEST")
+        refused(reply, 400, "PRECONDITION_FAILED")  # a state of the exchange, not the request's form
         assert "already registered" in reply.json()["message"]
     canonical = base64.b64encode(raw).decode()  # 43 characters and "=": the last one's 2 low bits are padding
     alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
@@ -227,7 +227,7 @@ def test_an_account_holds_at_most_100_unrevoked_keys(exchange: Exchange) -> None
         ok(owner.post(KEYS, "keyCreate", {"publicKey": keys.public_key, "scopes": "read"}, new_key=keys))
     new = KeyPair.generate()
     reply = owner.post(KEYS, "keyCreate", {"publicKey": new.public_key}, new_key=new)
-    refused(reply, 400, "INVALID_CLIENT_REQUEST")
+    refused(reply, 400, "PRECONDITION_FAILED")
     assert "at most 100" in reply.json()["message"]
     ok(revoke(owner, extra[0].public_key))
     add_key(owner)

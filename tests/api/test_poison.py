@@ -22,7 +22,8 @@ import pytest
 from exchange.api.auth import KeyPair
 from exchange.engine.actor import EngineActor
 from exchange.engine.commands import Command, Deposit, PlaceOrder
-from exchange.engine.events import Event, OrderAccepted, Rejected, RejectReason
+from exchange.engine.errors import RejectReason
+from exchange.engine.events import Event, OrderAccepted, Rejected
 from exchange.engine.orders import OrderType, Side
 from exchange.engine.queries import GetBalances, Holding
 from tests.api.client import Client

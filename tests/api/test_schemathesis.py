@@ -1,4 +1,5 @@
-"""Schemathesis fuzzes every operation of /openapi.json, signed: no 5xx, and every reply matches its schema.
+"""Schemathesis fuzzes every operation of /openapi.json, signed: no 5xx, every reply matches its schema,
+and a request valid by its schema is never refused for its form.
 
 Each generated request is prepared exactly as it will be sent, then signed as a
 Backpack client signs it: the params the server will parse (the JSON body object or
@@ -8,6 +9,11 @@ So the fuzzing reaches past authentication into every parser and the engine. A b
 the server cannot parse as flat params goes unsigned; the server refuses it before
 the signature. The fuzzing runs on a server of its own, so what it lists, halts or
 revokes cannot disturb the other tests.
+
+In positive mode (requests valid by the schema) a refusal must carry one of the codes
+the operation documents in `x-refusals`: a domain reason (an unlisted market, an
+off-tick price, insufficient funds, an unknown order), never INVALID_CLIENT_REQUEST or a
+field's code for a value the schema allowed.
 """
 
 from __future__ import annotations
@@ -77,11 +83,14 @@ def _signed_params(request: requests.PreparedRequest) -> list[decoding.Params] |
 
 def _fuzz(
     operation: Any, mode: GenerationMode, url: str, keys: KeyPair, session: requests.Session
-) -> tuple[list[int], int]:
-    """Fuzz one operation in one mode, signing what can be signed; the statuses seen and how many were signed."""
+) -> tuple[list[int], int, list[str]]:
+    """Fuzz one operation in one mode, signing what can be signed: the statuses seen, how many were signed,
+    and the refusals of schema-valid requests for a reason the operation does not document."""
     found = INSTRUCTION.search(operation.definition.raw.get("description", ""))
     instruction = found.group(1) if found else None
+    refusals = set(operation.definition.raw["x-refusals"])
     statuses: list[int] = []
+    rejected: list[str] = []
     signed = 0
 
     @settings(max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
@@ -96,9 +105,12 @@ def _fuzz(
         response = session.send(prepared, timeout=10)
         statuses.append(response.status_code)
         case.validate_response(response, checks=CHECKS)
+        positive_refusal = mode is GenerationMode.POSITIVE and response.status_code >= 400
+        if positive_refusal and response.json()["code"] not in refusals:
+            rejected.append(f"{response.text} <- {prepared.url} {prepared.body!r}")
 
     fuzz()
-    return statuses, signed
+    return statuses, signed, rejected
 
 
 def test_openapi_fuzz_signed(fuzzed: tuple[str, KeyPair, KeyPair]) -> None:
@@ -107,14 +119,18 @@ def test_openapi_fuzz_signed(fuzzed: tuple[str, KeyPair, KeyPair]) -> None:
     operations = [result.ok() for result in schema.get_all_operations()]  # type: ignore[union-attr]
     assert len(operations) >= 29
     session = requests.Session()
+    failures: dict[str, list[str]] = {}
     for operation, mode in itertools.product(operations, GenerationMode):
         raw = operation.definition.raw
         if mode is GenerationMode.NEGATIVE and not (raw["parameters"] or "requestBody" in raw):
             continue  # nothing to make invalid
         admin_only = operation.path.startswith("/admin/") or operation.path == "/exchange/v1/accounts"
         started = time.monotonic()
-        statuses, signed = _fuzz(operation, mode, url, admin if admin_only else trader, session)
+        statuses, signed, rejected = _fuzz(operation, mode, url, admin if admin_only else trader, session)
         label = f"{operation.method.upper()} {operation.path} ({mode.value})"
         assert time.monotonic() - started < 60, label
         assert statuses and max(statuses) < 500, (label, statuses)
         assert signed or "security" not in raw, label
+        if rejected:
+            failures[label] = rejected[:3]
+    assert not failures, "schema-valid requests rejected:\n" + "\n".join(f"{k}: {v}" for k, v in failures.items())

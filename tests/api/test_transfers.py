@@ -68,12 +68,18 @@ def carol(exchange: Exchange) -> tuple[Client, list[str], list[str]]:
     return carol, deposits[::-1], withdrawals[::-1]
 
 
+def newest_first(client: Client, route: tuple[str, str], identifiers: list[str]) -> list[dict[str, Any]]:
+    """The history `route` answers, checked to be these transfers, newest first, numbered by integer ids."""
+    items: list[dict[str, Any]] = ok(client.get(*route))
+    assert [item["identifier"] for item in items] == identifiers
+    numbers = [item["id"] for item in items]
+    assert all(isinstance(n, int) for n in numbers) and numbers == sorted(numbers, reverse=True)
+    return items
+
+
 def test_deposits_are_the_accounts_own_newest_first(carol: tuple[Client, list[str], list[str]]) -> None:
     client, deposit_ids, _ = carol
-    deposits = ok(client.get(*DEPOSITS))
-    assert [d["identifier"] for d in deposits] == deposit_ids
-    numbers = [d["id"] for d in deposits]
-    assert all(isinstance(n, int) for n in numbers) and numbers == sorted(numbers, reverse=True)
+    deposits = newest_first(client, DEPOSITS, deposit_ids)
     assert [(d["symbol"], Decimal(d["quantity"])) for d in deposits] == [
         ("BTC", Decimal("0.5")),
         ("USDC", Decimal("250.5")),
@@ -94,10 +100,7 @@ def test_deposits_are_the_accounts_own_newest_first(carol: tuple[Client, list[st
 
 def test_withdrawals_are_the_accounts_own_newest_first(carol: tuple[Client, list[str], list[str]]) -> None:
     client, _, withdrawal_ids = carol
-    withdrawals = ok(client.get(*WITHDRAWALS))
-    assert [w["identifier"] for w in withdrawals] == withdrawal_ids
-    numbers = [w["id"] for w in withdrawals]
-    assert all(isinstance(n, int) for n in numbers) and numbers == sorted(numbers, reverse=True)
+    withdrawals = newest_first(client, WITHDRAWALS, withdrawal_ids)
     assert [(w["symbol"], w["quantity"], w["fee"], w["status"]) for w in withdrawals] == [
         ("USDC", "0.000001", "0", "confirmed"),
         ("SOL", "2.500000000", "0", "confirmed"),

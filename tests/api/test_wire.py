@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
 
+from exchange.api.errors import REJECTIONS
 from exchange.demo import SOL_USDC
+from exchange.engine.commands import PlaceOrder
 from exchange.engine.numbers import InvalidInput
 from exchange.engine.orders import OrderType, SelfTradePrevention, Side, TimeInForce
 from exchange.persistence import queries
-from exchange.protocol import decoding, replies, requests
-from exchange.protocol.codes import ApiError, Code
+from exchange.protocol import decoding, fields, replies, requests
+from exchange.protocol.codes import ApiError
 
-MARKETS = {"SOL_USDC": SOL_USDC}
+
+def parse_order(params: decoding.Params, *, account_id: int, ts: int) -> PlaceOrder:
+    return requests.parse_order(requests.ORDER.read(params), SOL_USDC, account_id=account_id, ts=ts)
 
 
 def order(**fields: object) -> decoding.Params:
@@ -25,7 +30,9 @@ def code_of(call: object) -> str:
     with pytest.raises((ApiError, InvalidInput)) as info:
         call()
     error = info.value
-    assert isinstance(error, ApiError | InvalidInput)
+    if isinstance(error, InvalidInput):
+        return REJECTIONS[error.reason][1]
+    assert isinstance(error, ApiError)
     return error.code
 
 
@@ -73,18 +80,25 @@ def test_other_media_types_are_refused(content_type: str | None) -> None:
     assert (info.value.status, info.value.code) == (415, "INVALID_CLIENT_REQUEST")
 
 
+def klines(**params: str) -> tuple[str, int, int]:
+    return requests.klines_window(requests.KLINES_QUERY.read({"symbol": "SOL_USDC", **params}), now=0)
+
+
 def test_times_are_bounded_before_the_year_9999() -> None:
     last_s = str(decoding.MAX_TIME_MS // 1000)
-    assert requests.parse_klines_query({"interval": "1m", "startTime": last_s, "endTime": last_s}, now=0).end == int(
-        last_s
-    )
+    assert klines(interval="1m", startTime=last_s, endTime=last_s)[2] == int(last_s)
     for name in ("startTime", "endTime"):
         query = {"interval": "1m", "startTime": "0", name: str(int(last_s) + 1)}
-        assert code_of(lambda query=query: requests.parse_klines_query(query, now=0)) == "INVALID_CLIENT_REQUEST"
-    assert requests.parse_ms_window({"to": str(decoding.MAX_TIME_MS)})[1] == decoding.MAX_TIME_MS * 1000 + 1000
+        assert code_of(lambda query=query: klines(**query)) == "INVALID_CLIENT_REQUEST"
+    window = requests.TRANSFERS_QUERY.read({"to": str(decoding.MAX_TIME_MS)}).window
+    assert window[1] == decoding.MAX_TIME_MS * 1000 + 1000
     for name in ("from", "to"):
-        window = {name: str(decoding.MAX_TIME_MS + 1)}
-        assert code_of(lambda window=window: requests.parse_ms_window(window)) == "INVALID_CLIENT_REQUEST"
+        params = {name: str(decoding.MAX_TIME_MS + 1)}
+        assert code_of(lambda params=params: requests.TRANSFERS_QUERY.read(params)) == "INVALID_CLIENT_REQUEST"
+
+
+def test_klines_end_before_start_is_a_range_error() -> None:
+    assert code_of(lambda: klines(interval="1m", startTime="10", endTime="9")) == "INVALID_RANGE"
 
 
 @pytest.mark.parametrize("body", [b"{", b'{"a": NaN}', b'{"a": Infinity}', b'{"a": 1, "a": 2}', b"[" * 100_000])
@@ -93,23 +107,28 @@ def test_load_json_rejects_malformed_bodies(body: bytes) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["1e5", "1E-3", "NaN", "Infinity", "", " 1", "+1", "0x10", "1.", ".5", "1" * 41, "\u0661"]
+    "text", ["1e5", "1E-3", "NaN", "Infinity", "", " 1", "+1", "0x10", "1.", ".5", "1" * 41, "\u0661", "-3", "0.00"]
 )
-def test_parse_decimal_accepts_plain_notation_only(text: str) -> None:
-    assert code_of(lambda: decoding.parse_decimal(text, code=Code.INVALID_PRICE, name="price")) == "INVALID_PRICE"
+def test_decimals_are_positive_and_in_plain_notation_only(text: str) -> None:
+    with pytest.raises(ValueError):
+        fields.DECIMAL_INPUT.read(text)
+    assert len(text) > fields.DECIMAL_INPUT.schema["maxLength"] or not re.fullmatch(
+        fields.DECIMAL_INPUT.schema["pattern"], text
+    )
 
 
-def test_parse_decimal_values() -> None:
-    assert decoding.parse_decimal("150.00", code=Code.INVALID_PRICE, name="p") == Decimal("150")
-    assert decoding.parse_decimal(decoding.JsonNumber("-3"), code=Code.INVALID_PRICE, name="p") == Decimal("-3")
-    assert code_of(lambda: decoding.parse_decimal(True, code=Code.INVALID_PRICE, name="p")) == "INVALID_PRICE"
+def test_decimal_values_keep_their_exact_text() -> None:
+    assert fields.DECIMAL_INPUT.read("150.00") == Decimal("150")
+    assert str(fields.DECIMAL_INPUT.read(decoding.JsonNumber("0.10"))) == "0.10"
+    with pytest.raises(ValueError):
+        fields.DECIMAL_INPUT.read(True)
 
 
 def test_limit_order_to_command() -> None:
     params = order(
         symbol="SOL_USDC", side="Bid", orderType="Limit", price="150.5", quantity=2, clientId=9, postOnly=True
     )
-    command = requests.parse_order(params, MARKETS, account_id=3, ts=11)
+    command = parse_order(params, account_id=3, ts=11)
     assert (command.price, command.quantity, command.client_id, command.post_only) == (15050, 200, 9, True)
     assert (command.side, command.order_type, command.time_in_force) == (Side.BID, OrderType.LIMIT, TimeInForce.GTC)
     assert command.self_trade_prevention is SelfTradePrevention.REJECT_TAKER
@@ -118,14 +137,14 @@ def test_limit_order_to_command() -> None:
 
 def test_market_order_by_quote_quantity() -> None:
     params = order(symbol="SOL_USDC", side="Bid", orderType="Market", quoteQuantity="10.5")
-    command = requests.parse_order(params, MARKETS, account_id=1, ts=1)
+    command = parse_order(params, account_id=1, ts=1)
     assert (command.quote_quantity, command.quantity, command.price) == (10_500_000, None, None)
 
 
 @pytest.mark.parametrize(
     ("fields", "code"),
     [
-        ({"symbol": "DOGE_USDC"}, "INVALID_MARKET"),
+        ({"symbol": "DOGE/USDC"}, "INVALID_MARKET"),
         ({"price": "150.001"}, "INVALID_PRICE"),
         ({"quantity": "0.001"}, "INVALID_QUANTITY"),
         ({"price": "-1"}, "INVALID_PRICE"),
@@ -151,12 +170,12 @@ def test_bad_orders_have_their_codes(fields: dict[str, object], code: str) -> No
         "quantity": "1",
     }
     params = order(**{**base, **fields})
-    assert code_of(lambda: requests.parse_order(params, MARKETS, account_id=1, ts=1)) == code
+    assert code_of(lambda: parse_order(params, account_id=1, ts=1)) == code
 
 
 def test_market_order_needs_exactly_one_size() -> None:
     both = order(symbol="SOL_USDC", side="Ask", orderType="Market", quantity="1", quoteQuantity="1")
-    assert code_of(lambda: requests.parse_order(both, MARKETS, account_id=1, ts=1)) == "INVALID_CLIENT_REQUEST"
+    assert code_of(lambda: parse_order(both, account_id=1, ts=1)) == "INVALID_CLIENT_REQUEST"
 
 
 def test_scalar_params_rejects_nesting() -> None:
@@ -165,7 +184,7 @@ def test_scalar_params_rejects_nesting() -> None:
 
 
 def test_depth_sides_ascend_by_price() -> None:
-    depth = replies.depth_fields(SOL_USDC, sequence=42, bids=[(15000, 100), (14900, 5)], asks=[(15100, 1)], ts=7)
+    depth = replies.DEPTH.encode(replies.Book(SOL_USDC, 42, [(15000, 100), (14900, 5)], [(15100, 1)], 7))
     assert depth == {
         "asks": [["151.00", "0.01"]],
         "bids": [["149.00", "0.05"], ["150.00", "1.00"]],
@@ -177,7 +196,7 @@ def test_depth_sides_ascend_by_price() -> None:
 def test_times() -> None:
     assert replies.naive_iso(1_753_624_283_415_123) == "2025-07-27T13:51:23.415"
     assert replies.kline_time(1_752_930_540) == "2025-07-19 13:09:00"
-    assert replies.dec(Decimal("1E+2")) == "100"
+    assert fields.dec(Decimal("1E+2")) == "100"
 
 
 def test_ticker_change_is_a_fraction() -> None:

@@ -12,45 +12,17 @@ from exchange.engine.commands import PlaceOrder
 from exchange.engine.numbers import Asset, Market
 from exchange.engine.orders import OrderSpec, OrderStatus, OrderType, SelfTradePrevention, Side, TimeInForce
 from exchange.engine.queries import OrderView
-from exchange.protocol import capital, client, ours, replies, requests
+from exchange.protocol import client, replies, requests
 from exchange.protocol.codes import ApiError
-from exchange.protocol.ours import Scope
+from exchange.protocol.requests import Scope
+from tests.engine import builders
 
 ORDERS = [
-    PlaceOrder(
-        account_id=7, symbol="SOL_USDC", side=Side.BID, order_type=OrderType.LIMIT, price=15_001, quantity=3, ts=1
-    ),
-    PlaceOrder(
-        account_id=7,
-        symbol="SOL_USDC",
-        side=Side.ASK,
-        order_type=OrderType.LIMIT,
-        price=1,
-        quantity=10**30,
-        time_in_force=TimeInForce.GTC,
-        post_only=True,
-        ts=1,
-    ),
-    PlaceOrder(
-        account_id=7,
-        symbol="BTC_USDC",
-        side=Side.BID,
-        order_type=OrderType.LIMIT,
-        price=600_000,
-        quantity=1,
-        time_in_force=TimeInForce.IOC,
-        ts=1,
-    ),
-    PlaceOrder(account_id=7, symbol="BTC_USDC", side=Side.ASK, order_type=OrderType.MARKET, quantity=12_345, ts=1),
-    PlaceOrder(
-        account_id=7,
-        symbol="SOL_USDC",
-        side=Side.BID,
-        order_type=OrderType.MARKET,
-        quote_quantity=1_000_001,
-        time_in_force=TimeInForce.FOK,
-        ts=1,
-    ),
+    builders.limit(7, Side.BID, 15_001, 3, "SOL_USDC"),
+    builders.limit(7, Side.ASK, 1, 10**30, "SOL_USDC", post_only=True),
+    builders.limit(7, Side.BID, 600_000, 1, "BTC_USDC", tif=TimeInForce.IOC),
+    builders.market(7, Side.ASK, quantity=12_345, symbol="BTC_USDC"),
+    builders.market(7, Side.BID, quote=1_000_001, symbol="SOL_USDC", tif=TimeInForce.FOK),
 ]
 
 
@@ -67,23 +39,25 @@ def test_order_params_parse_back_to_the_same_command(order: PlaceOrder) -> None:
         time_in_force=order.time_in_force,
         post_only=order.post_only,
     )
-    assert requests.parse_order(params, markets, account_id=7, ts=1) == order
+    parsed = requests.ORDER.read(params)
+    assert requests.parse_order(parsed, markets[parsed.symbol], account_id=7, ts=1) == order
 
 
 def test_cancel_params_parse_back_to_the_order_id() -> None:
-    assert requests.parse_order_ref(client.order_cancel_params("SOL_USDC", 2**40)) == (2**40, None)
+    ref = requests.OrderRef(symbol="SOL_USDC", order_id=2**40)
+    assert requests.ORDER_REF.read(requests.ORDER_REF.params(ref)) == ref
 
 
 def test_markets_read_back_equal_the_listings() -> None:
-    assets = client.assets_of([replies.asset_fields(a) for a in ASSETS])
+    assets = client.assets_of([replies.ASSET.encode(a) for a in ASSETS])
     assert list(assets.values()) == list(ASSETS)
     for market in MARKETS:
-        assert client.market_of(replies.market_fields(market, halted=False, created_at=0), assets) == market
+        assert client.market_of(replies.MARKET.encode(replies.Listing(market, False, 0)), assets) == market
 
 
 def test_depth_reads_back_best_first() -> None:
     bids, asks = [(15_000, 3), (14_990, 1)], [(15_010, 2), (15_020, 10**20)]
-    fields = replies.depth_fields(SOL_USDC, sequence=9, bids=bids, asks=asks, ts=0)
+    fields = replies.DEPTH.encode(replies.Book(SOL_USDC, 9, bids, asks, 0))
     assert client.depth_of(SOL_USDC, fields) == (bids, asks)
 
 
@@ -104,7 +78,12 @@ def test_a_live_order_reads_back_as_resting() -> None:
         created_at=1_000_000,
     )
     view = OrderView(spec=spec, status=OrderStatus.PARTIALLY_FILLED, executed=120, executed_quote=7_200_012)
-    assert client.resting_of(replies.order_fields(view, BTC_USDC), BTC_USDC) == (41, Side.ASK, 600_001, 380)
+    assert client.resting_of(replies.ORDER.encode(replies.Placed(view, BTC_USDC)), BTC_USDC) == (
+        41,
+        Side.ASK,
+        600_001,
+        380,
+    )
 
 
 def test_balances_read_back_as_available_atoms() -> None:
@@ -114,7 +93,7 @@ def test_balances_read_back_as_available_atoms() -> None:
 
 
 def test_errors_read_back_and_orders_are_not_errors() -> None:
-    assert client.error_of(replies.error_fields("INSUFFICIENT_FUNDS", "insufficient funds")) == (
+    assert client.error_of(replies.ERROR.encode(("INSUFFICIENT_FUNDS", "insufficient funds"))) == (
         "INSUFFICIENT_FUNDS",
         "insufficient funds",
     )
@@ -122,83 +101,87 @@ def test_errors_read_back_and_orders_are_not_errors() -> None:
 
 
 def test_batch_results_read_back_as_orders_or_errors() -> None:
-    assert client.error_of(replies.batch_err("INVALID_PRICE", "off the tick")) == ("INVALID_PRICE", "off the tick")
-    assert client.error_of(replies.batch_ok({"id": "1", "status": "New"})) is None
+    error = replies.batch_item(replies.ERROR.encode(("INVALID_PRICE", "off the tick")), ok=False)
+    assert client.error_of(error) == ("INVALID_PRICE", "off the tick")
+    assert client.error_of(replies.batch_item({"id": "1", "status": "New"}, ok=True)) is None
 
 
 ACCOUNTS = [
-    ours.AccountRequest(public_key=KeyPair.generate().public_key),
-    ours.AccountRequest(public_key=KeyPair.generate().public_key, scopes=frozenset(Scope), label="the desk"),
-    ours.AccountRequest(public_key=KeyPair.generate().public_key, scopes=frozenset(), label=""),
+    requests.AccountRequest(public_key=KeyPair.generate().public_key),
+    requests.AccountRequest(public_key=KeyPair.generate().public_key, scopes=frozenset(Scope), label="the desk"),
+    requests.AccountRequest(public_key=KeyPair.generate().public_key, scopes=frozenset(), label=""),
 ]
 
 
 @pytest.mark.parametrize("account", ACCOUNTS)
-def test_account_params_parse_back(account: ours.AccountRequest) -> None:
-    assert ours.parse_account(client.account_params(account)) == account
+def test_account_params_parse_back(account: requests.AccountRequest) -> None:
+    assert requests.ACCOUNT.read(requests.ACCOUNT.params(account)) == account
 
 
 KEYS = [
-    ours.KeyRequest(public_key=KeyPair.generate().public_key),
-    ours.KeyRequest(public_key=KeyPair.generate().public_key, scopes=frozenset((Scope.READ,))),
-    ours.KeyRequest(public_key=KeyPair.generate().public_key, scopes=frozenset((Scope.READ, Scope.TRADE))),
+    requests.KeyRequest(public_key=KeyPair.generate().public_key),
+    requests.KeyRequest(public_key=KeyPair.generate().public_key, scopes=frozenset((Scope.READ,))),
+    requests.KeyRequest(public_key=KeyPair.generate().public_key, scopes=frozenset((Scope.READ, Scope.TRADE))),
 ]
 
 
 @pytest.mark.parametrize("key", KEYS)
-def test_key_params_parse_back(key: ours.KeyRequest) -> None:
-    assert ours.parse_key(client.key_params(key)) == key
-    assert ours.parse_public_key(client.key_ref_params(key.public_key)) == key.public_key
+def test_key_params_parse_back(key: requests.KeyRequest) -> None:
+    assert requests.KEY.read(requests.KEY.params(key)) == key
+    revoked = requests.KeyRequest(public_key=key.public_key)
+    assert requests.KEY_REF.read(requests.KEY_REF.params(revoked)) == revoked
 
 
 TRANSFERS = [
-    ours.TransferRequest(symbol="USDC", quantity=Decimal("1000")),
-    ours.TransferRequest(symbol="SOL", quantity=Decimal("0.000000001"), transfer_id="t" * 64, account_id=2**63 - 1),
-    ours.TransferRequest(symbol="USDC", quantity=Decimal("2.5"), address="sol" + "a" * 32, transaction_hash="~" * 128),
+    requests.TransferRequest(symbol="USDC", quantity=Decimal("1000")),
+    requests.TransferRequest(symbol="SOL", quantity=Decimal("0.000000001"), transfer_id="t" * 64, account_id=2**63 - 1),
+    requests.TransferRequest(
+        symbol="USDC", quantity=Decimal("2.5"), address="sol" + "a" * 32, transaction_hash="~" * 128
+    ),
 ]
 
 
 @pytest.mark.parametrize("transfer", TRANSFERS)
-def test_transfer_params_parse_back(transfer: ours.TransferRequest) -> None:
-    assert ours.parse_transfer(client.transfer_params(transfer), to_account=True) == transfer
+def test_transfer_params_parse_back(transfer: requests.TransferRequest) -> None:
+    assert requests.DEPOSIT.read(requests.DEPOSIT.params(transfer)) == transfer
 
 
 def test_a_withdrawal_never_names_another_account() -> None:
-    params = client.transfer_params(TRANSFERS[1])
+    params = requests.DEPOSIT.params(TRANSFERS[1])
     assert "accountId" in params
     with pytest.raises(ApiError) as refused:
-        ours.parse_transfer(params, to_account=False)
+        requests.WITHDRAW.read(params)
     assert (refused.value.status, refused.value.code) == (400, "INVALID_CLIENT_REQUEST")
 
 
 WITHDRAWALS = [
-    capital.WithdrawalRequest(symbol="SOL", quantity=Decimal("1.5"), address="So1Dest", blockchain="Solana"),
-    capital.WithdrawalRequest(
+    requests.WithdrawalRequest(symbol="SOL", quantity=Decimal("1.5"), address="So1Dest", blockchain="Solana"),
+    requests.WithdrawalRequest(
         symbol="USDC", quantity=Decimal("0.000001"), address="0x" + "f" * 126, blockchain="Ethereum", client_id="c" * 64
     ),
 ]
 
 
 @pytest.mark.parametrize("withdrawal", WITHDRAWALS)
-def test_withdrawal_params_parse_back(withdrawal: capital.WithdrawalRequest) -> None:
-    assert capital.parse_withdrawal(client.withdrawal_params(withdrawal)) == withdrawal
+def test_withdrawal_params_parse_back(withdrawal: requests.WithdrawalRequest) -> None:
+    assert requests.WITHDRAWAL.read(requests.WITHDRAWAL.params(withdrawal)) == withdrawal
 
 
 @pytest.mark.parametrize(
-    "settlement", [capital.Settlement(id=1), capital.Settlement(id=2**63 - 1, transaction_hash="!")]
+    "settlement", [requests.Settlement(id=1), requests.Settlement(id=2**63 - 1, transaction_hash="!")]
 )
-def test_settlement_params_parse_back(settlement: capital.Settlement) -> None:
-    assert capital.parse_settlement(client.settlement_params(settlement)) == settlement
+def test_settlement_params_parse_back(settlement: requests.Settlement) -> None:
+    assert requests.SETTLEMENT.read(requests.SETTLEMENT.params(settlement)) == settlement
 
 
 @pytest.mark.parametrize("asset", ASSETS, ids=lambda a: a.symbol)
 def test_asset_params_parse_back(asset: Asset) -> None:
-    assert ours.parse_asset(client.asset_params(asset)) == asset
+    assert requests.ASSET_CREATE.read(requests.ASSET_CREATE.params(asset)) == asset
 
 
 @pytest.mark.parametrize("market", MARKETS, ids=lambda m: m.symbol)
 def test_market_params_parse_back(market: Market) -> None:
-    listing = ours.MarketRequest(
+    listing = requests.MarketRequest(
         symbol=market.symbol,
         base_symbol=market.base.symbol,
         quote_symbol=market.quote.symbol,
@@ -208,9 +191,9 @@ def test_market_params_parse_back(market: Market) -> None:
         maker_fee_bps=market.maker_fee_bps,
         taker_fee_bps=market.taker_fee_bps,
     )
-    assert ours.parse_market(client.market_params(listing)) == listing
+    assert requests.MARKET_CREATE.read(requests.MARKET_CREATE.params(listing)) == listing
 
 
 def test_a_market_without_a_symbol_is_named_base_quote() -> None:
     params = {"baseSymbol": "SOL", "quoteSymbol": "USDC", "tickSize": "0.01", "stepSize": "0.1", "minQuantity": "0.1"}
-    assert ours.parse_market(params).symbol == "SOL_USDC"
+    assert requests.MARKET_CREATE.read(params).name == "SOL_USDC"

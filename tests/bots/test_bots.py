@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 
@@ -18,7 +18,7 @@ from exchange import demo
 from exchange.bots.client import InProcessClient, OrderRequest, Refused
 from exchange.bots.loop import run_steps
 from exchange.bots.maker import MarketMaker
-from exchange.bots.run import starting_references
+from exchange.bots.run import market_maker
 from exchange.bots.taker import Taker
 from exchange.config import Settings
 from exchange.engine import state
@@ -49,27 +49,26 @@ class Committed:
         return [e for e in self.events if isinstance(e, TradeExecuted)]
 
 
-async def started(committed: Committed) -> EngineActor:
+@pytest.fixture
+def committed() -> Committed:
+    return Committed()
+
+
+@pytest.fixture
+async def actor(committed: Committed) -> AsyncIterator[EngineActor]:
+    """An actor over `committed`'s engine with the demo listings, stopped after the test."""
+
     async def reload() -> Engine:
         raise AssertionError("no commit fails here")
 
     actor = EngineActor(commit=committed.commit, publish=lambda events: None, reload=reload)
     await actor.start(committed.engine)
     await demo.seed(actor, now_us=1)
-    return actor
+    yield actor
 
 
 async def maker_on(actor: EngineActor, *, levels: int, faucet: bool = True, seed: int = 7) -> MarketMaker:
-    client = InProcessClient(actor, MAKER)
-    markets = await client.markets()
-    return MarketMaker(
-        client,
-        markets,
-        await starting_references(client, markets),
-        rng=random.Random(seed),
-        levels=levels,
-        faucet=faucet,
-    )
+    return await market_maker(InProcessClient(actor, MAKER), (), random.Random(seed), levels=levels, faucet=faucet)
 
 
 async def assert_exact_ladders(committed: Committed, maker: MarketMaker, levels: int) -> None:
@@ -83,20 +82,19 @@ async def assert_exact_ladders(committed: Committed, maker: MarketMaker, levels:
     assert not state.reservation_mismatches(committed.engine)
 
 
-async def test_the_maker_keeps_exactly_n_levels_a_side_in_every_market_as_its_price_walks() -> None:
-    committed = Committed()
-    actor = await started(committed)
+async def test_the_maker_keeps_exactly_n_levels_a_side_in_every_market_as_its_price_walks(
+    committed: Committed, actor: EngineActor
+) -> None:
     maker = await maker_on(actor, levels=5)
     assert set(maker.markets) == {m.symbol for m in demo.MARKETS}
     for _ in range(30):
         await maker.step()
         await assert_exact_ladders(committed, maker, 5)
-    await actor.stop()
 
 
-async def test_the_taker_trades_against_the_maker_which_restores_its_ladder() -> None:
-    committed = Committed()
-    actor = await started(committed)
+async def test_the_taker_trades_against_the_maker_which_restores_its_ladder(
+    committed: Committed, actor: EngineActor
+) -> None:
     maker = await maker_on(actor, levels=4)
     taker_client = InProcessClient(actor, TAKER)
     taker = Taker(taker_client, maker.markets, rng=random.Random(3), faucet=True)
@@ -107,12 +105,11 @@ async def test_the_taker_trades_against_the_maker_which_restores_its_ladder() ->
     assert all({t.maker_account_id, t.taker_account_id} == {MAKER, TAKER} for t in committed.trades())
     await maker.step()
     await assert_exact_ladders(committed, maker, 4)
-    await actor.stop()
 
 
-async def test_the_maker_survives_refusals_and_quotes_what_it_can_pay_for() -> None:
-    committed = Committed()
-    actor = await started(committed)
+async def test_the_maker_survives_refusals_and_quotes_what_it_can_pay_for(
+    committed: Committed, actor: EngineActor
+) -> None:
     maker = await maker_on(actor, levels=3, faucet=False)
     outcomes = await maker.quote("SOL_USDC")
     assert outcomes and all(isinstance(o, Refused) and o.code == "INSUFFICIENT_FUNDS" for o in outcomes)
@@ -123,12 +120,9 @@ async def test_the_maker_survives_refusals_and_quotes_what_it_can_pay_for() -> N
     await actor.submit(SetMarketHalted(symbol="SOL_USDC", halted=False, ts=6))
     await maker.step()
     await assert_exact_ladders(committed, maker, 3)
-    await actor.stop()
 
 
-async def test_the_maker_steps_around_other_traders_without_taking() -> None:
-    committed = Committed()
-    actor = await started(committed)
+async def test_the_maker_steps_around_other_traders_without_taking(committed: Committed, actor: EngineActor) -> None:
     other = InProcessClient(actor, TAKER)
     await other.deposit("USDC", 10**12)
     high_bid = demo.MARKETS[0].ticks(demo.REFERENCE_PRICES["SOL_USDC"]) + 500
@@ -140,7 +134,6 @@ async def test_the_maker_steps_around_other_traders_without_taking() -> None:
         asks = [o.price for o in await maker.client.open_orders("SOL_USDC") if o.side is Side.ASK]
         assert min(asks) > high_bid
     assert not committed.trades()
-    await actor.stop()
 
 
 async def test_a_bot_loop_outlives_failing_steps_and_stops_on_request() -> None:
@@ -165,8 +158,7 @@ def worth(market: Market, usdc: Decimal) -> Decimal:
     return (usdc / demo.REFERENCE_PRICES[market.symbol]).quantize(market.step_size, rounding=ROUND_DOWN)
 
 
-async def test_the_default_ladder_is_deep_for_the_faucets_amounts_in_every_market() -> None:
-    actor = await started(Committed())
+async def test_the_default_ladder_is_deep_for_the_faucets_amounts_in_every_market(actor: EngineActor) -> None:
     levels = Settings.model_fields["bot_levels"].default
     maker = await maker_on(actor, levels=levels)
     await maker.step()
@@ -188,7 +180,6 @@ async def test_the_default_ladder_is_deep_for_the_faucets_amounts_in_every_marke
     buy = OrderRequest(symbol="BTC_USDC", side=Side.BID, order_type=OrderType.MARKET, quantity=half_btc)
     assert not any(isinstance(o, Refused) for o in await user.place([buy]))
     assert len((await user.depth("BTC_USDC", 100))[1]) >= levels // 2
-    await actor.stop()
 
 
 def test_the_web_pages_faucet_grant_is_the_one_the_maker_sizes_by() -> None:

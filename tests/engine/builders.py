@@ -12,10 +12,12 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import TypeVar
 
+from exchange.demo import spot_market
 from exchange.engine import state
 from exchange.engine.commands import AddAsset, AddMarket, Command, Deposit, PlaceOrder
 from exchange.engine.engine import Engine
-from exchange.engine.events import Event, Rejected, RejectReason, TradeExecuted
+from exchange.engine.errors import RejectReason
+from exchange.engine.events import Event, Rejected, TradeExecuted
 from exchange.engine.numbers import Asset, Market
 from exchange.engine.orders import OrderType, SelfTradePrevention, Side, TimeInForce
 
@@ -24,36 +26,10 @@ ETH = Asset(symbol="ETH", decimals=6)
 USDC = Asset(symbol="USDC", decimals=6)
 ASSETS = (BTC, ETH, USDC)
 
-BTC_USDC = Market(
-    symbol="BTC_USDC",
-    base=BTC,
-    quote=USDC,
-    tick_size=Decimal("0.5"),
-    step_size=Decimal("0.0001"),
-    min_quantity=Decimal("0.0001"),
-    maker_fee_bps=10,
-    taker_fee_bps=20,
-)
-ETH_USDC = Market(
-    symbol="ETH_USDC",
-    base=ETH,
-    quote=USDC,
-    tick_size=Decimal("0.01"),
-    step_size=Decimal("0.01"),
-    min_quantity=Decimal("0.02"),
-    maker_fee_bps=0,
-    taker_fee_bps=30,
-)
-ETH_BTC = Market(
-    symbol="ETH_BTC",
-    base=ETH,
-    quote=BTC,
-    tick_size=Decimal("0.00001"),
-    step_size=Decimal("0.001"),
-    min_quantity=Decimal("0.001"),
-    maker_fee_bps=5,
-    taker_fee_bps=7,
-)
+
+BTC_USDC = spot_market(BTC, USDC, "0.5", "0.0001", maker_fee_bps=10, taker_fee_bps=20)
+ETH_USDC = spot_market(ETH, USDC, "0.01", "0.01", "0.02", taker_fee_bps=30)
+ETH_BTC = spot_market(ETH, BTC, "0.00001", "0.001", maker_fee_bps=5, taker_fee_bps=7)
 MARKETS = (BTC_USDC, ETH_USDC, ETH_BTC)
 MIDS = {"BTC_USDC": 60_000, "ETH_USDC": 200_000, "ETH_BTC": 6_667}
 """A price (ticks) near which tests trade in each market."""
@@ -103,6 +79,28 @@ def limit(
         time_in_force=tif,
         post_only=post_only,
         self_trade_prevention=stp,
+        client_id=client_id,
+        ts=ts,
+    )
+
+
+def priced(
+    market: Market,
+    account: int,
+    side: Side,
+    price: str,
+    quantity: str,
+    ts: int = 1,
+    *,
+    client_id: int | None = None,
+) -> PlaceOrder:
+    """A limit order in `market` at a decimal price and quantity."""
+    return limit(
+        account,
+        side,
+        market.ticks(Decimal(price)),
+        market.steps(Decimal(quantity)),
+        market.symbol,
         client_id=client_id,
         ts=ts,
     )

@@ -19,6 +19,7 @@ from exchange.engine import actor as actor_module
 from exchange.engine.actor import CommitRefused, EngineActor, EngineUnavailableError
 from exchange.engine.commands import AddAsset, AddMarket, CancelOrder, Command, Deposit, PlaceOrder
 from exchange.engine.engine import Engine
+from exchange.engine.errors import RejectReason
 from exchange.engine.events import (
     BalanceChanged,
     Deposited,
@@ -26,7 +27,6 @@ from exchange.engine.events import (
     OrderAccepted,
     OrderCancelled,
     Rejected,
-    RejectReason,
     TradeExecuted,
 )
 from exchange.engine.orders import OrderType, Side
@@ -85,15 +85,7 @@ class Ledger:
         engine = listed_engine()
         for event in self.committed():
             if isinstance(event, Deposited):
-                engine.handle(
-                    Deposit(
-                        account_id=event.account_id,
-                        asset=event.asset,
-                        amount=event.amount,
-                        transfer_id=event.transfer_id,
-                        ts=event.ts,
-                    )
-                )
+                engine.handle(event.recast(Deposit))
         return engine
 
     def publish(self, events: Sequence[Event]) -> None:

@@ -18,7 +18,8 @@ from exchange.engine.commands import (
     Withdraw,
 )
 from exchange.engine.engine import Engine
-from exchange.engine.events import BalanceChanged, Event, Rejected, RejectReason, WithdrawalSettled
+from exchange.engine.errors import RejectReason
+from exchange.engine.events import BalanceChanged, Event, Rejected, WithdrawalSettled
 from exchange.engine.queries import (
     GetBalances,
     GetBooks,

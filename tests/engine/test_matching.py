@@ -7,12 +7,12 @@ one step is 10_000 BTC atoms and costs 50 USDC atoms per tick of price.
 from __future__ import annotations
 
 from exchange.engine.commands import CancelAllOrders, CancelOrder
+from exchange.engine.errors import RejectReason
 from exchange.engine.events import (
     CloseReason,
     OrderCancelled,
     OrderExpired,
     OrderFilled,
-    RejectReason,
     TradeExecuted,
 )
 from exchange.engine.numbers import FEE_ACCOUNT, fee_atoms

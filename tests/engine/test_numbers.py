@@ -6,19 +6,10 @@ from decimal import Decimal
 
 import pytest
 
-from exchange.engine.numbers import Asset, InvalidInput, Market, decimal_of, fee_atoms
+from exchange.demo import spot_market
+from exchange.engine.errors import RejectReason
+from exchange.engine.numbers import Asset, InvalidInput, decimal_of, fee_atoms
 from tests.engine.builders import BTC, BTC_USDC, ETH_BTC, USDC
-
-
-def make_market(tick: str, step: str, base: Asset = BTC, quote: Asset = USDC) -> Market:
-    return Market(
-        symbol="X_Y",
-        base=base,
-        quote=quote,
-        tick_size=Decimal(tick),
-        step_size=Decimal(step),
-        min_quantity=Decimal(step),
-    )
 
 
 def test_market_scales_make_every_notional_exact() -> None:
@@ -31,29 +22,21 @@ def test_market_scales_make_every_notional_exact() -> None:
 @pytest.mark.parametrize(("tick", "step"), [("0.01", "0.00001"), ("0.5", "0.000000001"), ("0.000001", "0.1")])
 def test_market_whose_notionals_would_round_is_refused(tick: str, step: str) -> None:
     with pytest.raises(InvalidInput) as raised:
-        make_market(tick, step)
-    assert raised.value.code == "INVALID_CLIENT_REQUEST"
+        spot_market(BTC, USDC, tick, step)
+    assert raised.value.reason is RejectReason.INVALID_LISTING
 
 
 @pytest.mark.parametrize("bad", ["0", "-1", "NaN", "Infinity"])
 def test_market_sizes_must_be_positive_and_finite(bad: str) -> None:
     with pytest.raises(InvalidInput):
-        make_market(bad, "0.001")
+        spot_market(BTC, USDC, bad, "0.001")
 
 
 def test_same_base_and_quote_and_bad_fees_are_refused() -> None:
     with pytest.raises(InvalidInput):
-        make_market("0.01", "0.01", base=USDC, quote=USDC)
+        spot_market(USDC, USDC, "0.01", "0.01")
     with pytest.raises(InvalidInput):
-        Market(
-            symbol="X",
-            base=BTC,
-            quote=USDC,
-            tick_size=Decimal("0.5"),
-            step_size=Decimal("0.0001"),
-            min_quantity=Decimal("0.0001"),
-            taker_fee_bps=10_000,
-        )
+        spot_market(BTC, USDC, "0.5", "0.0001", taker_fee_bps=10_000)
 
 
 @pytest.mark.parametrize(
@@ -76,14 +59,14 @@ def test_price_is_read_numerically() -> None:
 def test_off_tick_or_non_positive_price_raises_invalid_price(bad: str) -> None:
     with pytest.raises(InvalidInput) as raised:
         BTC_USDC.ticks(Decimal(bad))
-    assert raised.value.code == "INVALID_PRICE"
+    assert raised.value.reason is RejectReason.INVALID_PRICE
 
 
 @pytest.mark.parametrize("bad", ["0.00015", "0", "-1", "NaN", "Infinity"])
 def test_off_step_quantity_raises_invalid_quantity(bad: str) -> None:
     with pytest.raises(InvalidInput) as raised:
         BTC_USDC.steps(Decimal(bad))
-    assert raised.value.code == "INVALID_QUANTITY"
+    assert raised.value.reason is RejectReason.INVALID_AMOUNT
 
 
 def test_huge_values_convert_exactly_both_ways() -> None:
@@ -101,7 +84,7 @@ def test_asset_amounts_must_be_whole_atoms() -> None:
     assert USDC.atoms(Decimal("1.5")) == 1_500_000
     with pytest.raises(InvalidInput) as raised:
         USDC.atoms(Decimal("0.0000001"))
-    assert raised.value.code == "INVALID_QUANTITY"
+    assert raised.value.reason is RejectReason.INVALID_AMOUNT
 
 
 def test_fee_rounds_down_to_the_atom() -> None:

@@ -17,8 +17,8 @@ from typing import Any
 
 from exchange.api.auth import KeyPair
 from tests.api.client import Client, ok
-from tests.support.databases import SERVER_URL, plain, scratch
-from tests.support.processes import EXCHANGE, Process, environment, free_port
+from tests.support.databases import SERVER_URL
+from tests.support.processes import EXCHANGE, Process, environment, free_port, scratch_site
 
 
 def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -134,10 +134,8 @@ def documents(text: str) -> list[Any]:
 
 
 def test_keys_add_list_and_revoke_against_a_server(tmp_path: Path) -> None:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with scratch("exchange_cli") as scratch_url:
-        env = environment(DATABASE_URL=plain(scratch_url), EXCHANGE_OPEN_SIGNUP="true", EXCHANGE_BOTS="false")
+    with scratch_site("exchange_cli") as (port, url, database_url):
+        env = environment(DATABASE_URL=database_url, EXCHANGE_OPEN_SIGNUP="true", EXCHANGE_BOTS="false")
         server = Process([EXCHANGE, "serve", "--port", str(port)], env, tmp_path / "serve.log")
         try:
             server.wait_http(f"{url}/ready")
@@ -186,20 +184,16 @@ def test_keys_add_list_and_revoke_against_a_server(tmp_path: Path) -> None:
 
 
 def test_the_operator_lists_blockchains_credits_by_address_and_settles_withdrawals(tmp_path: Path) -> None:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
     admin = KeyPair.generate()
-
-    def operate(*args: str) -> Any:
-        result = run(*args, "--url", url, "--key", admin.secret)
-        assert result.returncode == 0, result
-        return documents(result.stdout)[0]
-
     assert run("deposit", "SOL", "1", "--address", "REF").returncode == 2  # an address needs its transaction
-    with scratch("exchange_cli") as scratch_url:
-        env = environment(
-            DATABASE_URL=plain(scratch_url), EXCHANGE_ADMIN_PUBLIC_KEY=admin.public_key, EXCHANGE_BOTS="false"
-        )
+    with scratch_site("exchange_cli") as (port, url, database_url):
+
+        def operate(*args: str) -> Any:
+            result = run(*args, "--url", url, "--key", admin.secret)
+            assert result.returncode == 0, result
+            return documents(result.stdout)[0]
+
+        env = environment(DATABASE_URL=database_url, EXCHANGE_ADMIN_PUBLIC_KEY=admin.public_key, EXCHANGE_BOTS="false")
         server = Process([EXCHANGE, "serve", "--port", str(port)], env, tmp_path / "serve.log")
         try:
             server.wait_http(f"{url}/ready")

@@ -13,16 +13,12 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.databases import plain, scratch
 from tests.support.demo import SYMBOLS, live
-from tests.support.processes import EXCHANGE, Process, environment, free_port
+from tests.support.processes import EXCHANGE, Process, environment, free_port, scratch_site
 
 
 def test_demo_gives_a_live_market_in_seconds_seeds_once_and_stops_cleanly(tmp_path: Path) -> None:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with scratch("exchange_ops") as scratch_url:
-        database_url = plain(scratch_url)
+    with scratch_site("exchange_ops") as (port, url, database_url):
         env = environment(
             DATABASE_URL=database_url, EXCHANGE_BOT_INTERVAL="0.3", EXCHANGE_TAKER_INTERVAL="0.1", EXCHANGE_BOT_SEED="5"
         )

@@ -19,8 +19,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from tests.support.databases import plain, scratch
-from tests.support.processes import ROOT, Process, environment, free_port
+from tests.support.processes import ROOT, Process, environment, scratch_site
 
 HADOLINT = Path(sys.executable).with_name("hadolint")
 
@@ -30,6 +29,12 @@ def instructions() -> list[tuple[str, str]]:
     text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
     lines = [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
     return [(line.split(None, 1)[0].upper(), line.split(None, 1)[1]) for line in lines]
+
+
+def pip(*args: str) -> None:
+    """Run pip in this interpreter; it must succeed."""
+    done = subprocess.run([sys.executable, "-m", "pip", *args], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_the_dockerfile_passes_hadolint() -> None:
@@ -73,33 +78,19 @@ def test_the_image_build_and_run_commands_work(tmp_path: Path) -> None:
                     shutil.copy(path, context / source)
     assert any(op == "RUN" and args.endswith("pip install --no-cache-dir .") for op, args in steps)
     wheels = tmp_path / "wheels"
-    build = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", str(wheels), str(context)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert build.returncode == 0, build.stdout + build.stderr
+    pip("wheel", "--no-deps", "-w", str(wheels), str(context))
     (wheel,) = wheels.glob("exchange-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert any(n.startswith("exchange/persistence/migrations/versions/0001") for n in names)
     assert "exchange/persistence/migrations/env.py" in names
     assert any(n.startswith("exchange/web/static/") for n in names)
     site = tmp_path / "site"
-    install = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-deps", "--target", str(site), str(wheel)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert install.returncode == 0, install.stderr
+    pip("install", "--no-deps", "--target", str(site), str(wheel))
 
     env_lines = dict(
         item.split("=", 1) for op, args in steps if op == "ENV" for item in shlex.split(args) if "=" in item
     )
-    port = free_port()
-    with scratch("exchange_ops") as scratch_url:
-        database_url = plain(scratch_url)
+    with scratch_site("exchange_ops") as (port, url, database_url):
         env = environment(
             HOST=env_lines["HOST"],
             PORT=str(port),
@@ -113,7 +104,7 @@ def test_the_image_build_and_run_commands_work(tmp_path: Path) -> None:
         command = [sys.executable, "-c", "from exchange.cli import main; main()", "serve"]
         server = Process(command, env, tmp_path / "image.log", cwd=tmp_path)
         try:
-            server.wait_http(f"http://127.0.0.1:{port}/ready")
+            server.wait_http(f"{url}/ready")
             assert server.popen.poll() is None
         finally:
             assert server.terminate() == 0, server.output()

@@ -16,8 +16,7 @@ import httpx
 
 from exchange.api.auth import KeyPair
 from tests.api.client import Client
-from tests.support.databases import plain, scratch
-from tests.support.processes import EXCHANGE, Process, environment, free_port, procfile
+from tests.support.processes import EXCHANGE, Process, environment, procfile, scratch_site
 
 
 def cli(env: dict[str, str], *args: str) -> dict[str, object]:
@@ -32,10 +31,7 @@ def test_the_procfile_web_process_serves_and_an_order_round_trips(tmp_path: Path
     assert set(processes) == {"web", "release"}
     assert "$PORT" in processes["web"] and processes["web"].startswith("exchange serve")
     admin, trader = KeyPair.generate(), KeyPair.generate()
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with scratch("exchange_ops") as scratch_url:
-        database_url = plain(scratch_url)
+    with scratch_site("exchange_ops") as (port, url, database_url):
         env = environment(
             PORT=str(port),
             DATABASE_URL=database_url.replace("postgresql://", "postgres://", 1),

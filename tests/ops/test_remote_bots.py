@@ -12,15 +12,11 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.databases import plain, scratch
-from tests.support.processes import EXCHANGE, Process, environment, free_port
+from tests.support.processes import EXCHANGE, Process, environment, scratch_site
 
 
 def test_remote_bots_keep_their_ladder_and_trade_over_signed_rest(tmp_path: Path) -> None:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with scratch("exchange_ops") as scratch_url:
-        database_url = plain(scratch_url)
+    with scratch_site("exchange_ops") as (port, url, database_url):
         env = environment(
             DATABASE_URL=database_url, EXCHANGE_DEMO="true", EXCHANGE_OPEN_SIGNUP="true", EXCHANGE_BOTS="false"
         )

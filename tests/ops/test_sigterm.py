@@ -14,8 +14,7 @@ import time
 from pathlib import Path
 
 from exchange.api.auth import KeyPair
-from tests.support.databases import plain, scratch
-from tests.support.processes import EXCHANGE, Process, free_port
+from tests.support.processes import EXCHANGE, Process, scratch_site
 from tests.support.traders import Ack, audit, operated, setup, trade
 
 TRADERS = 16
@@ -23,10 +22,7 @@ TRADERS = 16
 
 def test_sigterm_under_load_loses_nothing_acknowledged(tmp_path: Path) -> None:
     admin = KeyPair.generate()
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with scratch("exchange_ops") as scratch_url:
-        database_url = plain(scratch_url)
+    with scratch_site("exchange_ops") as (port, url, database_url):
         env = operated(database_url, admin)
         server = Process([EXCHANGE, "serve", "--port", str(port)], env, tmp_path / "serve.log")
         try:

@@ -22,8 +22,7 @@ import httpx
 import orjson
 from websockets.asyncio.client import connect
 
-from tests.support.databases import plain, scratch
-from tests.support.processes import EXCHANGE, Process, environment, free_port
+from tests.support.processes import EXCHANGE, Process, environment, scratch_site
 
 BOUND = 2.0
 SLACK = 1.5
@@ -67,11 +66,9 @@ async def normal(url: str, until: float) -> list[float]:
 
 
 def test_half_sent_requests_are_closed_within_the_bound_while_others_are_served(tmp_path: Path) -> None:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with scratch("exchange_slow") as database_url:
+    with scratch_site("exchange_slow") as (port, url, database_url):
         env = environment(
-            DATABASE_URL=plain(database_url),
+            DATABASE_URL=database_url,
             EXCHANGE_REQUEST_TIMEOUT=str(BOUND),
             EXCHANGE_IP_RATE_LIMIT="0",
         )

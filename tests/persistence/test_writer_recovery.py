@@ -14,7 +14,8 @@ from exchange.engine import state
 from exchange.engine.actor import CommitRefused
 from exchange.engine.commands import AddAsset, Command, Deposit
 from exchange.engine.engine import Engine
-from exchange.engine.events import BalanceChanged, Deposited, Event, Rejected, RejectReason
+from exchange.engine.errors import RejectReason
+from exchange.engine.events import BalanceChanged, Deposited, Event, Rejected
 from exchange.persistence import tables
 from exchange.persistence.claim import ClaimLostError
 from exchange.persistence.database import create_engine

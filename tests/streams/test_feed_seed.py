@@ -13,31 +13,20 @@ from decimal import Decimal
 from typing import Any
 
 from exchange.demo import ASSETS, BTC_USDC, MARKETS
-from exchange.engine.commands import AddAsset, AddMarket, Command, Deposit, PlaceOrder
+from exchange.engine.commands import AddAsset, AddMarket, Command, Deposit
 from exchange.engine.engine import Engine
 from exchange.engine.events import TradeExecuted
-from exchange.engine.orders import OrderType, Side
+from exchange.engine.orders import Side
 from exchange.persistence.database import create_engine, upgrade
 from exchange.persistence.queries import Queries
 from exchange.persistence.writer import Writer
 from exchange.streams.bus import InMemoryBus
 from exchange.streams.feed import Feed
 from exchange.streams.hub import Hub
+from tests.engine.builders import priced
 from tests.support.databases import scratch
 
 MINUTE = 60_000_000
-
-
-def order(account: int, side: Side, price: str, quantity: str, ts: int) -> PlaceOrder:
-    return PlaceOrder(
-        account_id=account,
-        symbol=BTC_USDC.symbol,
-        side=side,
-        order_type=OrderType.LIMIT,
-        price=BTC_USDC.ticks(Decimal(price)),
-        quantity=BTC_USDC.steps(Decimal(quantity)),
-        ts=ts,
-    )
 
 
 def trading(start: int) -> list[Command]:
@@ -47,10 +36,10 @@ def trading(start: int) -> list[Command]:
         *(AddMarket(market=m, ts=start) for m in MARKETS),
         Deposit(account_id=1, asset="BTC", amount=10**8, transfer_id="m", ts=start),
         Deposit(account_id=2, asset="USDC", amount=10**12, transfer_id="t", ts=start),
-        order(1, Side.ASK, "100", "0.25", start + 1),
-        order(1, Side.ASK, "101", "0.5", start + 2),
-        order(2, Side.BID, "101", "0.5", start + 3),
-        order(2, Side.BID, "102", "0.1", start + 5 * MINUTE),
+        priced(BTC_USDC, 1, Side.ASK, "100", "0.25", start + 1),
+        priced(BTC_USDC, 1, Side.ASK, "101", "0.5", start + 2),
+        priced(BTC_USDC, 2, Side.BID, "101", "0.5", start + 3),
+        priced(BTC_USDC, 2, Side.BID, "102", "0.1", start + 5 * MINUTE),
     ]
 
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 from decimal import Decimal
 
 from exchange.demo import SOL_USDC
-from exchange.engine.commands import AddAsset, AddMarket, CancelOrder, Deposit, PlaceOrder
+from exchange.engine.commands import AddAsset, AddMarket, CancelOrder, Deposit
 from exchange.engine.engine import Engine
 from exchange.engine.events import Event, OrderAccepted, OrderCancelled, OrderFilled, TradeExecuted
-from exchange.engine.orders import OrderType, Side
+from exchange.engine.orders import Side
 from exchange.persistence import queries
 from exchange.protocol import streams
 from exchange.protocol.codes import StreamCode
+from tests.engine.builders import priced
 
 NOW = 1_700_000_000_123_456
 
@@ -32,25 +33,8 @@ def _events() -> list[Event]:
         Deposit(
             account_id=2, asset=market.quote.symbol, amount=market.quote.atoms(Decimal(9999)), transfer_id="b", ts=2
         ),
-        PlaceOrder(
-            account_id=1,
-            symbol=market.symbol,
-            side=Side.ASK,
-            order_type=OrderType.LIMIT,
-            price=market.ticks(Decimal("150.25")),
-            quantity=market.steps(Decimal("2.5")),
-            client_id=7,
-            ts=3,
-        ),
-        PlaceOrder(
-            account_id=2,
-            symbol=market.symbol,
-            side=Side.BID,
-            order_type=OrderType.LIMIT,
-            price=market.ticks(Decimal("151")),
-            quantity=market.steps(Decimal("1")),
-            ts=4,
-        ),
+        priced(market, 1, Side.ASK, "150.25", "2.5", 3, client_id=7),
+        priced(market, 2, Side.BID, "151", "1", 4),
         CancelOrder(account_id=1, symbol=market.symbol, order_id=1, ts=5),
     ):
         events += engine.handle(command)

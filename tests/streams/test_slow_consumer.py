@@ -29,8 +29,7 @@ from exchange.streams.hub import Client, Hub, Message
 from tests.api.conftest import Exchange
 from tests.streams.conftest import STREAM_LIMITS
 from tests.streams.wsclient import Socket
-from tests.support.databases import plain, scratch
-from tests.support.processes import EXCHANGE, Process, environment, free_port
+from tests.support.processes import EXCHANGE, Process, environment, scratch_site
 
 STREAMS = ("depth.SOL_USDC", "trade.SOL_USDC", "bookTicker.SOL_USDC")
 MAX_QUEUED = 262_144
@@ -157,12 +156,10 @@ class Reader:
 
 def test_a_client_that_never_reads_is_reset_in_bounded_memory_and_time(tmp_path: Path) -> None:
     admin = KeyPair.generate()
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with scratch("exchange_slow") as database_url:
+    with scratch_site("exchange_slow") as (port, url, database_url):
         env = environment(
             PORT=str(port),
-            DATABASE_URL=plain(database_url),
+            DATABASE_URL=database_url,
             EXCHANGE_ADMIN_PUBLIC_KEY=admin.public_key,
             EXCHANGE_OPEN_SIGNUP="true",
             EXCHANGE_IP_RATE_LIMIT="0",

@@ -16,8 +16,7 @@ from pathlib import Path
 import httpx
 
 from exchange import demo
-from tests.support.databases import plain, scratch
-from tests.support.processes import EXCHANGE, Process, environment, free_port
+from tests.support.processes import EXCHANGE, Process, environment, scratch_site
 
 SYMBOLS = [market.symbol for market in demo.MARKETS]
 
@@ -44,10 +43,8 @@ def live(url: str) -> dict[str, str]:
 @contextmanager
 def running_demo(log: Path, host: str = "127.0.0.1", **variables: str) -> Iterator[str]:
     """`exchange demo` on `host` and a free port over a scratch database, `variables` set; yield its URL once live."""
-    port = free_port()
-    url = f"http://{host}:{port}"
-    with scratch("exchange_demo") as database_url:
-        env = environment(DATABASE_URL=plain(database_url), **variables)
+    with scratch_site("exchange_demo", host) as (port, url, database_url):
+        env = environment(DATABASE_URL=database_url, **variables)
         server = Process([EXCHANGE, "demo", "--host", host, "--port", str(port)], env, log)
         try:
             server.wait_http(f"{url}/ready")

@@ -1,6 +1,7 @@
 """Running the `exchange` command the way people and platforms do: as a process, over real sockets.
 
-`free_port()` finds a port to serve on; `environment(...)` is this process's
+`free_port()` finds a port to serve on, and `scratch_site(...)` a port, its URL and a
+fresh scratch database for a server to use; `environment(...)` is this process's
 environment cleaned of the exchange's own variables, so a child sees only what a test
 sets. `Process` starts a command with an environment, waits for an HTTP path to
 answer, and stops it with SIGTERM, returning its exit status and what it printed.
@@ -14,10 +15,14 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 import httpx
+
+from tests.support.databases import plain, scratch
 
 ROOT = Path(__file__).resolve().parents[2]
 EXCHANGE = str(Path(sys.executable).with_name("exchange"))
@@ -29,6 +34,22 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+class Site(NamedTuple):
+    """Where a test's server runs: its port, its URL, and the URL of its own scratch database."""
+
+    port: int
+    url: str
+    database_url: str
+
+
+@contextmanager
+def scratch_site(prefix: str, host: str = "127.0.0.1") -> Iterator[Site]:
+    """A free port on `host` and a fresh database named after `prefix` (dropped afterwards)."""
+    port = free_port()
+    with scratch(prefix) as database_url:
+        yield Site(port, f"http://{host}:{port}", plain(database_url))
 
 
 def environment(**variables: str) -> dict[str, str]:

@@ -3,16 +3,32 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Any
 
 from nacl.signing import SigningKey
 from playwright.sync_api import Page
+
+from exchange.protocol import endpoints
+from exchange.web import STATIC
 
 
 def run(page: Page, url: str, module: str, script: str) -> Any:
     """Evaluate `script` (an async function body with `m`, the imported module) on a bare same-origin page."""
     page.goto(f"{url}/api/v1/ping")
     return page.evaluate(f"async () => {{ const m = await import('/static/js/{module}'); {script} }}")
+
+
+def test_the_page_calls_the_endpoints_of_the_table(desktop: Page, demo_url: str) -> None:
+    served = run(desktop, demo_url, "endpoints.js", "return Object.values(m);")
+    table = [{"method": e.method, "path": e.path, "instruction": e.instruction} for e in endpoints.ENDPOINTS]
+    assert sorted(served, key=str) == sorted(table, key=str)
+
+
+def test_the_page_writes_no_path_of_its_own() -> None:
+    quoted = re.compile(r"""["'`](/(?:api|wapi|exchange|admin)/[^"'`]*)""")
+    written = {(js.name, path) for js in STATIC.glob("js/*.js") for path in quoted.findall(js.read_text())}
+    assert written == set()
 
 
 def test_decimals_are_exact(desktop: Page, demo_url: str) -> None:

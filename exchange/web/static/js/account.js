@@ -13,6 +13,7 @@
 
 import { ApiError, Identity, get, signed } from "./client.js";
 import { fixed, grouped, multiply, places } from "./decimal.js";
+import * as api from "./endpoints.js";
 import { clock, debounce, h, toast } from "./ui.js";
 
 const QUOTE_GRANT = 10000; // FAUCET_GRANT of exchange/demo.py, which the market maker sizes its quotes by
@@ -77,9 +78,9 @@ export function mountAccount(element, sessionBox, { stream, markets, events }) {
     o.status,
   ];
 
-  async function call(method, path, instruction, params) {
+  async function call(endpoint, params) {
     try {
-      return await signed(identity, method, path, instruction, params);
+      return await signed(identity, endpoint, params);
     } catch (error) {
       if (error instanceof ApiError && error.status === 401 && /unknown|revoked/i.test(error.message)) {
         Identity.forget();
@@ -92,8 +93,8 @@ export function mountAccount(element, sessionBox, { stream, markets, events }) {
   }
 
   async function grant(tag) {
-    const tickers = new Map((await get("/api/v1/tickers")).map((t) => [t.symbol, t]));
-    const assets = new Map((await get("/api/v1/assets")).map((a) => [a.symbol, a]));
+    const tickers = new Map((await get(api.TICKERS)).map((t) => [t.symbol, t]));
+    const assets = new Map((await get(api.ASSETS)).map((a) => [a.symbol, a]));
     const amounts = new Map();
     for (const m of markets) amounts.set(m.quoteSymbol, String(QUOTE_GRANT));
     for (const m of markets) {
@@ -103,7 +104,7 @@ export function mountAccount(element, sessionBox, { stream, markets, events }) {
       amounts.set(m.baseSymbol, last > 0 ? ((QUOTE_GRANT / 2) / last).toFixed(decimals) : "10");
     }
     for (const [symbol, quantity] of amounts) {
-      await call("POST", "/exchange/v1/capital/deposit", "deposit", { symbol, quantity, transferId: `${tag}-${symbol}` });
+      await call(api.DEPOSIT, { symbol, quantity, transferId: `${tag}-${symbol}` });
     }
   }
 
@@ -111,7 +112,7 @@ export function mountAccount(element, sessionBox, { stream, markets, events }) {
     button.disabled = true;
     try {
       const fresh = await Identity.generate();
-      const reply = await signed(fresh, "POST", "/exchange/v1/accounts", "accountCreate", {
+      const reply = await signed(fresh, api.ACCOUNT_CREATE, {
         label: "web demo",
         publicKey: fresh.publicKey,
       });
@@ -163,7 +164,7 @@ export function mountAccount(element, sessionBox, { stream, markets, events }) {
   }
 
   function cancel(order) {
-    call("DELETE", "/api/v1/order", "orderCancel", { orderId: order.id, symbol: order.symbol })
+    call(api.ORDER_CANCEL, { orderId: order.id, symbol: order.symbol })
       .then(() => {
         toast("Order cancelled");
         changed();
@@ -173,7 +174,7 @@ export function mountAccount(element, sessionBox, { stream, markets, events }) {
 
   function cancelAll() {
     const symbols = [...new Set(data.open.map((o) => o.symbol))];
-    Promise.all(symbols.map((symbol) => call("DELETE", "/api/v1/orders", "orderCancelAll", { symbol })))
+    Promise.all(symbols.map((symbol) => call(api.ORDERS_CANCEL, { symbol })))
       .then(() => {
         toast("All orders cancelled");
         changed();
@@ -283,10 +284,10 @@ export function mountAccount(element, sessionBox, { stream, markets, events }) {
   async function refresh() {
     if (!identity) return;
     const [open, history, fills, balances] = await Promise.all([
-      call("GET", "/api/v1/orders", "orderQueryAll", {}),
-      call("GET", "/wapi/v1/history/orders", "orderHistoryQueryAll", { limit: 50 }),
-      call("GET", "/wapi/v1/history/fills", "fillHistoryQueryAll", { limit: 50 }),
-      call("GET", "/api/v1/capital", "balanceQuery", {}),
+      call(api.ORDERS_QUERY, {}),
+      call(api.ORDER_HISTORY, { limit: 50 }),
+      call(api.FILL_HISTORY, { limit: 50 }),
+      call(api.BALANCES, {}),
     ]);
     Object.assign(data, { open: open.sort((a, b) => b.createdAt - a.createdAt), history, fills, balances });
     events.dispatchEvent(new CustomEvent("balances", { detail: balances }));

@@ -7,6 +7,7 @@
 
 import { get } from "./client.js";
 import { fixed, places } from "./decimal.js";
+import * as api from "./endpoints.js";
 import { fitCanvas, h, palette } from "./ui.js";
 
 const INTERVALS = { "1m": 60, "5m": 300, "15m": 900, "1h": 3600, "1d": 86400 };
@@ -162,7 +163,7 @@ export function mountChart(canvas, switcher, { stream, market }) {
     const chosen = interval;
     const seconds = INTERVALS[chosen];
     const now = Math.floor(Date.now() / 1000);
-    const rows = await get("/api/v1/klines", {
+    const rows = await get(api.KLINES, {
       symbol: market.symbol,
       interval: chosen,
       startTime: now - seconds * HISTORY,

@@ -10,6 +10,9 @@
 // container's IP) there is no `crypto.subtle`, and ed25519.js does the same in plain
 // JavaScript with the same JWK, so sign-up works there too.
 //
+// Every REST call names an endpoint of `endpoints.js`, which the server generates from its
+// endpoint table (method, path, instruction), so no path or instruction is written here.
+//
 // The websocket reconnects with exponential backoff (0.5 s doubling to 15 s) and, once open
 // again, re-sends every subscription it holds (private ones are signed afresh). Listeners
 // receive `data` of each {"stream", "data"} envelope for the stream they subscribed to.
@@ -165,14 +168,14 @@ async function send(method, path, params, headers) {
   return body;
 }
 
-/** An unsigned GET of a public endpoint. */
-export function get(path, params = {}) {
-  return send("GET", path, params, {});
+/** An unsigned request to a public endpoint. */
+export function get(endpoint, params = {}) {
+  return send(endpoint.method, endpoint.path, params, {});
 }
 
-/** A signed request: `identity` signs `params` under `instruction`. */
-export async function signed(identity, method, path, instruction, params = {}) {
-  return send(method, path, params, await identity.headers(instruction, params));
+/** A signed request: `identity` signs `params` under the endpoint's instruction. */
+export async function signed(identity, endpoint, params = {}) {
+  return send(endpoint.method, endpoint.path, params, await identity.headers(endpoint.instruction, params));
 }
 
 /** The websocket, with reconnect, resubscribe and a state callback ("connecting", "open", "closed"). */

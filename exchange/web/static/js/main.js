@@ -10,6 +10,7 @@ import { Stream, get, streamUrl } from "./client.js";
 import { mountAccount } from "./account.js";
 import { mountChart } from "./chart.js";
 import { mountConnection } from "./connection.js";
+import * as api from "./endpoints.js";
 import { mountMarkets } from "./markets.js";
 import { mountOrderBook } from "./orderbook.js";
 import { mountOrderForm } from "./orderform.js";
@@ -35,7 +36,7 @@ async function start() {
     if (state === "open") refreshAll();
   });
 
-  const markets = (await get("/api/v1/markets")).filter((m) => m.visible !== false);
+  const markets = (await get(api.MARKETS)).filter((m) => m.visible !== false);
   if (!markets.length) {
     $("ticker").replaceChildren(h("span", { class: "muted" }, "No markets are listed yet."));
     return;

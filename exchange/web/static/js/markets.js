@@ -3,6 +3,7 @@
 
 import { get } from "./client.js";
 import { fixed, grouped, places } from "./decimal.js";
+import * as api from "./endpoints.js";
 import { h, percent, tone } from "./ui.js";
 
 export function mountMarkets(element, { stream, markets, market: current }) {
@@ -37,7 +38,7 @@ export function mountMarkets(element, { stream, markets, market: current }) {
   element.replaceChildren(...markets.map(row));
 
   async function refresh() {
-    for (const t of await get("/api/v1/tickers")) rows.get(t.symbol)?.(t.firstPrice, t.lastPrice);
+    for (const t of await get(api.TICKERS)) rows.get(t.symbol)?.(t.firstPrice, t.lastPrice);
   }
 
   for (const market of markets) stream.subscribe(`ticker.${market.symbol}`, (d) => rows.get(d.s)?.(d.o, d.c));

@@ -11,6 +11,7 @@
 
 import { get } from "./client.js";
 import { compare, fixed, grouped, places, subtract } from "./decimal.js";
+import * as api from "./endpoints.js";
 import { fitCanvas, h, palette } from "./ui.js";
 
 const ROWS = 12;
@@ -67,7 +68,7 @@ export class LocalBook {
   async load() {
     this.buffer = [];
     try {
-      const snapshot = await get("/api/v1/depth", { symbol: this.symbol, limit: 1000 });
+      const snapshot = await get(api.DEPTH, { symbol: this.symbol, limit: 1000 });
       this.bids = new Map();
       this.asks = new Map();
       this.set(this.bids, snapshot.bids);

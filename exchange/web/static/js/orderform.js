@@ -6,6 +6,7 @@
 
 import { ApiError } from "./client.js";
 import { compare, grouped, isMultiple, multiply, parse, places, trimmed } from "./decimal.js";
+import * as api from "./endpoints.js";
 import { h, toast } from "./ui.js";
 
 const MESSAGES = {
@@ -155,7 +156,7 @@ export function mountOrderForm(element, { market, events }, account) {
     }
     submit.disabled = true;
     try {
-      const placed = await account.call("POST", "/api/v1/order", "orderExecute", order);
+      const placed = await account.call(api.ORDER_EXECUTE, order);
       const filled = compare(placed.executedQuantity, "0") > 0 ? `, filled ${placed.executedQuantity}` : "";
       say(`Order ${placed.id}: ${placed.status}${filled}`, "ok");
       events.dispatchEvent(new CustomEvent("orders-changed", { detail: placed }));

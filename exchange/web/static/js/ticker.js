@@ -3,6 +3,7 @@
 
 import { get } from "./client.js";
 import { fixed, grouped, places } from "./decimal.js";
+import * as api from "./endpoints.js";
 import { h, percent, tone } from "./ui.js";
 
 export function mountTicker(element, { stream, market }) {
@@ -27,7 +28,7 @@ export function mountTicker(element, { stream, market }) {
   }
 
   async function refresh() {
-    const t = await get("/api/v1/ticker", { symbol: market.symbol });
+    const t = await get(api.TICKER, { symbol: market.symbol });
     render(t.firstPrice, t.lastPrice, t.high, t.low, t.volume, t.quoteVolume);
   }
 

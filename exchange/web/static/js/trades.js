@@ -4,6 +4,7 @@
 
 import { get } from "./client.js";
 import { fixed, grouped, places } from "./decimal.js";
+import * as api from "./endpoints.js";
 import { clock, h } from "./ui.js";
 
 const KEEP = 60;
@@ -31,7 +32,7 @@ export function mountTrades(element, { stream, market }) {
   }
 
   async function refresh() {
-    const trades = await get("/api/v1/trades", { symbol: market.symbol, limit: KEEP });
+    const trades = await get(api.TRADES, { symbol: market.symbol, limit: KEEP });
     list.replaceChildren(...trades.map((t) => row(t.id, t.price, t.quantity, t.isBuyerMaker, t.timestamp, false)));
     lastId = trades.length ? Math.max(...trades.map((t) => Number(t.id))) : lastId;
     showEmpty();
