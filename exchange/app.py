@@ -1,7 +1,9 @@
 """The composition root: builds every component and wires them together in one Starlette app.
 
-`create_app(settings)` is pure construction; nothing runs until the ASGI lifespan
-starts. The lifespan then brings the process up in dependency order and takes it down
+`create_app(settings)` is pure construction (the state gateways share, rate limits,
+replays and revocations, is built there, in memory or over `REDIS_URL`:
+`exchange.api.shared`; Redis is connected at first use); nothing runs until the ASGI
+lifespan starts. The lifespan then brings the process up in dependency order and takes it down
 in reverse (an `AsyncExitStack`, so adding a component is one `enter` line):
 
 1. open the database and run pending migrations;
@@ -22,12 +24,29 @@ On shutdown the bots stop, then the feed, then the actor (it finishes and commit
 is queued), then the writer releases the claim and gives its connection back, then the
 database closes. Components are reachable on `app.state`: `db`, `bus`, `actor`, `api`,
 `streams`, `seat`.
+
+Roles (`Settings.role`, `exchange serve --role`; see DESIGN.md, Scale):
+
+- `all` (the default): everything above, in one process, with the in-memory inbox
+  (the actor's queue) and bus; no Redis.
+- `engine`: steps 1, 3 and 4 without the API and the streams: the seat's services are the
+  Redis link (`exchange.transport.redis.EngineLink`: the inbox feeds the actor, committed
+  replies and events go back out), the demo listings and the bots. It serves only
+  `/health`, `/ready` and `/metrics`. A standby (`--standby`) takes over the link with
+  the claim.
+- `gateway`: no writer, no seat and no money state: the `Api` and `Streams` over a
+  `RemoteEngine` (commands and queries through Redis) and a local bus fed by an
+  `EventRelay`; it reads history and keys from the database (and never migrates it).
+  Its streams start once the engine answers their seed query; until an engine answers,
+  commands and engine reads get 503 with Retry-After.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager, nullcontext
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -37,24 +56,29 @@ from starlette.routing import BaseRoute
 from exchange import demo, observability
 from exchange.api import capital, openapi, own, private, public
 from exchange.api.errors import exception_handlers
-from exchange.api.ratelimit import IpRateLimitMiddleware, RateLimiter
+from exchange.api.ratelimit import IpRateLimitMiddleware
 from exchange.api.routes import routes as derived_routes
 from exchange.api.service import Api, now_us
+from exchange.api.shared import SharedState
 from exchange.bots.run import running as running_bots
 from exchange.collector import freezing_survivors
-from exchange.config import Settings
-from exchange.engine.actor import EngineActor
+from exchange.config import ProcessRole, Settings
+from exchange.engine.actor import EngineActor, EngineUnavailableError
 from exchange.engine.engine import Engine
 from exchange.persistence.accounts import Accounts
-from exchange.persistence.database import open_database, upgrade
+from exchange.persistence.database import DatabaseUnavailableError, open_database, upgrade
 from exchange.persistence.queries import Queries
 from exchange.persistence.recovery import load_engine
 from exchange.persistence.writer import Writer
 from exchange.seat import EngineSeat
-from exchange.streams.bus import InMemoryBus
+from exchange.streams.bus import Bus, InMemoryBus
 from exchange.streams.server import ROUTES as STREAM_ROUTES
 from exchange.streams.server import Streams
+from exchange.transport import EnginePort
+from exchange.transport.redis import EngineLink, EventRelay, RemoteEngine, connected
 from exchange.web import ROUTES as WEB_ROUTES
+
+log = logging.getLogger(__name__)
 
 
 def routes() -> list[BaseRoute]:
@@ -68,60 +92,114 @@ def routes() -> list[BaseRoute]:
     ]
 
 
+@asynccontextmanager
+async def _started_once_the_engine_answers(streams: Streams) -> AsyncIterator[None]:
+    """A gateway's streams: started in the background as soon as the engine answers their seed query."""
+
+    async def start() -> None:
+        while True:
+            try:
+                await streams.start()
+                return
+            except (EngineUnavailableError, DatabaseUnavailableError) as error:
+                log.info("the streams wait for the engine (%s)", error)
+                await asyncio.sleep(0.5)
+
+    task = asyncio.create_task(start(), name="gateway-streams")
+    try:
+        yield
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await streams.stop()
+
+
 def create_app(settings: Settings) -> Starlette:
-    """The exchange as one ASGI app; see the module docstring for its lifespan."""
-    ip_limiter = RateLimiter(settings.ip_rate_limit, settings.ip_rate_burst)
-    key_limiter = RateLimiter(settings.key_rate_limit, settings.key_rate_burst)
+    """The exchange as one ASGI app (or one role of it); see the module docstring for its lifespan."""
+    shared = SharedState.of(settings)
+    role = settings.role
+
+    def edge(app: Starlette, engine: EnginePort, bus: Bus, accounts: Accounts, queries: Queries) -> Streams:
+        """The API and the streams, on `app.state`; return the streams (the lifespan starts them)."""
+        api = Api(
+            actor=engine,
+            accounts=accounts,
+            queries=queries,
+            shared=shared,
+            open_signup=settings.open_signup,
+            admin_public_key=settings.admin_public_key,
+            max_body_bytes=settings.max_body_bytes,
+        )
+        streams = Streams(bus=bus, query=engine.query, queries=queries, verifier=api.verifier, settings=settings)
+        api.key_revoked_listeners.append(streams.key_revoked)
+        app.state.api, app.state.streams, app.state.bus = api, streams, bus
+        return streams
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
+            stack.push_async_callback(shared.close)
             db = await stack.enter_async_context(open_database(settings))
+            app.state.db = db
+            accounts = Accounts(db, timeout=settings.database_timeout)
+            if role is ProcessRole.GATEWAY:
+                assert settings.redis_url is not None
+                redis = await stack.enter_async_context(connected(settings.redis_url))
+                remote = RemoteEngine(redis, timeout=settings.engine_timeout)
+                bus = InMemoryBus()
+                app.state.actor = remote
+                queries = await Queries.open(db, timeout=settings.database_timeout)
+                await stack.enter_async_context(remote.running())
+                await stack.enter_async_context(EventRelay(redis, bus).running())
+                gateway_streams = edge(app, remote, bus, accounts, queries)
+                await stack.enter_async_context(_started_once_the_engine_answers(gateway_streams))
+                await stack.enter_async_context(freezing_survivors())
+                yield
+                return
             upgrade(db.url.render_as_string(hide_password=False))
             writer = Writer(db, observe=observability.observe_stage)
+            link: EngineLink | None = None
+            if role is ProcessRole.ENGINE:
+                assert settings.redis_url is not None
+                redis = await stack.enter_async_context(connected(settings.redis_url))
+                link = EngineLink(redis, timeout=settings.engine_timeout)
 
             async def reload() -> Engine:
                 await writer.claim()
-                return await load_engine(db)
+                engine = await load_engine(db)
+                if link is not None:
+                    link.new_run()
+                return engine
 
             bus = InMemoryBus()
-            commit = observability.observed_commit(writer.commit)
             actor = EngineActor(
-                commit=commit,
-                publish=bus.publish,
+                commit=observability.observed_commit(writer.commit),
+                publish=bus.publish if link is None else link.publish,
                 reload=reload,
                 claimed=lambda: writer.holds_claim,
                 observe=observability.observe_stage,
                 database_timeout=settings.database_timeout,
             )
             observability.watch_actor(actor)
-            accounts = Accounts(db, timeout=settings.database_timeout)
-            queries = await Queries.open(db, timeout=settings.database_timeout)
-            api = Api(
-                actor=actor,
-                accounts=accounts,
-                queries=queries,
-                ip_limiter=ip_limiter,
-                key_limiter=key_limiter,
-                open_signup=settings.open_signup,
-                admin_public_key=settings.admin_public_key,
-                max_body_bytes=settings.max_body_bytes,
-            )
-            streams = Streams(bus=bus, query=actor.query, queries=queries, verifier=api.verifier, settings=settings)
-            api.key_revoked_listeners.append(streams.key_revoked)
+            streams: Streams | None = None
+            if role is ProcessRole.ALL:
+                streams = edge(app, actor, bus, accounts, await Queries.open(db, timeout=settings.database_timeout))
 
             @asynccontextmanager
             async def engine_services() -> AsyncIterator[None]:
                 """What runs only while this instance is the engine: listings, catalog, feed, bots."""
                 if settings.demo:
                     await demo.seed(actor, now_us())
-                await api.refresh_catalog()
-                await streams.start()
-                try:
-                    async with running_bots(actor, accounts, settings) if settings.bots_enabled else nullcontext():
-                        yield
-                finally:
-                    await streams.stop()
+                async with AsyncExitStack() as services:
+                    if link is not None:
+                        await services.enter_async_context(link.serving(actor))
+                    if streams is not None:
+                        await app.state.api.refresh_catalog()
+                        await streams.start()
+                        services.push_async_callback(streams.stop)
+                    if settings.bots_enabled:
+                        await services.enter_async_context(running_bots(actor, accounts, settings))
+                    yield
 
             seat = EngineSeat(
                 writer=writer,
@@ -131,8 +209,7 @@ def create_app(settings: Settings) -> Starlette:
                 standby=settings.standby,
             )
             observability.watch_seat(seat)
-            app.state.db, app.state.bus, app.state.actor, app.state.api = db, bus, actor, api
-            app.state.streams, app.state.seat = streams, seat
+            app.state.actor, app.state.seat = actor, seat
             await stack.enter_async_context(seat.running())
             await stack.enter_async_context(freezing_survivors())
             yield
@@ -146,6 +223,7 @@ def create_app(settings: Settings) -> Starlette:
             allow_headers=["Content-Type", "X-API-Key", "X-Signature", "X-Timestamp", "X-Window", "X-Broker-Id"],
             max_age=600,
         ),
-        Middleware(IpRateLimitMiddleware, limiter=ip_limiter),
+        Middleware(IpRateLimitMiddleware, limiter=shared.ip_limiter),
     ]
-    return Starlette(routes=routes(), middleware=middleware, exception_handlers=exception_handlers(), lifespan=lifespan)
+    served = observability.ROUTES if role is ProcessRole.ENGINE else routes()
+    return Starlette(routes=served, middleware=middleware, exception_handlers=exception_handlers(), lifespan=lifespan)

@@ -76,14 +76,19 @@ def db_upgrade(
         _fail(str(error), status=UNAVAILABLE)
 
 
+WORKLOAD_ORDERS = typer.Option(100_000, help="Order commands in the workload.")
+WORKLOAD_SEED = typer.Option(7, help="Workload seed.")
+SCRATCH_SERVER = typer.Option(
+    None, "--database-url", envvar="DATABASE_URL", help="Server to use (scratch databases are made and dropped)."
+)
+
+
 @bench.command("persist")
 def bench_persist(
-    orders: int = typer.Option(100_000, help="Order commands in the workload."),
+    orders: int = WORKLOAD_ORDERS,
     batch: int = typer.Option(1_000, help="Commands per committed batch (the engine actor's largest batch)."),
-    seed: int = typer.Option(7, help="Workload seed."),
-    database_url: str | None = typer.Option(
-        None, "--database-url", envvar="DATABASE_URL", help="Server to use (a scratch database is made and dropped)."
-    ),
+    seed: int = WORKLOAD_SEED,
+    database_url: str | None = SCRATCH_SERVER,
 ) -> None:
     """Durable orders/s and trades/s through the batched writer against a bare COPY of the same trades."""
     from exchange.bench.persist import main as run
@@ -91,18 +96,40 @@ def bench_persist(
     run(orders=orders, batch=batch, seed=seed, server_url=database_url)
 
 
+@bench.command("redis")
+def bench_redis(
+    orders: int = WORKLOAD_ORDERS,
+    window: int = typer.Option(2_000, help="Commands in flight at once (what many gateways keep queued)."),
+    seed: int = WORKLOAD_SEED,
+    database_url: str | None = SCRATCH_SERVER,
+    redis_url: str | None = typer.Option(
+        None, "--redis-url", help="Redis to use; default: a private redis-server on a free port."
+    ),
+) -> None:
+    """Durable orders/s of an engine process fed through Redis without HTTP, beside the in-process actor."""
+    from exchange.bench.redis import main as run
+
+    run(orders=orders, window=window, seed=seed, server_url=database_url, redis_url=redis_url)
+
+
 @bench.command("api")
 def bench_api(
     clients: int = typer.Option(16, help="Concurrent signed clients, one connection and account each."),
     seconds: float = typer.Option(10.0, help="Duration of each measurement."),
+    gateways: int = typer.Option(
+        0, help="Also run one engine with 1..N gateways over a private Redis, beside the single process.", min=0
+    ),
     database_url: str | None = typer.Option(
         None, "--database-url", envvar="DATABASE_URL", help="Server to use (a scratch database is made and dropped)."
     ),
 ) -> None:
     """Signed orders/s and latency over HTTP with persistence on, against a bare Starlette+uvicorn ceiling."""
-    from exchange.bench.api import main as run
+    from exchange.bench import api
 
-    run(clients=clients, seconds=seconds, server_url=database_url)
+    if gateways:
+        api.main_split(clients=clients, seconds=seconds, gateways=gateways, server_url=database_url)
+    else:
+        api.main(clients=clients, seconds=seconds, server_url=database_url)
 
 
 @bench.command("latency")
@@ -167,12 +194,22 @@ STANDBY = typer.Option(
 )
 
 
+ROLE = typer.Option(
+    None,
+    "--role",
+    help="all: one process (default); engine: the engine, writer and bots; gateway: REST, websockets and the page. "
+    "engine and gateway talk through REDIS_URL [env EXCHANGE_ROLE].",
+)
+
+
 @app.command()
-def serve(host: str | None = HOST, port: int | None = PORT, standby: bool | None = STANDBY) -> None:
-    """Run the exchange: API, websockets, engine, writer, and the bots if EXCHANGE_BOTS is on."""
+def serve(
+    host: str | None = HOST, port: int | None = PORT, standby: bool | None = STANDBY, role: str | None = ROLE
+) -> None:
+    """Run the exchange: API, websockets, engine, writer, and the bots if EXCHANGE_BOTS is on (or one role of it)."""
     from exchange.serve import serve as run
 
-    raise typer.Exit(run(_settings(host=host, port=port, standby=standby)))
+    raise typer.Exit(run(_settings(host=host, port=port, standby=standby, role=role)))
 
 
 @app.command()

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import logging
 import re
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import platformdirs
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 from exchange.engine.errors import ExchangeError
@@ -53,6 +54,14 @@ def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("exchange"))
 
 
+class ProcessRole(StrEnum):
+    """What this process runs: everything (the default), the engine alone, or a gateway (see DESIGN.md, Scale)."""
+
+    ALL = "all"
+    ENGINE = "engine"
+    GATEWAY = "gateway"
+
+
 class Settings(BaseSettings):
     """Everything configurable, from the environment: `EXCHANGE_<FIELD>`, or the variables a field's alias names."""
 
@@ -66,6 +75,8 @@ class Settings(BaseSettings):
     )
 
     database_url: str | None = Field(default=None, validation_alias=AliasChoices("DATABASE_URL", "database_url"))
+    redis_url: str | None = Field(default=None, validation_alias=AliasChoices("REDIS_URL", "redis_url"))
+    """redis:// or rediss:// URL of the Redis that gateways share; unset: one process, all in memory."""
     data_dir: Path = Field(default_factory=default_data_dir)
 
     open_signup: bool = False
@@ -100,6 +111,10 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65_535, validation_alias=AliasChoices("PORT", "port"))
     exchange_url: str | None = Field(default=None, validation_alias=AliasChoices("EXCHANGE_URL", "exchange_url"))
     demo: bool = False
+    role: ProcessRole = ProcessRole.ALL
+    """What this process runs: all (the default), engine or gateway (the split roles need REDIS_URL)."""
+    engine_timeout: float = Field(default=5.0, gt=0, le=300)  # float-ok: seconds
+    """How long a gateway waits for the engine's reply before answering 503."""
     standby: bool = False
     """Wait for the database's engine claim instead of asking the active engine to hand over."""
     bots: bool | None = None
@@ -117,6 +132,23 @@ class Settings(BaseSettings):
     @classmethod
     def _normalize_database_url(cls, value: str | None) -> str | None:
         return normalize_database_url(value) if value else None
+
+    @field_validator("role")
+    @classmethod
+    def _shared_database_for_split_roles(cls, value: ProcessRole, info: ValidationInfo) -> ProcessRole:
+        if value is not ProcessRole.ALL and not info.data.get("database_url"):
+            raise ValueError(f"role {value.value} needs the shared database: set DATABASE_URL")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_for_split_roles(cls, value: str | None, info: ValidationInfo) -> str | None:
+        role = info.data.get("role")
+        if role is not None and role is not ProcessRole.ALL and not value:
+            raise ValueError(f"role {role.value} needs Redis: set REDIS_URL (redis:// or rediss://)")
+        if value and not value.startswith(("redis://", "rediss://")):
+            raise ValueError("must start with redis:// or rediss://")
+        return value
 
     @field_validator("bot_markets", mode="before")
     @classmethod

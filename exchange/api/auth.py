@@ -37,7 +37,9 @@ has spare bits, so one signature has several spellings). It holds only signature
 that were accepted, each for at most `MAX_WINDOW_MS` plus the margin, and every one
 was charged to its key's rate limit first: its size is bounded by the window times
 the keys' request rates. The window is checked once more just before the signature
-is recorded, so a replay can never outlive the entry that refuses it.
+is recorded, so a replay can never outlive the entry that refuses it. The cache is
+this process's (`MemoryReplayCache`) or, when gateways share Redis, Redis's
+(`exchange.api.shared`), so a signature accepted by one gateway is refused by all.
 """
 
 from __future__ import annotations
@@ -174,8 +176,9 @@ class MemoryReplayCache:
 class Verifier:
     """Verifies signed requests against the keys `lookup` knows; caches parsed keys.
 
-    `limiter` charges each authenticated request to its key (429 when its bucket is
-    empty); `replays` remembers accepted signatures (see the module docstring).
+    `limiter` charges each authenticated request to its key (429 when its window is
+    full); `replays` remembers accepted signatures (see the module docstring), in this
+    process or in the store gateways share (`exchange.api.shared`).
     """
 
     def __init__(
@@ -187,7 +190,7 @@ class Verifier:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._lookup = lookup
-        self._limiter = limiter or RateLimiter(0, 0)
+        self._limiter = limiter
         self._replays = replays or MemoryReplayCache(clock=clock)
         self._clock = clock
         self._verify_keys: dict[str, VerifyKey] = {}
@@ -264,7 +267,8 @@ class Verifier:
             raise unauthorized("unknown or revoked API key")
         if scope not in principal.scopes:
             raise ApiError(403, Code.FORBIDDEN, f"this API key lacks the {scope.value} scope")
-        self._limiter.check(principal.public_key)
+        if self._limiter is not None:
+            await self._limiter.check(principal.public_key)
         if once:
             await self._accept_once(headers)
         return principal

@@ -10,8 +10,9 @@ A success body never has a `code` key.
 Every exception the project defines derives from `exchange.engine.errors.ExchangeError`,
 and the ones a request can meet are mapped here, once: `ApiError` carries its own status
 and `Code`, the engine's `InvalidInput` and a business rejection (a `Rejected` event,
-`RejectedError`) carry a `RejectReason` and go through `REJECTIONS`, a refusing engine or
-an unreachable database is a 503. Bad input never becomes a 500: the only path to a 500
+`RejectedError`) carry a `RejectReason` and go through `REJECTIONS`; a refusing engine, an
+unreachable database or an unreachable shared store (`SharedStateUnavailableError`,
+`exchange.api.shared`) is a 503 with Retry-After. Bad input never becomes a 500: the only path to a 500
 SERVER_ERROR is a bug.
 """
 
@@ -65,6 +66,11 @@ REJECTIONS: dict[RejectReason, tuple[int, str]] = {
     RejectReason.UNSTORABLE: (400, Code.INVALID_CLIENT_REQUEST),
 }
 
+
+class SharedStateUnavailableError(ExchangeError):
+    """The store of the state gateways share (Redis: rate limits, replays, revocations) did not answer."""
+
+
 _HTTP_CODES = {404: Code.RESOURCE_NOT_FOUND, 405: Code.INVALID_CLIENT_REQUEST, 413: Code.INVALID_CLIENT_REQUEST}
 
 
@@ -96,8 +102,13 @@ async def _invalid_input(request: Request, exc: Exception) -> Response:
     return error_response(status, code, exc.message)
 
 
-async def _unavailable(request: Request, exc: Exception) -> Response:
+def unavailable_response(exc: Exception) -> Response:
+    """503 SERVICE_UNAVAILABLE with the failure's one-line message and Retry-After: 1."""
     return error_response(503, Code.SERVICE_UNAVAILABLE, str(exc) or "service unavailable", retry_after(1))
+
+
+async def _unavailable(request: Request, exc: Exception) -> Response:
+    return unavailable_response(exc)
 
 
 async def _http(request: Request, exc: Exception) -> Response:
@@ -124,6 +135,7 @@ def exception_handlers() -> dict[int | type[Exception], ExceptionHandler]:
         InvalidInput: _invalid_input,
         EngineUnavailableError: _unavailable,
         DatabaseUnavailableError: _unavailable,
+        SharedStateUnavailableError: _unavailable,
         HTTPException: _http,
         ClientDisconnect: _disconnected,
         Exception: _bug,

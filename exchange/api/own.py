@@ -24,13 +24,15 @@ read key cannot lock the owner out by revoking the trade key; a key may revoke
 itself. The key routes speak only of the signer's own account: another account's key
 is as unknown (404) as a key nobody registered. Revoking is idempotent (a revoked
 key answers the same body again) and takes effect for the very next request, REST or
-websocket subscription, because both authenticate through `Api.lookup_key`, whose
-cache `Api.revoke_key` evicts (a subscription made before the revocation keeps its
-streams until its socket closes). A key registered once, revoked or not, is never
-registered again, so adding a key needs proof of possession of its secret: besides the
-account key's signature, the request carries the new key's own signature of the same
-payload (`X-Key-Signature`), and nobody can claim a public key they merely saw. An
-account holds at most `MAX_ACTIVE_KEYS` unrevoked keys.
+websocket subscription, on every gateway, because both authenticate through
+`Api.lookup_key`, whose cache `Api.revoke_key` invalidates through the revocation
+mark (a subscription made before the revocation keeps its streams until its socket
+closes). Revoking a revoked key does it again, mark included, so a revoke answered 503
+(the mark could not be changed after the commit) is made whole by its retry. A key
+registered once, revoked or not, is never registered again, so adding a key needs proof
+of possession of its secret: besides the account key's signature, the request carries
+the new key's own signature of the same payload (`X-Key-Signature`), and nobody can
+claim a public key they merely saw. An account holds at most `MAX_ACTIVE_KEYS` unrevoked keys.
 """
 
 from __future__ import annotations
@@ -109,8 +111,7 @@ async def revoke_key(call: Call) -> Response:
     if not key.scopes <= principal.scopes:
         missing = ", ".join(sorted(s.value for s in key.scopes - principal.scopes))
         raise ApiError(403, Code.FORBIDDEN, f"revoking this key needs the scopes it holds: {missing}")
-    if not key.revoked:
-        await api.revoke_key(public_key)
+    await api.revoke_key(public_key)
     return JsonResponse(replies.API_KEY.encode(dataclasses.replace(key, revoked=True)))
 
 
@@ -193,7 +194,9 @@ async def create_market(call: Call) -> Response:
 async def engine(call: Call) -> Response:
     """GET /admin/v1/engine (engineQuery): this instance's engine role, epoch and the digest of its state."""
     api = call.api
-    seat: EngineSeat = call.request.app.state.seat
+    seat: EngineSeat | None = getattr(call.request.app.state, "seat", None)
+    if seat is None:  # a gateway: it holds no seat; the engine's digest comes through the transport
+        return JsonResponse({"role": "gateway", "epoch": None, "digest": await api.actor.query(GetDigest())})
     digest = await api.actor.query(GetDigest()) if seat.role is Role.ACTIVE else None
     return JsonResponse(replies.ENGINE.encode((seat.role.value, seat.epoch, digest)))
 

@@ -2,7 +2,8 @@
 
 `Api` is the routes' only dependency; the composition root builds one and stores it
 on `app.state.api`. Routes read engine state only through `actor.query` (so a reply
-never shows uncommitted state) and change it only through `actor.submit`.
+never shows uncommitted state) and change it only through `actor.submit`; `actor` is
+an `EnginePort`: the engine actor in one process, the engine over Redis in a gateway.
 
 The `Catalog` keeps the immutable listings (assets and markets) at the API edge, so
 turning a request's decimals into engine units needs no round trip to the engine.
@@ -13,12 +14,12 @@ component), re-reads the engine at most once a second.
 Keys live in the database (`api_keys`, through `exchange.persistence.accounts.Accounts`,
 which holds every statement on accounts and keys), and `lookup_key` caches each key's principal,
 so a signed request costs no query. An account may hold several keys; revoking one
-sets `revoked` and evicts it from the cache in the same call, before the reply, so the
-very next request signed by it is refused. A lookup that read the key before the
-revocation committed must not put it back into the cache afterwards: every revocation
-bumps `_revocations`, and a lookup caches only if no revocation happened while it
-queried. (The cache is per process: replicas behind a load balancer would each need
-the eviction.)
+sets `revoked` and then changes the revocation mark (`exchange.api.shared.Revocations`,
+in this process or in the Redis every gateway shares) before the reply. Every lookup
+reads the mark first and drops the whole cache when it changed, so the very next request
+signed by a revoked key, on any gateway, is refused. A lookup that read the key before
+the revocation committed must not put it back into the cache afterwards: it caches only
+if the mark did not change while it queried.
 
 Every database round trip a route makes is bounded by the configured database timeout
 (`Accounts` and `Queries` run each through `exchange.persistence.database.bounded`):
@@ -38,8 +39,7 @@ from starlette.responses import Response
 
 from exchange.api.auth import ApiKey, Principal, Verifier
 from exchange.api.errors import RejectedError
-from exchange.api.ratelimit import RateLimiter
-from exchange.engine.actor import EngineActor
+from exchange.api.shared import SharedState
 from exchange.engine.commands import Command
 from exchange.engine.events import AssetAdded, Event, MarketAdded, Rejected
 from exchange.engine.numbers import Asset, Market
@@ -49,6 +49,7 @@ from exchange.persistence.queries import Queries
 from exchange.protocol.codes import ApiError, Code
 from exchange.protocol.decoding import Params, check_media_type, load_json, query_fields, scalar_params
 from exchange.protocol.requests import Scope
+from exchange.transport import EnginePort
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_ACTIVE_KEYS = 100
@@ -93,11 +94,10 @@ class Api:
     def __init__(
         self,
         *,
-        actor: EngineActor,
+        actor: EnginePort,
         accounts: Accounts,
         queries: Queries,
-        ip_limiter: RateLimiter,
-        key_limiter: RateLimiter,
+        shared: SharedState,
         open_signup: bool = False,
         admin_public_key: str | None = None,
         max_body_bytes: int = MAX_BODY_BYTES,
@@ -106,13 +106,14 @@ class Api:
         self.accounts = accounts
         self.queries = queries
         self.catalog = Catalog()
-        self.ip_limiter = ip_limiter
         self.open_signup = open_signup
         self.admin_public_key = admin_public_key
         self.max_body_bytes = max_body_bytes
-        self.verifier = Verifier(self.lookup_key, limiter=key_limiter)
+        self.revocations = shared.revocations
+        self.verifier = Verifier(self.lookup_key, limiter=shared.key_limiter, replays=shared.replays)
         self._keys: dict[str, Principal] = {}
-        self._revocations = 0
+        self._mark: object = None
+        """The revocation mark `_keys` was filled under."""
         self.key_revoked_listeners: list[Callable[[str], None]] = []
         """Called with each revoked public key once its revocation is committed (the app adds the streams')."""
 
@@ -170,15 +171,18 @@ class Api:
         """The principal of a registered, unrevoked key (the operator's key from settings too)."""
         if public_key == self.admin_public_key:
             return Principal(public_key, 0, frozenset((Scope.ADMIN, Scope.READ)))
+        mark = await self.revocations.mark()
+        if mark != self._mark:
+            self._keys.clear()
+            self._mark = mark
         principal = self._keys.get(public_key)
         if principal is not None:
             return principal
-        revocations = self._revocations
         key = await self.accounts.lookup_key(public_key)
         if key is None:
             return None
         principal = Principal(public_key, key.account_id, frozenset(Scope(s) for s in key.scopes))
-        if revocations == self._revocations:
+        if await self.revocations.mark() == mark:
             self._keys[public_key] = principal
         return principal
 
@@ -203,12 +207,11 @@ class Api:
         return [_api_key(key) for key in await self.accounts.keys_of(account_id, public_key)]
 
     async def revoke_key(self, public_key: str) -> None:
-        """Mark a key revoked and forget its principal, so its next request is refused."""
+        """Mark a key revoked and change the revocation mark, so its next request, on any gateway, is refused."""
         try:
             await self.accounts.revoke_key(public_key)
         finally:
-            self._revocations += 1
-            self._keys.pop(public_key, None)
+            await self.revocations.revoked()
         for listener in self.key_revoked_listeners:
             listener(public_key)
 

@@ -7,6 +7,11 @@ answered. `clients` concurrent clients, each on its own keep-alive connection an
 account, place limit orders around one price for `seconds` (about half of them cross
 and trade); each request's latency is measured from write to full reply.
 
+With `--gateways N` it measures the single process, then one engine process with 1, 2,
+... N gateway processes over a private Redis (`exchange serve --role engine|gateway`),
+the clients spread over the gateways, and prints beside each the CPU every process used
+(engine, each gateway, Redis, the PostgreSQL backends, the load generator).
+
 The ceiling, measured in the same run by the same client code on the same machine: a
 bare Starlette app under uvicorn whose only route answers a POST with a small orjson
 body, without signature, engine or database. The ratio says what the exchange's work
@@ -24,7 +29,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import httpx
@@ -134,9 +139,10 @@ class Run:
 MakeRequest = Callable[[int], tuple[bytes, dict[str, str]]]
 
 
-async def load(port: int, requests: list[MakeRequest], seconds: float) -> Run:
-    """Drive one connection per request maker for `seconds`; count replies and latencies."""
-    connections = [await Connection.open(port) for _ in requests]
+async def load(port: int | Sequence[int], requests: list[MakeRequest], seconds: float) -> Run:
+    """Drive one connection per request maker (spread over the ports) for `seconds`; count replies and latencies."""
+    ports = [port] if isinstance(port, int) else list(port)
+    connections = [await Connection.open(ports[n % len(ports)]) for n in range(len(requests))]
     latencies: list[float] = []
     errors = 0
     deadline = time.perf_counter() + seconds
@@ -235,24 +241,96 @@ def server_env(database_url: str, admin: KeyPair) -> dict[str, str]:
 
 
 async def _measure(server_url: str, clients: int, seconds: float) -> tuple[Run, Run]:
-    from exchange.persistence.database import scratch_database
-
     bare_port = _free_port()
     bare = _start("serve_bare", bare_port, {})
     try:
         ceiling = await load(bare_port, [lambda n: (b'{"symbol":"SOL_USDC"}', {})] * clients, seconds)
     finally:
         _stop(bare)
+    ours, _ = await _measure_one(server_url, clients, seconds)
+    return ours, ceiling
+
+
+async def _wait_ready(port: int) -> None:
+    deadline = time.monotonic() + 60
+    async with httpx.AsyncClient(timeout=2) as http:
+        while (await http.get(f"http://127.0.0.1:{port}/ready")).status_code != 200:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the server on port {port} did not become ready")
+            await asyncio.sleep(0.1)
+
+
+async def _measure_split(server_url: str, clients: int, seconds: float, gateways: int) -> tuple[Run, dict[str, float]]:
+    """Orders/s through `gateways` gateway processes and one engine process over a private Redis; CPU by process."""
+    from exchange.bench.cpu import CpuMeter
+    from exchange.bench.redis import private_redis
+    from exchange.persistence.database import backend_pids, scratch_database
+
+    async with scratch_database(server_url, prefix="exchange_bench_api") as database_url:
+        admin = KeyPair.generate()
+        with private_redis() as (redis_url, redis_pid):
+            env = {**server_env(database_url, admin), "REDIS_URL": redis_url}
+            engine_port = _free_port()
+            started = [_start("serve_exchange", engine_port, {**env, "EXCHANGE_ROLE": "engine"})]
+            await _wait_ready(engine_port)
+            ports = [_free_port() for _ in range(gateways)]
+            try:
+                for port in ports:
+                    started.append(_start("serve_exchange", port, {**env, "EXCHANGE_ROLE": "gateway"}))
+                    await _wait_ready(port)
+                keys = await asyncio.to_thread(_setup, f"http://127.0.0.1:{ports[0]}", admin, clients)
+                postgres = await backend_pids(database_url)
+                groups = {"engine": [started[0].pid], "redis": [redis_pid], "postgres": postgres}
+                groups |= {f"gateway {n + 1}": [process.pid] for n, process in enumerate(started[1:])}
+                meter = CpuMeter({**groups, "load generator": [os.getpid()]})
+                meter.start()
+                run = await load(ports, [_order_maker(k, i) for i, k in enumerate(keys)], seconds)
+                meter.stop()
+            finally:
+                for process in started:
+                    _stop(process)
+    return run, meter.used
+
+
+async def _measure_one(server_url: str, clients: int, seconds: float) -> tuple[Run, dict[str, float]]:
+    """Orders/s through the single process; CPU by process."""
+    from exchange.bench.cpu import CpuMeter
+    from exchange.persistence.database import backend_pids, scratch_database
+
     async with scratch_database(server_url, prefix="exchange_bench_api") as database_url:
         admin = KeyPair.generate()
         port = _free_port()
         server = _start("serve_exchange", port, server_env(database_url, admin))
         try:
             keys = await asyncio.to_thread(_setup, f"http://127.0.0.1:{port}", admin, clients)
-            ours = await load(port, [_order_maker(k, i) for i, k in enumerate(keys)], seconds)
+            groups = {"exchange": [server.pid], "postgres": await backend_pids(database_url)}
+            meter = CpuMeter({**groups, "load generator": [os.getpid()]})
+            meter.start()
+            run = await load(port, [_order_maker(k, i) for i, k in enumerate(keys)], seconds)
+            meter.stop()
         finally:
             _stop(server)
-    return ours, ceiling
+    return run, meter.used
+
+
+def _line(name: str, run: Run, cpu: dict[str, float]) -> str:
+    shares = ", ".join(f"{process} {seconds / run.seconds:.0%}" for process, seconds in cpu.items())
+    return (
+        f"  {name:<12} {run.rate:8.0f} orders/s   p50 {run.percentile(50):6.2f} ms   p99 {run.percentile(99):6.2f} ms"
+        f"   ({run.errors} errors)   CPU of a core: {shares}"
+    )
+
+
+def main_split(*, clients: int, seconds: float, gateways: int, server_url: str | None) -> None:
+    """The single process, then 1..`gateways` gateways with one engine over Redis; print each."""
+    server = server_url or DEFAULT_SERVER
+    print(f"exchange bench api --gateways {gateways}: {clients} signed clients over the gateways, {seconds:.0f} s each")
+    one, cpu = asyncio.run(_measure_one(server, clients, seconds))
+    print(_line("one process", one, cpu))
+    for count in range(1, gateways + 1):
+        run, cpu = asyncio.run(_measure_split(server, clients, seconds, count))
+        print(_line(f"{count} gateway{'s' if count > 1 else ''}", run, cpu) + f"   ({run.rate / one.rate:.2f}x)")
+    print("  target: 2 gateways >= 1.3x the single process")
 
 
 def main(*, clients: int, seconds: float, server_url: str | None) -> None:

@@ -19,7 +19,8 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -179,21 +180,14 @@ async def measure(*, orders: int, batch: int, seed: int, server_url: str) -> Fig
     engine = Engine()
     results = [[engine.handle(command) for command in commands] for commands in batches(workload(seed, orders), batch)]
     events = [event for result in results for events in result for event in events]
-    async with scratch_database(server_url, prefix="exchange_bench") as url:
-        await asyncio.to_thread(upgrade, url)
-        db = create_engine(url)
-        try:
-            writer = Writer(db)
-            await writer.claim()
-            latencies = []
-            for result in results:
-                started = time.perf_counter()
-                await writer.commit(result)
-                latencies.append(time.perf_counter() - started)
-            await writer.close()
-            ceiling_seconds = await _copy_ceiling(db, results)
-        finally:
-            await db.dispose()
+    async with scratch_writer(server_url, "exchange_bench") as (db, writer):
+        latencies = []
+        for result in results:
+            started = time.perf_counter()
+            await writer.commit(result)
+            latencies.append(time.perf_counter() - started)
+        await writer.close()
+        ceiling_seconds = await _copy_ceiling(db, results)
     return Figures(
         commands=sum(len(result) for result in results),
         batches=len(results),
@@ -203,6 +197,23 @@ async def measure(*, orders: int, batch: int, seed: int, server_url: str) -> Fig
         latencies=latencies,
         ceiling_seconds=ceiling_seconds,
     )
+
+
+@asynccontextmanager
+async def scratch_writer(server_url: str, prefix: str) -> AsyncIterator[tuple[AsyncEngine, Writer]]:
+    """A migrated scratch database on `server_url` and a writer holding its claim; closed and dropped on exit."""
+    async with scratch_database(server_url, prefix=prefix) as url:
+        await asyncio.to_thread(upgrade, url)
+        db = create_engine(url)
+        try:
+            writer = Writer(db)
+            await writer.claim()
+            try:
+                yield db, writer
+            finally:
+                await writer.close()
+        finally:
+            await db.dispose()
 
 
 async def _copy_ceiling(db: AsyncEngine, results: Sequence[Sequence[Sequence[Event]]]) -> float:

@@ -173,15 +173,23 @@ class EngineActor:
 
     async def submit(self, command: Command) -> list[Event]:
         """Return the command's events once they are committed; raise EngineUnavailableError otherwise."""
-        reply: asyncio.Future[list[Event]] = asyncio.get_running_loop().create_future()
-        self._enqueue(_Submit(command, reply))
-        return await reply
+        return await self.submitted(command)
 
     async def query(self, query: Query) -> Any:
         """Answer a named query at a point where everything the engine has computed is committed."""
+        return await self.asked(query)
+
+    def submitted(self, command: Command) -> asyncio.Future[list[Event]]:
+        """Queue `command` (or raise EngineUnavailableError at once); the future holds its committed events."""
+        reply: asyncio.Future[list[Event]] = asyncio.get_running_loop().create_future()
+        self._enqueue(_Submit(command, reply))
+        return reply
+
+    def asked(self, query: Query) -> asyncio.Future[Any]:
+        """Queue `query` (or raise EngineUnavailableError at once); the future holds its answer."""
         reply: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._enqueue(_Query(query, reply))
-        return await reply
+        return reply
 
     def _enqueue(self, item: _Item) -> None:
         if not self._accepting:

@@ -18,6 +18,7 @@ import dataclasses
 import enum
 import types
 import typing
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -46,66 +47,151 @@ def encode(value: object) -> bytes:
 
 def decode(raw: bytes | str, expected: Any = Any) -> Any:
     """The value `encode` wrote; `expected` is its type where it is not a record (a tuple of answers, say)."""
-    return _value(orjson.loads(raw), expected)
+    return _reader(expected)(orjson.loads(raw))
+
+
+def to_data(value: object) -> object:
+    """`value` as the JSON-ready data `encode` serializes, for embedding in a larger message."""
+    return _data(value)
+
+
+def from_data(data: object, expected: Any = Any) -> Any:
+    """The value `to_data` gave, read back from parsed JSON."""
+    return _reader(expected)(data)
+
+
+# Both directions are compiled once per type into plain functions (a dispatch on the
+# value's class when writing, on the declared type when reading), so a value costs a
+# dictionary lookup per node instead of a walk through `typing` on every field.
+
+Convert = Callable[[Any], Any]
 
 
 def _data(value: object) -> object:
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return value
-    if isinstance(value, int):
-        return value if -_INT64 <= value < _INT64 else str(value)
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, Decimal):
-        return str(value)
-    if type(value).__name__ in RECORDS:
-        return {"type": type(value).__name__, **{name: _data(getattr(value, name)) for name in _fields(type(value))}}
-    if isinstance(value, tuple | list):
-        return [_data(item) for item in value]
-    raise TypeError(f"not part of the engine's interface: {value!r}")
+    writer = _WRITERS.get(type(value))
+    if writer is None:
+        writer = _WRITERS[type(value)] = _writer(type(value))
+    return writer(value)
 
 
-def _value(data: Any, expected: Any) -> Any:
-    if isinstance(data, dict):
-        cls = RECORDS[data["type"]]
-        hints = _hints(cls)
-        return cls(**{name: _value(data[name], hints[name]) for name in _fields(cls)})
+def _writer(cls: type[Any]) -> Convert:
+    if cls in (bool, str, type(None)):
+        return _same
+    if cls is int:
+        return lambda value: value if -_INT64 <= value < _INT64 else str(value)
+    if issubclass(cls, enum.Enum):
+        return lambda value: value.value
+    if cls is Decimal:
+        return str
+    if RECORDS.get(cls.__name__) is cls:
+        return _record_writer(cls)
+    if issubclass(cls, tuple | list):
+        return lambda value: [_data(item) for item in value]
+    raise TypeError(f"not part of the engine's interface: {cls.__name__}")
+
+
+def _record_writer(cls: type[Any]) -> Convert:
+    """`{"type": name, field: value, ...}` as one generated expression, each field converted as its type says."""
+    hints = typing.get_type_hints(cls)
+    parts = [f"'type': {cls.__name__!r}"]
+    for name in _fields(cls):
+        kind = hints[name]
+        if kind in (str, bool):
+            parts.append(f"{name!r}: v.{name}")
+        elif kind is int:
+            parts.append(f"{name!r}: v.{name} if {-_INT64} <= v.{name} < {_INT64} else str(v.{name})")
+        elif isinstance(kind, type) and issubclass(kind, enum.Enum):
+            parts.append(f"{name!r}: v.{name}.value")
+        else:
+            parts.append(f"{name!r}: data(v.{name})")
+    code = f"lambda v: {{{', '.join(parts)}}}"
+    writer: Convert = eval(code, {"data": _data})
+    return writer
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _reader(expected: Any) -> Convert:
+    try:
+        reader = _READERS.get(expected)
+    except TypeError:  # an unhashable annotation
+        return _compile(expected)
+    if reader is None:
+        reader = _READERS[expected] = _compile(expected)
+    return reader
+
+
+def _compile(expected: Any) -> Convert:
     origin, args = typing.get_origin(expected), typing.get_args(expected)
     if origin in (typing.Union, types.UnionType):
-        if data is None:
-            return None
-        return _value(data, next(arg for arg in args if arg is not type(None)))
+        kinds = [arg for arg in args if arg is not type(None)]
+        if len(kinds) > 1 or _is_record(kinds[0]):
+            return _any  # records say their own type
+        inner = _reader(kinds[0])
+        return lambda data: None if data is None else inner(data)
     if origin is tuple:
-        items = args[:1] * len(data) if len(args) == 2 and args[1] is Ellipsis else args
-        return tuple(_value(item, kind) for item, kind in zip(data, items, strict=True))
+        if len(args) == 2 and args[1] is Ellipsis:
+            item = _reader(args[0])
+            return lambda data: tuple(item(x) for x in data)
+        items = [_reader(arg) for arg in args]
+        return lambda data: tuple(read(x) for read, x in zip(items, data, strict=True))
     if origin is list:
-        return [_value(item, args[0]) for item in data]
-    if isinstance(data, list):  # a tuple of unstated type: an answer like `(Listings, (Depth, ...))`
-        return tuple(_value(item, Any) for item in data)
+        item = _reader(args[0])
+        return lambda data: [item(x) for x in data]
     if isinstance(expected, type) and issubclass(expected, enum.Enum | Decimal):
-        return expected(data)
-    if expected is int and isinstance(data, str):
-        return int(data)
+        return expected
+    if expected is int:
+        return _int
+    if _is_record(expected):
+        return _any
+    return _any
+
+
+def _int(data: Any) -> Any:
+    return int(data) if data.__class__ is str else data
+
+
+def _is_record(kind: Any) -> bool:
+    return isinstance(kind, type) and RECORDS.get(kind.__name__) is kind
+
+
+def _any(data: Any) -> Any:
+    """A value of unstated type: a record (it names its class), a tuple of such values, or a plain value."""
+    if isinstance(data, dict):
+        name = data["type"]
+        record = _RECORD_READERS.get(name)
+        if record is None:
+            record = _RECORD_READERS[name] = _record_reader(RECORDS[name])
+        return record(data)
+    if isinstance(data, list):  # a tuple of unstated type: an answer like `(Listings, (Depth, ...))`
+        return tuple(_any(item) for item in data)
     return data
 
 
-def _fields(cls: type[Any]) -> tuple[str, ...]:
-    fields = _FIELDS.get(cls.__name__)
-    if fields is None:
-        if dataclasses.is_dataclass(cls):
-            fields = tuple(f.name for f in dataclasses.fields(cls) if f.init)
+def _record_reader(cls: type[Any]) -> Convert:
+    """`cls(field=..., ...)` as one generated call, each field read as its type says."""
+    hints = typing.get_type_hints(cls)
+    scope: dict[str, Any] = {"cls": cls}
+    parts = []
+    for n, name in enumerate(_fields(cls)):
+        kind = hints[name]
+        if kind in (str, bool):
+            parts.append(f"{name}=d[{name!r}]")
         else:
-            fields = tuple(cls._fields)
-        _FIELDS[cls.__name__] = fields
-    return fields
+            scope[f"read{n}"] = _reader(kind)
+            parts.append(f"{name}=read{n}(d[{name!r}])")
+    reader: Convert = eval(f"lambda d: cls({', '.join(parts)})", scope)
+    return reader
 
 
-def _hints(cls: type[Any]) -> dict[str, Any]:
-    hints = _HINTS.get(cls.__name__)
-    if hints is None:
-        hints = _HINTS[cls.__name__] = typing.get_type_hints(cls)
-    return hints
+def _fields(cls: type[Any]) -> tuple[str, ...]:
+    if dataclasses.is_dataclass(cls):
+        return tuple(f.name for f in dataclasses.fields(cls) if f.init)
+    return tuple(cls._fields)
 
 
-_FIELDS: dict[str, tuple[str, ...]] = {}
-_HINTS: dict[str, dict[str, Any]] = {}
+_WRITERS: dict[type[Any], Convert] = {}
+_READERS: dict[Any, Convert] = {}
+_RECORD_READERS: dict[str, Convert] = {}

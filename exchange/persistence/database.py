@@ -279,6 +279,18 @@ async def scratch_database(server_url: str, prefix: str = "exchange_scratch") ->
             await admin.close()
 
 
+async def backend_pids(url: str) -> list[int]:
+    """The server processes serving database `url` now, but for the asking one (benchmarks meter their CPU)."""
+    connection = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        rows = await connection.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return [row["pid"] for row in rows]
+    finally:
+        await connection.close()
+
+
 async def migrate(settings: Settings) -> None:
     """Open the configured (or embedded) database and upgrade it to the newest migration."""
     async with open_database(settings) as db:

@@ -13,8 +13,10 @@ closes the client's connection, which re-subscribes and re-reads a snapshot; an
 aggregator reloads from the database). Nothing is ever silently skipped in the middle
 of a stream. Consumers that must not fall behind pass a larger `maxsize`.
 
-`Bus` and `Subscription` are Protocols so that a Redis implementation (pub/sub for
-events) can replace `InMemoryBus` when API replicas scale out (see DESIGN.md).
+`Bus` and `Subscription` are Protocols. A gateway (`exchange serve --role gateway`) feeds
+its own `InMemoryBus` from the engine's event stream in Redis
+(`exchange.transport.redis.EventRelay`); a gap in that stream `interrupt`s every
+subscription the same way as an overflow, and the consumer resyncs from a snapshot.
 """
 
 from __future__ import annotations
@@ -84,7 +86,7 @@ class InMemorySubscription:
             if self._accept is not None and not self._accept(event):
                 continue
             if len(self._buffer) >= self._maxsize:
-                self._finish(SubscriptionOverflow(f"subscriber fell {self._maxsize} events behind"))
+                self.end(SubscriptionOverflow(f"subscriber fell {self._maxsize} events behind"))
                 return
             self._buffer.append(event)
         self._woken.set()
@@ -102,9 +104,10 @@ class InMemorySubscription:
 
     def close(self) -> None:
         """Stop receiving events; a pending `next()` raises SubscriptionClosed."""
-        self._finish(SubscriptionClosed("subscription closed"))
+        self.end(SubscriptionClosed("subscription closed"))
 
-    def _finish(self, end: Exception) -> None:
+    def end(self, end: Exception) -> None:
+        """End the stream: `next()` raises `end` once what is buffered is consumed."""
         if self._end is None:
             self._end = end
         self._bus.unsubscribe(self)
@@ -127,6 +130,11 @@ class InMemoryBus:
         subscription = InMemorySubscription(self, accept, maxsize)
         self._subscriptions.add(subscription)
         return subscription
+
+    def interrupt(self) -> None:
+        """End every subscription with `SubscriptionOverflow`: the stream they were fed has a gap."""
+        for subscription in list(self._subscriptions):
+            subscription.end(SubscriptionOverflow("the event stream has a gap"))
 
     def unsubscribe(self, subscription: InMemorySubscription) -> None:
         """Forget a subscription (idempotent)."""

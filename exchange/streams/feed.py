@@ -24,7 +24,10 @@ final (`X: true`) frame of candles that ended.
 Startup order makes the seeds exact: subscribe to the bus first, then read the books
 through `actor.query` (at a committed point; diffs at or below the seed's sequence
 are skipped) and the candles from the database (trades at or below the seed's last
-trade id are skipped).
+trade id are skipped). When the subscription breaks (it overflowed, or a gateway's
+event stream from Redis had a gap) the feed does the same again: a new subscription,
+then fresh seeds, so no diff is applied twice or missed; a client's depth stream then
+shows a jump in `U`/`u`, and the client resyncs from REST as a Backpack client does.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
+from exchange.engine.actor import EngineUnavailableError
 from exchange.engine.events import (
     AssetAdded,
     BalanceChanged,
@@ -50,9 +54,10 @@ from exchange.engine.numbers import Asset, Market
 from exchange.engine.queries import Depth, GetBooks, Listings
 from exchange.marketdata import DAY_US, Candle
 from exchange.observability import observe_stage
+from exchange.persistence.database import DatabaseUnavailableError
 from exchange.persistence.queries import Queries
 from exchange.protocol import decoding, streams
-from exchange.streams.bus import Bus, Subscription
+from exchange.streams.bus import Bus, Subscription, SubscriptionOverflow
 from exchange.streams.hub import Hub
 from exchange.streams.market import LiveBook, LiveCandles, PendingDepth
 from exchange.streams.names import DEPTH_WINDOWS, depth_window_topic, kline_topic
@@ -61,6 +66,7 @@ log = logging.getLogger(__name__)
 
 Query = Callable[[GetBooks], Awaitable[tuple[Listings, tuple[Depth, ...]]]]
 SEED_DAYS = 32
+RESYNC_RETRY = 0.5  # float-ok: seconds
 
 
 def now_us() -> int:
@@ -84,17 +90,12 @@ class Feed:
         self.pending: dict[str, dict[str, PendingDepth]] = {window: {} for window in DEPTH_WINDOWS}
         self._tasks: list[asyncio.Task[None]] = []
         self.events = 0
+        self.resyncs = 0
         self.longest_slice = 0.0
 
     async def start(self) -> None:
         """Subscribe, seed books and candles, and start the consumer and the timers."""
-        subscription = self._bus.subscribe(maxsize=1_000_000)
-        listings, books = await self._query(GetBooks(limit=10**9))
-        self.assets = {asset.symbol: asset for asset in listings.assets}
-        self.markets = {state.market.symbol: state.market for state in listings.markets}
-        for book in books:
-            self.books[book.symbol] = LiveBook(book.sequence, list(book.bids), list(book.asks))
-        await self._seed_candles()
+        subscription = await self._seeded()
         self._tasks.append(asyncio.create_task(self._consume(subscription), name="streams-feed"))
         for window, seconds in DEPTH_WINDOWS.items():
             self._tasks.append(asyncio.create_task(self._every(seconds, self._flush_window, window)))
@@ -106,6 +107,29 @@ class Feed:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+
+    async def _seeded(self) -> Subscription:
+        """A new subscription, and the books and candles seeded at a point after it began."""
+        subscription = self._bus.subscribe(maxsize=1_000_000)
+        try:
+            listings, books = await self._query(GetBooks(limit=10**9))
+            self.assets = {asset.symbol: asset for asset in listings.assets}
+            self.markets = {state.market.symbol: state.market for state in listings.markets}
+            self.books = {book.symbol: LiveBook(book.sequence, list(book.bids), list(book.asks)) for book in books}
+            await self._seed_candles()
+        except BaseException:
+            subscription.close()
+            raise
+        return subscription
+
+    async def _resynced(self) -> Subscription:
+        """Seed again after the stream broke, retrying while the engine or the database does not answer."""
+        while True:
+            try:
+                return await self._seeded()
+            except (EngineUnavailableError, DatabaseUnavailableError) as error:
+                log.warning("resyncing the feed failed (%s); retrying", error)
+                await asyncio.sleep(RESYNC_RETRY)
 
     async def _seed_candles(self) -> None:
         now = now_us()
@@ -136,7 +160,13 @@ class Feed:
 
     async def _consume(self, subscription: Subscription) -> None:
         while True:
-            events = await subscription.next()
+            try:
+                events = await subscription.next()
+            except SubscriptionOverflow as broken:
+                log.warning("the feed's event stream broke (%s); resyncing from a snapshot", broken)
+                self.resyncs += 1
+                subscription = await self._resynced()
+                continue
             self.events += len(events)
             started = time.perf_counter()
             await self.handle(events)

@@ -26,7 +26,7 @@ documentation is silent, 4003 for a private subscription whose signature does no
 verify or was used before (the private streams of that frame are not subscribed;
 nothing is delivered), 4005 past the subscription cap, and 4013 (after the close code
 1013, "try again later") when the signing key could not be looked up because the
-database does not answer: the private streams are not subscribed, the socket stays
+database or the gateways' shared state (Redis) does not answer: the private streams are not subscribed, the socket stays
 open, and the client subscribes again later. Private streams need
 `"signature": [public key, signature, timestamp ms, window ms]` over
 `instruction=subscribe&timestamp=..&window=..`, checked by the REST verifier
@@ -54,6 +54,7 @@ from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
 from exchange.api.auth import Verifier
+from exchange.api.errors import SharedStateUnavailableError
 from exchange.config import Settings
 from exchange.observability import WEBSOCKET_CONNECTIONS, WEBSOCKET_DROPPED
 from exchange.persistence.database import DatabaseUnavailableError
@@ -175,7 +176,7 @@ class Streams:
         if subscribe and any(s.private for s in streams):
             try:
                 signer = await self._authenticate(request.get("signature"), signed)
-            except DatabaseUnavailableError:
+            except (DatabaseUnavailableError, SharedStateUnavailableError):
                 self._error(client, SERVICE_UNAVAILABLE, "Service unavailable: subscribe again later")
             else:
                 if signer is None:

@@ -4,6 +4,8 @@ Each server gets its own uniquely named database (`tests.support.databases`), dr
 after; uvicorn runs the real app (`create_app`) in a background thread, and the tests
 talk to it over real sockets. `exchange` is the server most tests share, listed with
 two markets and two funded accounts; `strict_exchange` has tight rate limits.
+`serving_a_gateway` runs the same app split in two, an engine and a gateway over a
+database of the local Redis, and yields the gateway's URL.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Coroutine, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -23,11 +26,12 @@ from starlette.applications import Starlette
 
 from exchange.api.auth import KeyPair
 from exchange.app import create_app
-from exchange.config import Settings
+from exchange.config import ProcessRole, Settings
 from exchange.persistence.database import with_database
 from tests.api.client import Client
 from tests.support.databases import SERVER_URL, database
 from tests.support.processes import free_port
+from tests.support.redis import redis_database
 
 T = TypeVar("T")
 
@@ -82,12 +86,13 @@ class Served:
 
 def serving(settings: Settings, name: str) -> Iterator[Served]:
     """Run the real app with `settings` over a fresh database `name` until the generator is closed."""
-    with database(name):
-        yield from running(settings)
+    with database(name), running(settings) as served:
+        yield served
 
 
+@contextmanager
 def running(settings: Settings) -> Iterator[Served]:
-    """Run the real app with `settings` over its database as it stands until the generator is closed."""
+    """Run the real app with `settings` (over a database that exists) on a free port, in a thread."""
     port = free_port()
     app = create_app(settings)
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
@@ -108,6 +113,21 @@ def running(settings: Settings) -> Iterator[Served]:
 def _serve(settings: Settings, name: str) -> Iterator[str]:
     for served in serving(settings, name):
         yield served.url
+
+
+def serving_a_gateway(settings: Settings, name: str) -> Iterator[str]:
+    """An engine and a gateway of `settings` over a new database `name` and a local Redis database: the gateway URL."""
+    with database(name), redis_database() as redis_url:
+        split = {"redis_url": redis_url}
+        with (
+            running(settings.model_copy(update={**split, "role": ProcessRole.ENGINE})),
+            running(settings.model_copy(update={**split, "role": ProcessRole.GATEWAY})) as gateway,
+        ):
+            deadline = time.monotonic() + 30
+            while httpx.get(f"{gateway.url}/ready", timeout=5).status_code != 200:
+                assert time.monotonic() < deadline, "the gateway did not find the engine"
+                time.sleep(0.05)
+            yield gateway.url
 
 
 def _settings(name: str, admin: KeyPair, **overrides: object) -> Settings:
@@ -144,11 +164,14 @@ def exchange(database_name: str) -> Iterator[Exchange]:
     yield from serve_exchange(f"{database_name}_main")
 
 
-def serve_exchange(name: str) -> Iterator[Exchange]:
-    """A server over a database `name` of its own, listed and funded like the shared `exchange`."""
+def serve_exchange(name: str, *, gateway: bool = False) -> Iterator[Exchange]:
+    """A server over a database `name` of its own, listed and funded like the shared `exchange`.
+
+    With `gateway`, the server is a gateway, and its engine another server, over Redis.
+    """
     admin_keys = KeyPair.generate()
     settings = _settings(name, admin_keys)
-    for url in _serve(settings, name):
+    for url in (serving_a_gateway if gateway else _serve)(settings, name):
         admin = Client(url, admin_keys)
         list_markets(admin)
         shared = Exchange(

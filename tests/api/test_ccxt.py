@@ -1,4 +1,8 @@
-"""ccxt's own `backpack` class, unchanged but for its URLs, drives the server; ccxt's validators check the results."""
+"""ccxt's own `backpack` class, unchanged but for its URLs, drives the server; ccxt's validators check the results.
+
+Every test runs twice: against the one-process server, and against a gateway whose engine
+is another server, over Redis.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ from ccxt.test.exchange.base.test_ticker import test_ticker as check_ticker
 from ccxt.test.exchange.base.test_trade import test_trade as check_trade
 
 from tests.api.client import Client
-from tests.api.conftest import Exchange
+from tests.api.conftest import Exchange, serve_exchange
 
 SOL = "SOL/USDC"
 LEDGER_TRANSFER = {"txid": "no chain transaction", "type": "ccxt's backpack never sets it", "updated": "nor this"}
@@ -29,6 +33,15 @@ def backpack(url: str, client: Client | None = None) -> Any:
     exchange = ccxt.backpack({**credentials, "enableRateLimit": False})
     exchange.urls["api"]["public"] = exchange.urls["api"]["private"] = url
     return exchange
+
+
+@pytest.fixture(scope="module", params=["one process", "gateway"])
+def exchange(request: pytest.FixtureRequest, exchange: Exchange, database_name: str) -> Iterator[Exchange]:
+    """The shared server, then an engine with a gateway over Redis (ccxt talks to the gateway)."""
+    if request.param == "one process":
+        yield exchange
+    else:
+        yield from serve_exchange(f"{database_name}_ccxt_gateway", gateway=True)
 
 
 @pytest.fixture(scope="module")

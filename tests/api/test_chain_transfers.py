@@ -33,7 +33,7 @@ class Site:
 
     def serve(self) -> Iterator[tuple[Client, Client]]:
         """Run a server on the site's database; yield (operator, trader) clients."""
-        for served in running(self.settings):
+        with running(self.settings) as served:
             trader = Client(served.url, self.trader, self.account_id)
             yield Client(served.url, self.admin), trader
 

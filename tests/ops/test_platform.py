@@ -28,8 +28,11 @@ def cli(env: dict[str, str], *args: str) -> dict[str, object]:
 
 def test_the_procfile_web_process_serves_and_an_order_round_trips(tmp_path: Path) -> None:
     processes = procfile()
-    assert set(processes) == {"web", "release"}
+    assert set(processes) == {"web", "engine", "standby", "release"}
     assert "$PORT" in processes["web"] and processes["web"].startswith("exchange serve")
+    assert "--role" not in processes["web"], "web is the whole exchange unless EXCHANGE_ROLE=gateway is set"
+    assert processes["engine"] == "exchange serve --role engine"
+    assert processes["standby"] == "exchange serve --role engine --standby"
     admin, trader = KeyPair.generate(), KeyPair.generate()
     with scratch_site("exchange_ops") as (port, url, database_url):
         env = environment(

@@ -1,19 +1,25 @@
-"""ccxt.pro's own `backpack` class, unchanged but for its URLs, watches the server's streams."""
+"""ccxt.pro's own `backpack` class, unchanged but for its URLs, watches the server's streams.
+
+Every test runs twice: against the one-process server, and against a gateway whose engine
+is another server, over Redis.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import ccxt.pro
+import pytest
 from ccxt.test.exchange.base.test_ohlcv import test_ohlcv as check_ohlcv
 from ccxt.test.exchange.base.test_order_book import test_order_book as check_order_book
 from ccxt.test.exchange.base.test_ticker import test_ticker as check_ticker
 from ccxt.test.exchange.base.test_trade import test_trade as check_trade
 
 from tests.api.client import Client
-from tests.api.conftest import Exchange
+from tests.api.conftest import Exchange, serve_exchange
 from tests.streams.test_sync_private import _random_flow
 from tests.streams.wsclient import limit, new_market, new_traders, ws_url
 
@@ -25,6 +31,17 @@ def pro(url: str, client: Client | None = None) -> Any:
     exchange.urls["api"]["public"] = exchange.urls["api"]["private"] = url
     exchange.urls["api"]["ws"] = {"public": ws_url(url), "private": ws_url(url)}
     return exchange
+
+
+@pytest.fixture(scope="module", params=["one process", "gateway"])
+def streams_exchange(
+    request: pytest.FixtureRequest, streams_exchange: Exchange, database_name: str
+) -> Iterator[Exchange]:
+    """The streams' server, then an engine with a gateway over Redis (ccxt.pro watches the gateway)."""
+    if request.param == "one process":
+        yield streams_exchange
+    else:
+        yield from serve_exchange(f"{database_name}_pro_gateway", gateway=True)
 
 
 def test_watch_order_book_holds_its_sync_from_snapshot_and_diffs(streams_exchange: Exchange) -> None:

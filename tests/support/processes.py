@@ -57,7 +57,7 @@ def environment(**variables: str) -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith("EXCHANGE_") and k not in ("DATABASE_URL", "PORT", "HOST")
+        if not k.startswith("EXCHANGE_") and k not in ("DATABASE_URL", "REDIS_URL", "PORT", "HOST")
     }
     env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
     env.update(variables)

@@ -1,0 +1,178 @@
+"""The state that every gateway must see alike: rate limits, accepted signatures, key revocations.
+
+`SharedState.of(settings)` keeps it in this process's memory when no `REDIS_URL` is set
+(one process: the default, nothing shared, nothing slower), or in Redis, one store for
+every gateway of the exchange:
+
+- rate limits per IP and per key: `limits`' Redis storage (`exchange.api.ratelimit`), so
+  a client is charged the same window whichever gateway it reaches;
+- the replay cache (`exchange.api.auth`): `SET exchange:replay:<signature> NX PX` for the
+  signature's window plus the margin, so a signature accepted by one gateway is refused
+  by every other;
+- revocations: a mark, `exchange:revocations`, that every revocation replaces with fresh
+  random bytes once the database has committed it and before the revoke is answered.
+  Each gateway reads the mark at every lookup of a key and drops its whole cache of keys
+  when the mark is not the one its cache was filled under; a key is cached only if the
+  mark did not change while the database was read. So a request that reaches any gateway
+  after a revoke was answered is checked against the database. The mark is random, not a
+  counter, so a Redis that restarted empty cannot bring an old value back: a gateway
+  that finds no mark sets a fresh one (`SET NX`), unlike every cache's, so a revocation
+  lost with Redis's memory still empties every cache. Why a mark read per request rather
+  than a message to every gateway: it costs one GET (the rate limit and the replay check
+  make two more round trips anyway), needs no list of live gateways nor waiting on their
+  acknowledgements, and is right even for a gateway that was cut off when the revoke
+  happened. Revocations are rare; after one, each gateway reads each active key from the
+  database once more.
+
+Failure: a Redis that refuses, drops or does not answer within `REDIS_TIMEOUT` (after one
+immediate retry on a fresh connection) makes the request that needed it a 503
+SERVICE_UNAVAILABLE with Retry-After (`SharedStateUnavailableError`): no request is let
+through unlimited, unchecked for a replay or against a revocation. The client reconnects
+by itself once Redis is back.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+from limits.aio.storage import RedisStorage
+from limits.storage import MemoryStorage
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from exchange.api.auth import MemoryReplayCache, ReplayCache
+from exchange.api.errors import SharedStateUnavailableError
+from exchange.api.ratelimit import RateLimiter
+from exchange.config import ConfigError, Settings
+
+REDIS_TIMEOUT = 1.0  # float-ok: seconds to connect to Redis or to have one answer
+PREFIX = "exchange:"
+"""Every key the exchange writes in Redis starts with it."""
+
+T = TypeVar("T")
+
+
+class Revocations(Protocol):
+    """A mark that changes whenever any key is revoked (see the module docstring)."""
+
+    async def mark(self) -> object:
+        """The current mark."""
+        ...
+
+    async def revoked(self) -> None:
+        """Change the mark: a key's revocation has committed."""
+        ...
+
+
+class MemoryRevocations:
+    """The in-process `Revocations`: a counter."""
+
+    def __init__(self) -> None:
+        self._count = 0
+
+    async def mark(self) -> object:
+        """The number of revocations so far."""
+        return self._count
+
+    async def revoked(self) -> None:
+        """Count one more."""
+        self._count += 1
+
+
+class RedisRevocations:
+    """`Revocations` shared through Redis: random bytes, replaced at each revocation."""
+
+    KEY = PREFIX + "revocations"
+
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+
+    async def mark(self) -> object:
+        """The mark in Redis; a fresh one if Redis has none (it was never set, or Redis lost it)."""
+        mark: object = await reaching(self._redis.get(self.KEY))
+        if mark is not None:
+            return mark
+        fresh = secrets.token_bytes(16)
+        previous: object = await reaching(self._redis.set(self.KEY, fresh, nx=True, get=True))
+        return fresh if previous is None else previous
+
+    async def revoked(self) -> None:
+        """Replace the mark, so every gateway drops its cached keys at its next lookup."""
+        await reaching(self._redis.set(self.KEY, secrets.token_bytes(16)))
+
+
+class RedisReplayCache:
+    """The `ReplayCache` in Redis: one key per signature, expiring with it."""
+
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+
+    async def first_use(self, signature: bytes, expires_at: float) -> bool:
+        """`SET NX` the signature until `expires_at`; False if it was set already."""
+        ttl_ms = max(1, int((expires_at - time.time()) * 1000))
+        key = PREFIX.encode() + b"replay:" + signature
+        return bool(await reaching(self._redis.set(key, b"", nx=True, px=ttl_ms)))
+
+
+async def reaching(call: Awaitable[T]) -> T:
+    """Await a Redis call; its failure is a `SharedStateUnavailableError` (503)."""
+    try:
+        return await call
+    except RedisError as error:
+        raise SharedStateUnavailableError(f"the shared state (Redis) did not answer: {error}") from None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SharedState:
+    """The limiters, the replay cache and the revocation mark, in memory or in one Redis."""
+
+    ip_limiter: RateLimiter
+    key_limiter: RateLimiter
+    replays: ReplayCache
+    revocations: Revocations
+    redis: Redis | None = None
+
+    @staticmethod
+    def of(settings: Settings) -> SharedState:
+        """In memory without `settings.redis_url`, else in that Redis (connected at first use)."""
+        url = settings.redis_url
+        if url is None:
+            memory = MemoryStorage()
+            return SharedState(
+                ip_limiter=RateLimiter(settings.ip_rate_limit, settings.ip_rate_burst, memory, name="ip"),
+                key_limiter=RateLimiter(settings.key_rate_limit, settings.key_rate_burst, memory, name="key"),
+                replays=MemoryReplayCache(),
+                revocations=MemoryRevocations(),
+            )
+        if not url.startswith(("redis://", "rediss://")):
+            raise ConfigError(
+                f"bad configuration: REDIS_URL must be a redis:// or rediss:// URL, got {url.partition(':')[0]}://"
+            )
+        redis = Redis.from_url(
+            url, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT, retry=Retry(NoBackoff(), 1)
+        )
+        storage = RedisStorage(
+            f"async+{url}",
+            implementation="redispy",
+            wrap_exceptions=True,
+            key_prefix=PREFIX + "limits",
+            connection_pool=redis.connection_pool,  # type: ignore[arg-type]  # documented; typed too narrowly
+        )
+        return SharedState(
+            ip_limiter=RateLimiter(settings.ip_rate_limit, settings.ip_rate_burst, storage, name="ip"),
+            key_limiter=RateLimiter(settings.key_rate_limit, settings.key_rate_burst, storage, name="key"),
+            replays=RedisReplayCache(redis),
+            revocations=RedisRevocations(redis),
+            redis=redis,
+        )
+
+    async def close(self) -> None:
+        """Close the Redis connections, if any."""
+        if self.redis is not None:
+            await self.redis.aclose()

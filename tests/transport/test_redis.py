@@ -1,0 +1,110 @@
+"""The Redis transport in one process, against a database of the local Redis: an engine link with
+a real actor (its commit is a no-op: durability is `tests/ops/test_roles.py`'s business) and a
+gateway's remote engine and event relay.
+
+- Commands and queries travel to the actor and back, equal to what the actor answers in process;
+  errors come back as the exceptions the routes map (503 for an unavailable engine, KeyError).
+- An inbox entry older than the timeout when the engine reads it is dropped, never executed.
+- The relay hands committed events to the gateway's bus in order; a batch number that does not
+  follow (a new engine run) ends the bus's subscriptions, so the feed resyncs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+import pytest
+
+from exchange.engine import codec
+from exchange.engine.actor import EngineActor, EngineUnavailableError
+from exchange.engine.commands import AddAsset, AddMarket, Deposit
+from exchange.engine.engine import Engine
+from exchange.engine.events import AssetAdded, Event, Rejected
+from exchange.engine.queries import GetBalances, GetDepth, Holding
+from exchange.streams.bus import InMemoryBus, SubscriptionOverflow
+from exchange.transport.redis import INBOX, EngineLink, EventRelay, RemoteEngine, connected
+from tests.engine.builders import BTC, BTC_USDC, USDC
+from tests.support.redis import redis_database
+
+pytestmark = pytest.mark.anyio
+
+LISTING = (AddAsset(asset=BTC, ts=1), AddAsset(asset=USDC, ts=1), AddMarket(market=BTC_USDC, ts=1))
+
+
+async def no_commit(results: Sequence[Sequence[Event]]) -> None:
+    """Nothing to store: these tests are about the transport."""
+
+
+@asynccontextmanager
+async def linked(url: str, timeout: float = 5) -> AsyncIterator[tuple[EngineLink, RemoteEngine, InMemoryBus]]:
+    """An engine (actor and link) and a gateway (remote engine, relay into a bus) over the Redis database `url`."""
+    async with connected(url) as engine_side, connected(url) as gateway_side:
+        link = EngineLink(engine_side, timeout=timeout)
+
+        async def reload() -> Engine:
+            raise AssertionError("no commit fails here")
+
+        actor = EngineActor(commit=no_commit, publish=link.publish, reload=reload)
+        await actor.start(Engine())
+        remote, bus = RemoteEngine(gateway_side, timeout=timeout), InMemoryBus()
+        async with link.serving(actor), remote.running(), EventRelay(gateway_side, bus).running():
+            async with asyncio.timeout(10):
+                while not remote.ready:
+                    await asyncio.sleep(0.02)
+            yield link, remote, bus
+
+
+async def test_commands_and_queries_travel_to_the_engine_and_back() -> None:
+    with redis_database() as url:
+        async with linked(url) as (_, remote, bus):
+            subscription = bus.subscribe()
+            listed = [await remote.submit(command) for command in LISTING]
+            deposited = await remote.submit(Deposit(account_id=7, asset="USDC", amount=10**20, transfer_id="t", ts=2))
+            assert [type(events[0]).__name__ for events in listed] == ["AssetAdded", "AssetAdded", "MarketAdded"]
+            balances = await remote.query(GetBalances(account_id=7))
+            assert balances == (Holding(asset="USDC", available=10**20, locked=0),)
+            streamed: list[Event] = []
+            async with asyncio.timeout(5):
+                while len(streamed) < sum(map(len, [*listed, deposited])):
+                    streamed += await subscription.next()
+            assert streamed == [event for events in [*listed, deposited] for event in events]
+            with pytest.raises(KeyError):
+                await remote.query(GetDepth(symbol="NOPE_USDC", limit=5))
+
+
+async def test_an_entry_older_than_the_timeout_is_never_executed() -> None:
+    with redis_database() as url:
+        async with connected(url) as redis:  # a gateway's command, queued while no engine runs
+            await redis.xadd(INBOX, {"g": "gone", "i": 1, "b": codec.encode(LISTING[0])})
+        await asyncio.sleep(1.2)
+        async with linked(url, timeout=1) as (_, remote, _bus):
+            assert [type(e) for e in await remote.submit(LISTING[1])] == [AssetAdded], "the engine reads the inbox"
+            assert [type(e) for e in await remote.submit(LISTING[0])] == [AssetAdded], "the stale entry never ran"
+            assert [type(e) for e in await remote.submit(LISTING[0])] == [Rejected], "listed once"
+
+
+async def test_a_gap_in_the_event_stream_ends_the_gateways_subscriptions() -> None:
+    with redis_database() as url:
+        async with linked(url) as (link, remote, bus):
+            subscription = bus.subscribe()
+            await remote.submit(LISTING[0])
+            assert await subscription.next()
+            link.new_run()  # as after a reload: batches may have been committed and never published
+            await remote.submit(LISTING[1])
+            async with asyncio.timeout(5):
+                with pytest.raises(SubscriptionOverflow):
+                    while True:
+                        await subscription.next()
+
+
+async def test_a_gateway_without_an_engine_refuses_at_once() -> None:
+    with redis_database() as url:
+        async with connected(url) as redis:
+            remote = RemoteEngine(redis, timeout=5)
+            async with remote.running():
+                await asyncio.sleep(0.3)
+                assert not remote.ready
+                with pytest.raises(EngineUnavailableError):
+                    await remote.submit(LISTING[0])
