@@ -54,7 +54,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import BaseRoute
 
 from exchange import demo, observability
-from exchange.api import openapi, own, private, public
+from exchange.api import capital, openapi, own, private, public
 from exchange.api.errors import exception_handlers
 from exchange.api.ratelimit import IpRateLimitMiddleware
 from exchange.api.routes import routes as derived_routes
@@ -84,7 +84,7 @@ log = logging.getLogger(__name__)
 def routes() -> list[BaseRoute]:
     """Every HTTP route: Backpack's public and private API, the project's own, and the docs."""
     return [
-        *derived_routes({**public.HANDLERS, **private.HANDLERS, **own.HANDLERS}),
+        *derived_routes({**public.HANDLERS, **private.HANDLERS, **capital.HANDLERS, **own.HANDLERS}),
         *openapi.ROUTES,
         *observability.ROUTES,
         *WEB_ROUTES,

@@ -455,17 +455,68 @@ def deposit(
     quantity: str = typer.Argument(..., help="Amount, a decimal."),
     account_id: int | None = typer.Option(None, "--account-id", min=1, help="Credit this account (admin key only)."),
     transfer_id: str | None = typer.Option(None, "--transfer-id", help="Idempotency key (default: a new one)."),
+    address: str | None = typer.Option(
+        None, "--address", help="Credit the account whose deposit address this is (admin key only; needs --tx)."
+    ),
+    tx: str | None = typer.Option(None, "--tx", help="The chain transaction of a deposit by --address (its id)."),
     url: str | None = URL,
     key: str | None = KEY,
 ) -> None:
-    """Credit an account: the operator's on-ramp (admin key), or the faucet for one's own account (demo)."""
+    """Credit an account: the operator's on-ramp (admin key), or the faucet for one's own account (demo).
+
+    With --address and --tx the on-ramp credits by the account's deposit address, once per transaction.
+    """
     from exchange.protocol import endpoints, requests
 
+    if (address is None) != (tx is None):
+        raise typer.BadParameter("a deposit by address names its transaction: give both", param_hint="--address/--tx")
     transfer = requests.TransferRequest(
-        symbol=symbol, quantity=_decimal(quantity, "QUANTITY"), transfer_id=transfer_id, account_id=account_id
+        symbol=symbol,
+        quantity=_decimal(quantity, "QUANTITY"),
+        transfer_id=transfer_id,
+        account_id=account_id,
+        address=address,
+        transaction_hash=tx,
     )
     signer = _signer(key)
     _call(url, signer, endpoints.DEPOSIT, requests.DEPOSIT.params(transfer))
+
+
+withdrawals = _group("withdrawals", "Withdrawals waiting for the operator (admin key).")
+
+
+@withdrawals.command("list")
+def withdrawals_list(url: str | None = URL, key: str | None = KEY) -> None:
+    """List the pending withdrawals, oldest first: what to send, where to."""
+    from exchange.protocol import endpoints, requests
+
+    _call(url, _signer(key), endpoints.WITHDRAWALS_PENDING, requests.PAGE_QUERY.params(requests.Query(limit=1000)))
+
+
+@withdrawals.command("confirm")
+def withdrawals_confirm(
+    number: int = typer.Argument(..., min=1, help="The withdrawal's id (as listed)."),
+    tx: str | None = typer.Option(None, "--tx", help="The chain transaction that sent it."),
+    url: str | None = URL,
+    key: str | None = KEY,
+) -> None:
+    """Mark a pending withdrawal sent."""
+    from exchange.protocol import endpoints, requests
+
+    settlement = requests.Settlement(id=number, transaction_hash=tx)
+    _call(url, _signer(key), endpoints.WITHDRAWAL_CONFIRM, requests.SETTLEMENT.params(settlement))
+
+
+@withdrawals.command("fail")
+def withdrawals_fail(
+    number: int = typer.Argument(..., min=1, help="The withdrawal's id (as listed)."),
+    url: str | None = URL,
+    key: str | None = KEY,
+) -> None:
+    """Mark a pending withdrawal failed: its amount returns to the account's available balance."""
+    from exchange.protocol import endpoints, requests
+
+    _call(url, _signer(key), endpoints.WITHDRAWAL_FAIL, requests.SETTLEMENT.params(requests.Settlement(id=number)))
 
 
 assets = _group("assets", "Assets listed on a running exchange.")
@@ -475,6 +526,7 @@ assets = _group("assets", "Assets listed on a running exchange.")
 def assets_add(
     symbol: str = typer.Argument(..., help="Asset symbol, e.g. SOL."),
     decimals: int = typer.Option(..., min=0, max=36, help="Digits after the point of its smallest unit."),
+    blockchains: str = typer.Option("Solana", help="Its networks, comma-separated, e.g. Solana,Ethereum."),
     url: str | None = URL,
     key: str | None = KEY,
 ) -> None:
@@ -483,7 +535,7 @@ def assets_add(
     from exchange.protocol import endpoints, requests
 
     try:
-        asset = Asset(symbol=symbol, decimals=decimals)
+        asset = Asset(symbol=symbol, decimals=decimals, blockchains=tuple(blockchains.split(",")))
     except InvalidInput as error:
         raise typer.BadParameter(error.message, param_hint="SYMBOL") from None
     signer = _signer(key)

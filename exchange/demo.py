@@ -1,6 +1,8 @@
 """The standard listings: USDC and three markets quoted in it, seeded once in demo mode.
 
-They are the exchange's one set of realistic markets: demo mode lists them, and the
+Each asset names the networks it moves on as Backpack lists them (USDC on Solana and
+Ethereum, SOL on Solana, BTC on Bitcoin, ETH on Ethereum). They are the exchange's one
+set of realistic markets: demo mode lists them, and the
 benchmarks and the tests that need "some real-looking markets" use them too.
 
 `seed(actor)` lists whatever of `ASSETS` and `MARKETS` the engine does not have yet,
@@ -29,10 +31,10 @@ from exchange.engine.commands import AddAsset, AddMarket, Command
 from exchange.engine.numbers import Asset, Market
 from exchange.engine.queries import GetListings, Listings
 
-USDC = Asset(symbol="USDC", decimals=6)
-SOL = Asset(symbol="SOL", decimals=9)
-BTC = Asset(symbol="BTC", decimals=8)
-ETH = Asset(symbol="ETH", decimals=8)
+USDC = Asset(symbol="USDC", decimals=6, blockchains=("Solana", "Ethereum"))
+SOL = Asset(symbol="SOL", decimals=9, blockchains=("Solana",))
+BTC = Asset(symbol="BTC", decimals=8, blockchains=("Bitcoin",))
+ETH = Asset(symbol="ETH", decimals=8, blockchains=("Ethereum",))
 ASSETS = (USDC, SOL, BTC, ETH)
 
 

@@ -1,7 +1,7 @@
 """The operator's side of the CLI: signed calls to a running exchange's admin and user routes.
 
-`exchange accounts create`, `keys add|list|revoke`, `deposit`, `assets add` and
-`markets add` talk to a running exchange, whose engine owns the state; so they go
+`exchange accounts create`, `keys add|list|revoke`, `deposit`, `withdrawals list|confirm|fail`,
+`assets add` and `markets add` talk to a running exchange, whose engine owns the state; so they go
 through its API like any client, signed with an ED25519 key (`KeyPair.headers`),
 never around it into the database.
 Failures become `RemoteError` with a message fit for a terminal: the server's error
@@ -39,7 +39,10 @@ def call(
     headers = key.headers(endpoint.instruction, [params], new_key=new_key)
     try:
         with httpx.Client(base_url=url, timeout=15) as http:
-            response = http.request(endpoint.method, endpoint.path, json=params, headers=headers)
+            if endpoint.method == "GET":  # a GET's params are its query string
+                response = http.request("GET", endpoint.path, params=params, headers=headers)
+            else:
+                response = http.request(endpoint.method, endpoint.path, json=params, headers=headers)
     except httpx.HTTPError as error:
         raise RemoteError(f"cannot reach the exchange at {url}: {error}") from None
     try:

@@ -63,6 +63,7 @@ REJECTIONS: dict[RejectReason, tuple[int, str]] = {
     RejectReason.DUPLICATE_ASSET: (400, Code.INVALID_ASSET),
     RejectReason.DUPLICATE_MARKET: (400, Code.INVALID_MARKET),
     RejectReason.DUPLICATE_TRANSFER: (400, Code.INVALID_CLIENT_REQUEST),
+    RejectReason.WITHDRAWAL_NOT_PENDING: (400, Code.INVALID_CLIENT_REQUEST),
     RejectReason.UNSTORABLE: (400, Code.INVALID_CLIENT_REQUEST),
 }
 

@@ -46,11 +46,10 @@ from starlette.responses import Response
 
 from exchange import pnl
 from exchange.api.auth import Principal
-from exchange.api.errors import RejectedError
+from exchange.api.capital import account_of, apply_transfer, check_network
 from exchange.api.routes import Call, Handler, authenticate
 from exchange.api.service import Api, JsonResponse, now_us
-from exchange.engine.commands import AddAsset, AddMarket, Deposit, SetMarketHalted, Withdraw
-from exchange.engine.errors import RejectReason
+from exchange.engine.commands import AddAsset, AddMarket, Chain, Deposit, SetMarketHalted, Withdraw
 from exchange.engine.numbers import InvalidInput, Market
 from exchange.engine.queries import GetDigest, GetListings, Listings
 from exchange.persistence import queries
@@ -80,8 +79,7 @@ async def create_account(call: Call) -> Response:
 
 def _account_signed(call: Call) -> tuple[Api, Principal, decoding.Params]:
     """A key route's params, signed by a key of an account (the operator's key from settings has none)."""
-    if call.signer.public_key == call.api.admin_public_key:
-        raise ApiError(403, Code.FORBIDDEN, "the operator's key is not a key of an account")
+    account_of(call)
     return call.api, call.signer, call.params
 
 
@@ -126,23 +124,25 @@ async def _transfer(api: Api, principal: Principal, transfer: requests.TransferR
     amount = asset.atoms(transfer.quantity)
     given = transfer.transfer_id
     account_id = principal.account_id
-    if kind == "deposit" and Scope.ADMIN in principal.scopes:
+    chain = None
+    if transfer.address is not None and transfer.transaction_hash is not None:
+        owner = await api.accounts.deposit_owner(transfer.address)
+        if owner is None:
+            raise ApiError(400, Code.INVALID_CLIENT_REQUEST, f"no account has the deposit address {transfer.address}")
+        account_id, blockchain = owner
+        check_network(asset, blockchain)
+        chain = Chain(blockchain=blockchain, address=transfer.address, transaction_hash=transfer.transaction_hash)
+        transfer_id = f"onramp:{blockchain}:{transfer.transaction_hash}"
+    elif kind == "deposit" and Scope.ADMIN in principal.scopes:
         account_id = account_id if transfer.account_id is None else transfer.account_id
         transfer_id = f"onramp:{given or uuid.uuid4()}"
     else:
         transfer_id = f"{kind}:{account_id}:{given or uuid.uuid4()}"
     command_type = Deposit if kind == "deposit" else Withdraw
     command = command_type(
-        account_id=account_id, asset=asset.symbol, amount=amount, transfer_id=transfer_id, ts=now_us()
+        account_id=account_id, asset=asset.symbol, amount=amount, transfer_id=transfer_id, chain=chain, ts=now_us()
     )
-    duplicate = await api.queries.transfer_exists(transfer_id)  # the engine only remembers recent ids
-    try:
-        if not duplicate:
-            await api.execute(command)
-    except RejectedError as error:
-        if error.rejected.reason is not RejectReason.DUPLICATE_TRANSFER:
-            raise
-        duplicate = True
+    duplicate = await apply_transfer(api, command)
     return JsonResponse(replies.TRANSFER.encode(replies.Credited(asset, transfer_id, account_id, amount, duplicate)))
 
 
@@ -152,8 +152,8 @@ async def deposit(call: Call) -> Response:
     if Scope.ADMIN not in principal.scopes and not api.open_signup:
         raise ApiError(403, Code.FORBIDDEN, "deposits are made by the operator (the faucet is open in demo mode only)")
     transfer = requests.DEPOSIT.read(params)
-    if Scope.ADMIN not in principal.scopes and transfer.account_id is not None:
-        raise ApiError(403, Code.FORBIDDEN, "only the operator deposits to another account")
+    if Scope.ADMIN not in principal.scopes and (transfer.account_id is not None or transfer.address is not None):
+        raise ApiError(403, Code.FORBIDDEN, "only the operator deposits to another account or by address")
     return await _transfer(api, principal, transfer, "deposit")
 
 

@@ -220,10 +220,10 @@ class RestClient:
         return await self.http.request(endpoint.method, endpoint.path, json=params, headers=headers)
 
     async def markets(self) -> dict[str, Market]:
-        """Markets from `/api/v1/markets`, with decimals from `/api/v1/assets`."""
-        decimals = client.asset_decimals(_json(await self.http.get(endpoints.ASSETS.path)))
+        """Markets from `/api/v1/markets`, with their assets from `/api/v1/assets`."""
+        assets = client.assets_of(_json(await self.http.get(endpoints.ASSETS.path)))
         self._markets = {
-            item["symbol"]: client.market_of(item, decimals)
+            item["symbol"]: client.market_of(item, assets)
             for item in _json(await self.http.get(endpoints.MARKETS.path))
         }
         return self._markets

@@ -39,6 +39,17 @@ class SetMarketHalted:
 
 
 @record
+class Chain:
+    """Where a transfer came from or goes to, outside the ledger: its network, the address
+    (of a deposit: the account's deposit reference; of a withdrawal: the destination), and
+    the on-chain transaction once known. The engine carries it to the history untouched."""
+
+    blockchain: str
+    address: str
+    transaction_hash: str | None = None
+
+
+@record
 class Transfer:
     """Atoms of an asset moving into or out of an account, named by its `transfer_id`.
 
@@ -49,12 +60,18 @@ class Transfer:
     asset: str
     amount: int
     transfer_id: str
+    chain: Chain | None = None
     ts: int
 
     def recast(self, kind: type[TransferT]) -> TransferT:
         """The same transfer as another record: a `Deposit`'s `Deposited` event, or back."""
         return kind(
-            account_id=self.account_id, asset=self.asset, amount=self.amount, transfer_id=self.transfer_id, ts=self.ts
+            account_id=self.account_id,
+            asset=self.asset,
+            amount=self.amount,
+            transfer_id=self.transfer_id,
+            chain=self.chain,
+            ts=self.ts,
         )
 
 
@@ -68,7 +85,22 @@ class Deposit(Transfer):
 
 @record
 class Withdraw(Transfer):
-    """Debit `amount` atoms from available; idempotent by `transfer_id`."""
+    """Debit `amount` atoms from available; idempotent by `transfer_id`.
+
+    Without a `chain` the withdrawal is settled at once (it leaves the ledger, nothing
+    more); with one it is pending until the operator settles it (`SettleWithdrawal`).
+    """
+
+
+@record
+class SettleWithdrawal:
+    """The operator's word on a pending withdrawal: sent (`confirmed`, with its transaction
+    if given), or failed, which returns the amount to the account's available balance."""
+
+    transfer_id: str
+    confirmed: bool
+    transaction_hash: str | None = None
+    ts: int
 
 
 @record
@@ -109,4 +141,14 @@ class CancelAllOrders:
     ts: int
 
 
-Command = AddAsset | AddMarket | SetMarketHalted | Deposit | Withdraw | PlaceOrder | CancelOrder | CancelAllOrders
+Command = (
+    AddAsset
+    | AddMarket
+    | SetMarketHalted
+    | Deposit
+    | Withdraw
+    | SettleWithdrawal
+    | PlaceOrder
+    | CancelOrder
+    | CancelAllOrders
+)

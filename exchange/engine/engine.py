@@ -34,6 +34,14 @@ open state, never with history; a repeat of an older id passes the engine's chec
 the database's primary key on `transfers.transfer_id` refuses it at commit, which the
 engine actor turns into the same DUPLICATE_TRANSFER rejection for that caller alone.
 
+Pending withdrawals. A withdrawal with a destination (`Withdraw.chain`) leaves the
+available balance at once and waits in `pending_withdrawals` for the operator's
+`SettleWithdrawal`: confirmed, it is gone for good; failed, its exact amount returns to
+the account's available balance. Either way it leaves the pending set, so it is settled
+once. Pending withdrawals are open state: the snapshot holds them and recovery reloads
+them from the transfers still marked pending. So "the sum of all balances equals net
+deposits" counts a pending or confirmed withdrawal as gone and a failed one as never made.
+
 Order ids and trade ids come from counters that are part of the state snapshot, so
 a rebuilt engine continues the same sequence.
 """
@@ -53,6 +61,7 @@ from exchange.engine.commands import (
     Deposit,
     PlaceOrder,
     SetMarketHalted,
+    SettleWithdrawal,
     Withdraw,
 )
 from exchange.engine.errors import ExchangeError, RejectReason
@@ -70,6 +79,7 @@ from exchange.engine.events import (
     OrderFilled,
     Rejected,
     TradeExecuted,
+    WithdrawalSettled,
     Withdrawn,
 )
 from exchange.engine.numbers import FEE_ACCOUNT, Asset, fee_atoms
@@ -152,6 +162,8 @@ class Engine:
         self.client_ids: dict[tuple[int, int], Order] = {}
         self.transfer_ids: dict[str, None] = {}
         """The most recent `RECENT_TRANSFERS` transfer ids applied, oldest first (see the module docstring)."""
+        self.pending_withdrawals: dict[str, Withdrawn] = {}
+        """Withdrawals waiting for the operator, by transfer id (see the module docstring)."""
         self.next_order_id = 1
         self.next_trade_id = 1
         self._events: list[Event] = []
@@ -162,6 +174,7 @@ class Engine:
             SetMarketHalted: self._set_market_halted,
             Deposit: self._deposit,
             Withdraw: self._withdraw,
+            SettleWithdrawal: self._settle_withdrawal,
             PlaceOrder: self._place_order,
             CancelOrder: self._cancel_order,
             CancelAllOrders: self._cancel_all_orders,
@@ -231,7 +244,28 @@ class Engine:
             raise Rejection(RejectReason.INSUFFICIENT_FUNDS, "withdrawal exceeds the available balance")
         self._remember_transfer(command.transfer_id)
         self._balance(command.account_id, command.asset).available -= command.amount
-        self._events.append(command.recast(Withdrawn))
+        withdrawn = command.recast(Withdrawn)
+        if command.chain is not None:
+            self.pending_withdrawals[command.transfer_id] = withdrawn
+        self._events.append(withdrawn)
+
+    def _settle_withdrawal(self, command: SettleWithdrawal) -> None:
+        pending = self.pending_withdrawals.pop(command.transfer_id, None)
+        if pending is None:
+            raise Rejection(RejectReason.WITHDRAWAL_NOT_PENDING, f"withdrawal {command.transfer_id} is not pending")
+        if not command.confirmed:
+            self._balance(pending.account_id, pending.asset).available += pending.amount
+        self._events.append(
+            WithdrawalSettled(
+                account_id=pending.account_id,
+                asset=pending.asset,
+                amount=pending.amount,
+                transfer_id=pending.transfer_id,
+                confirmed=command.confirmed,
+                transaction_hash=command.transaction_hash,
+                ts=command.ts,
+            )
+        )
 
     def _check_transfer(self, asset: str, amount: int, transfer_id: str) -> None:
         if asset not in self.assets:

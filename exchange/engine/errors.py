@@ -50,5 +50,6 @@ class RejectReason(StrEnum):
     DUPLICATE_CLIENT_ID = auto()
     ORDER_NOT_FOUND = auto()
     DUPLICATE_TRANSFER = auto()
+    WITHDRAWAL_NOT_PENDING = auto()
     UNSTORABLE = auto()
     """The database refused the command's effects (a value it cannot store); given by the actor, not the engine."""

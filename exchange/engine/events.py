@@ -64,7 +64,20 @@ class Deposited(Transfer):
 
 @record
 class Withdrawn(Transfer):
-    """A withdrawal, debited from available."""
+    """A withdrawal, debited from available; with a `chain`, pending until settled."""
+
+
+@record
+class WithdrawalSettled:
+    """A pending withdrawal was sent (`confirmed`) or failed, its amount then back in available."""
+
+    account_id: int
+    asset: str
+    amount: int
+    transfer_id: str
+    confirmed: bool
+    transaction_hash: str | None
+    ts: int
 
 
 @record
@@ -166,6 +179,7 @@ Event = (
     | MarketHaltChanged
     | Deposited
     | Withdrawn
+    | WithdrawalSettled
     | BalanceChanged
     | OrderAccepted
     | TradeExecuted

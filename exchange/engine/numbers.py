@@ -20,6 +20,7 @@ decimal context); a value that is not a positive whole multiple of its unit rais
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -29,6 +30,11 @@ FEE_ACCOUNT = 0
 """The account every fee is credited to, so that each asset is conserved."""
 
 BPS = 10_000
+
+DEFAULT_BLOCKCHAINS = ("Solana",)
+"""The network of an asset listed without naming any (Backpack's home chain)."""
+BLOCKCHAIN = re.compile(r"[A-Za-z0-9]{1,32}")
+"""What a network may be called: it travels in URLs, bodies and deposit references."""
 
 
 class InvalidInput(ExchangeError, ValueError):
@@ -67,16 +73,26 @@ def fee_atoms(received: int, bps: int) -> int:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Asset:
-    """A currency; balances of it are integer atoms of 10**-decimals."""
+    """A currency; balances of it are integer atoms of 10**-decimals.
+
+    `blockchains` are the networks it is deposited and withdrawn on, by Backpack's names
+    ("Solana", "Ethereum", ...), as the operator listed them: the engine only carries them.
+    """
 
     symbol: str
     decimals: int
+    blockchains: tuple[str, ...] = DEFAULT_BLOCKCHAINS
 
     def __post_init__(self) -> None:
         if not self.symbol or not self.symbol.isalnum():
             raise InvalidInput(RejectReason.INVALID_LISTING, f"bad asset symbol {self.symbol!r}")
         if not 0 <= self.decimals <= 36:
             raise InvalidInput(RejectReason.INVALID_LISTING, "asset decimals must be within 0..36")
+        names = self.blockchains
+        if not names or len(set(names)) != len(names) or not all(BLOCKCHAIN.fullmatch(n) for n in names):
+            raise InvalidInput(
+                RejectReason.INVALID_LISTING, "blockchains must be distinct names of 1 to 32 ASCII letters and digits"
+            )
 
     @property
     def atom(self) -> Decimal:

@@ -2,9 +2,9 @@
 
 A `Snapshot` holds everything `Engine.handle` reads: assets, markets with their depth
 sequences, halt flags and last trade prices (the price bands' reference), balances,
-open orders, the id counters and the most recent transfer ids. Restoring re-rests
-open orders in ascending id, which is their price-time priority (an order never
-moves once it rests), so
+open orders, pending withdrawals, the id counters and the most recent transfer ids.
+Restoring re-rests open orders in ascending id, which is their price-time priority (an
+order never moves once it rests), so
 `restore(snapshot(e))` behaves exactly like `e`, and two engines that saw the same
 commands from the same snapshot have the same `digest`.
 
@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from exchange.engine.book import Book
 from exchange.engine.engine import RECENT_TRANSFERS, Balance, Engine
+from exchange.engine.events import Withdrawn
 from exchange.engine.numbers import Asset
 from exchange.engine.orders import Order, OrderSpec, Side, reservation
 from exchange.engine.queries import MarketState
@@ -50,6 +51,7 @@ class Snapshot:
     next_trade_id: int
     transfer_ids: tuple[str, ...]
     """The most recent transfer ids, oldest first (`engine.RECENT_TRANSFERS` at most)."""
+    pending_withdrawals: tuple[Withdrawn, ...] = ()
 
 
 def snapshot(engine: Engine) -> Snapshot:
@@ -71,6 +73,7 @@ def snapshot(engine: Engine) -> Snapshot:
         next_order_id=engine.next_order_id,
         next_trade_id=engine.next_trade_id,
         transfer_ids=tuple(engine.transfer_ids),
+        pending_withdrawals=tuple(engine.pending_withdrawals.values()),
     )
 
 
@@ -94,6 +97,7 @@ def restore(state: Snapshot) -> Engine:
     engine.next_order_id = state.next_order_id
     engine.next_trade_id = state.next_trade_id
     engine.transfer_ids = dict.fromkeys(state.transfer_ids[-RECENT_TRANSFERS:])
+    engine.pending_withdrawals = {w.transfer_id: w for w in state.pending_withdrawals}
     return engine
 
 
@@ -102,7 +106,7 @@ def digest(engine: Engine) -> str:
     h = hashlib.sha256()
     state = snapshot(engine)
     for a in sorted(state.assets, key=lambda a: a.symbol):
-        h.update(f"A|{a.symbol}|{a.decimals}\n".encode())
+        h.update(f"A|{a.symbol}|{a.decimals}|{','.join(a.blockchains)}\n".encode())
     for m in sorted(state.markets, key=lambda m: m.market.symbol):
         k = m.market
         h.update(
@@ -120,6 +124,8 @@ def digest(engine: Engine) -> str:
     h.update(f"N|{state.next_order_id}|{state.next_trade_id}\n".encode())
     for transfer_id in sorted(state.transfer_ids):
         h.update(f"T|{transfer_id}\n".encode())
+    for w in sorted(state.pending_withdrawals, key=lambda w: w.transfer_id):
+        h.update(f"W|{w.transfer_id}|{w.account_id}|{w.asset}|{w.amount}\n".encode())
     return h.hexdigest()
 
 

@@ -1,7 +1,7 @@
 """Accounts and their API keys in the database: the statements the API and the bots run on them.
 
-`Accounts` is the one place that reads and writes the `accounts` and `api_keys`
-tables. It speaks in plain values (account ids, public keys, scope names as strings,
+`Accounts` is the one place that reads and writes the `accounts`, `api_keys` and
+`deposit_addresses` tables. It speaks in plain values (account ids, public keys, scope names as strings,
 times as integer microseconds); what a scope means, and how a refusal reads on the
 wire, is the API's business.
 
@@ -17,6 +17,9 @@ Invariants the statements keep:
 - An account holds at most `limit` unrevoked keys. `add_key` takes the account's row
   lock before it counts, so concurrent adds to one account are serialised and none of
   them can overshoot the limit (`KeyRefusal.FULL`).
+- An account has at most one deposit reference per blockchain (a unique constraint), made
+  on first request and never changed, and a reference names one account: the on-ramp
+  credits by it. It is random (`secrets`), so nobody can guess another account's.
 - Revoking only ever sets `revoked`; a key's row is never deleted, so the history of
   an account's keys stays listable.
 """
@@ -24,11 +27,13 @@ Invariants the statements keep:
 from __future__ import annotations
 
 import enum
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -74,6 +79,7 @@ def _names(scopes: Iterable[str]) -> list[str]:
 
 _KEYS = tables.api_keys.c
 _ACCOUNTS = tables.accounts.c
+_ADDRESSES = tables.deposit_addresses.c
 _KEY_COLUMNS = (_KEYS.public_key, _KEYS.account_id, _KEYS.scopes, _KEYS.created_at, _KEYS.revoked)
 
 
@@ -151,6 +157,34 @@ class Accounts:
             await connection.execute(revoke)
 
         await bounded(self._db, write, seconds=self._timeout, begin=True)
+
+    async def deposit_address(self, account_id: int, blockchain: str) -> str:
+        """The account's deposit reference on `blockchain`, made on first request (the same ever after)."""
+        made = f"{blockchain[:3].lower()}{secrets.token_hex(16)}"
+        add = (
+            pg_insert(tables.deposit_addresses)
+            .values(address=made, account_id=account_id, blockchain=blockchain)
+            .on_conflict_do_nothing(index_elements=["account_id", "blockchain"])
+        )
+        find = select(_ADDRESSES.address).where(
+            _ADDRESSES.account_id == account_id, _ADDRESSES.blockchain == blockchain
+        )
+
+        async def write(connection: AsyncConnection) -> Any:
+            await connection.execute(add)
+            return await connection.scalar(find)
+
+        return str(await bounded(self._db, write, seconds=self._timeout, begin=True))
+
+    async def deposit_owner(self, address: str) -> tuple[int, str] | None:
+        """(account id, blockchain) of a deposit reference, None for an unknown one."""
+        query = select(_ADDRESSES.account_id, _ADDRESSES.blockchain).where(_ADDRESSES.address == address)
+
+        async def read(connection: AsyncConnection) -> Any:
+            return (await connection.execute(query)).first()
+
+        row = await bounded(self._db, read, seconds=self._timeout)
+        return None if row is None else (int(row.account_id), str(row.blockchain))
 
     async def ensure_account(self, label: str) -> int:
         """The id of the oldest account labelled `label`, created if there is none."""

@@ -157,6 +157,14 @@ class Transfer:
     asset: str
     amount: Decimal
     ts: int
+    status: str
+    blockchain: str | None
+    address: str | None
+    transaction_hash: str | None
+
+
+def _transfer(row: Any) -> Transfer:
+    return Transfer(**{**row._asdict(), "ts": to_micros(row.ts)})
 
 
 def _kline_sql(bucket: str) -> str:
@@ -344,21 +352,34 @@ class Queries:
 
     async def transfer_history(
         self,
-        account_id: int,
+        account_id: int | None,
         *,
         kind: TransferKind,
+        status: str | None = None,
         start: int | None = None,
         end: int | None = None,
         limit: int = 100,
         offset: int = 0,
         ascending: bool = False,
     ) -> list[Transfer]:
-        """An account's deposits or withdrawals in `[start, end)`, newest (highest number) first or `ascending`."""
+        """An account's (None: every account's) deposits or withdrawals in `[start, end)`, optionally of one
+        `status`, newest (highest number) first or `ascending`."""
         t = tables.transfers
-        conditions = [t.c.account_id == account_id, t.c.kind == kind, *_filters(t.c.asset, t.c.ts, None, start, end)]
+        conditions = [t.c.kind == kind, *_filters(t.c.asset, t.c.ts, None, start, end)]
+        if account_id is not None:
+            conditions.append(t.c.account_id == account_id)
+        if status is not None:
+            conditions.append(t.c.status == status)
         order = t.c.id.asc() if ascending else t.c.id.desc()
         statement = select(t).where(and_(*conditions)).order_by(order).limit(limit).offset(offset)
-        return [Transfer(**{**r._asdict(), "ts": to_micros(r.ts)}) for r in await self._rows(statement)]
+        return [_transfer(r) for r in await self._rows(statement)]
+
+    async def transfer(self, *, transfer_id: str | None = None, number: int | None = None) -> Transfer | None:
+        """The transfer with this transfer id, or with this public number (`id`)."""
+        t = tables.transfers
+        wanted = t.c.transfer_id == transfer_id if number is None else t.c.id == number
+        rows = await self._rows(select(t).where(wanted))
+        return _transfer(rows[0]) if rows else None
 
     async def listing_times(self) -> dict[str, int]:
         """Each market's listing time (µs), by symbol."""

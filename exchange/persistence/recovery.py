@@ -3,8 +3,8 @@
 The database holds everything `state.Snapshot` needs (see `tables`): assets, markets
 with their depth sequence, halt flag and last trade price (the newest trade's),
 balances, open orders, the most recent transfer ids (in commit order: the last
-`RECENT_TRANSFERS`),
-and the id counters, which are the largest order and trade ids plus one (every
+`RECENT_TRANSFERS`), the withdrawals still pending (which the operator has yet to
+settle), and the id counters, which are the largest order and trade ids plus one (every
 accepted order and every trade is a row, so no id is ever handed out twice).
 
 Open orders are re-rested in ascending id, which is their price-time priority; each
@@ -26,12 +26,15 @@ from decimal import Decimal
 from sqlalchemy import RowMapping, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from exchange.engine.commands import Chain
 from exchange.engine.engine import RECENT_TRANSFERS, Engine
 from exchange.engine.errors import ExchangeError, RejectReason
+from exchange.engine.events import Withdrawn
 from exchange.engine.numbers import Asset, InvalidInput, Market, units_of
 from exchange.engine.queries import MarketState
 from exchange.engine.state import BalanceState, OpenOrderState, Snapshot, reservation_mismatches, restore
 from exchange.persistence import queries, tables
+from exchange.persistence.timestamps import to_micros
 
 
 class CorruptStateError(ExchangeError):
@@ -66,9 +69,10 @@ def _count(value: Decimal, unit: Decimal) -> int:
 
 async def load_snapshot(connection: AsyncConnection) -> Snapshot:
     """Read the engine's state from the database as a `Snapshot`."""
+    a = tables.assets.c
     assets = {
-        row.symbol: Asset(symbol=row.symbol, decimals=row.decimals)
-        for row in await connection.execute(select(tables.assets.c.symbol, tables.assets.c.decimals))
+        row.symbol: Asset(symbol=row.symbol, decimals=row.decimals, blockchains=tuple(row.blockchains))
+        for row in await connection.execute(select(a.symbol, a.decimals, a.blockchains))
     }
     markets: dict[str, Market] = {}
     market_states = []
@@ -117,6 +121,18 @@ async def load_snapshot(connection: AsyncConnection) -> Snapshot:
     t = tables.transfers
     recent = select(t.c.transfer_id).order_by(t.c.id.desc()).limit(RECENT_TRANSFERS)
     transfer_ids = tuple(reversed(list(await connection.scalars(recent))))
+    pending = select(t).where(t.c.kind == "withdrawal", t.c.status == tables.PENDING).order_by(t.c.id)
+    pending_withdrawals = tuple(
+        Withdrawn(
+            account_id=row.account_id,
+            asset=row.asset,
+            amount=_count(row.amount, assets[row.asset].atom),
+            transfer_id=row.transfer_id,
+            chain=Chain(blockchain=row.blockchain, address=row.address),
+            ts=to_micros(row.ts),
+        )
+        for row in await connection.execute(pending)
+    )
     return Snapshot(
         assets=tuple(assets.values()),
         markets=tuple(market_states),
@@ -125,6 +141,7 @@ async def load_snapshot(connection: AsyncConnection) -> Snapshot:
         next_order_id=int(max_order or 0) + 1,
         next_trade_id=int(max_trade or 0) + 1,
         transfer_ids=transfer_ids,
+        pending_withdrawals=pending_withdrawals,
     )
 
 

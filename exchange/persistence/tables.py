@@ -16,7 +16,7 @@ Invariants of the stored data:
   either: the engine only emits events for listed markets and assets, and a per-row
   foreign-key check would cost a large share of the write rate for no protection.
 - Open orders (status New or PartiallyFilled) plus balances, markets (with their depth
-  sequence) and applied transfer ids are exactly what recovery needs to rebuild the
+  sequence), applied transfer ids and pending withdrawals are exactly what recovery needs to rebuild the
   engine; the id counters are the largest order and trade ids plus one.
 - `engine_claim` names the one engine that may commit: every commit checks, inside its
   own transaction, that the epoch it claimed is still the row's (`claim.py`).
@@ -43,6 +43,7 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     Table,
     Text,
+    UniqueConstraint,
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -71,6 +72,7 @@ assets = Table(
     Column("symbol", Text, primary_key=True),
     Column("decimals", Integer, nullable=False),
     _timestamp("created_at"),
+    Column("blockchains", ARRAY(Text), nullable=False, server_default=text("'{Solana}'")),
 )
 
 markets = Table(
@@ -178,7 +180,25 @@ transfers = Table(
     Column("asset", Text, ForeignKey("assets.symbol"), nullable=False),
     Column("amount", Numeric, nullable=False),
     _timestamp("ts"),
+    Column("status", Text, nullable=False, server_default=text("'confirmed'"), comment="pending, confirmed or failed"),
+    Column("blockchain", Text),
+    Column("address", Text, comment="a deposit's reference, a withdrawal's destination"),
+    Column("transaction_hash", Text),
 )
+
+PENDING, CONFIRMED, FAILED = "pending", "confirmed", "failed"
+"""The statuses of a transfer (Backpack's wire values). Only a withdrawal to a chain is ever pending."""
+
+deposit_addresses = Table(
+    "deposit_addresses",
+    metadata,
+    Column("address", Text, primary_key=True, comment="the reference the on-ramp credits by"),
+    Column("account_id", BigInteger, ForeignKey("accounts.id"), nullable=False),
+    Column("blockchain", Text, nullable=False),
+    _timestamp("created_at", server_default=text("now()")),
+    UniqueConstraint("account_id", "blockchain"),
+)
+"""Each account's stable deposit reference per blockchain (an API record, like its keys)."""
 
 candles_1m = Table(
     "candles_1m",

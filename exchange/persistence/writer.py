@@ -102,6 +102,7 @@ from exchange.engine.events import (
     OrderExpired,
     OrderFilled,
     TradeExecuted,
+    WithdrawalSettled,
     Withdrawn,
 )
 from exchange.engine.numbers import Asset, Market
@@ -200,6 +201,7 @@ class _Batch:
     sequences: dict[str, int] = field(default_factory=dict)
     halted: dict[str, bool] = field(default_factory=dict)
     transfers: list[Deposited | Withdrawn] = field(default_factory=list)
+    settled: dict[str, WithdrawalSettled] = field(default_factory=dict)
     orders: dict[int, _OrderState] = field(default_factory=dict)
     trades: list[TradeExecuted] = field(default_factory=list)
     balances: dict[tuple[int, str], tuple[int, int]] = field(default_factory=dict)
@@ -208,7 +210,7 @@ class _Batch:
     def empty(self) -> bool:
         """Whether the batch changed nothing (every command was rejected)."""
         parts = (self.assets, self.markets, self.sequences, self.halted, self.transfers, self.orders, self.trades)
-        return not (any(parts) or self.balances)
+        return not (any(parts) or self.balances or self.settled)
 
     def _filled(self, event: OrderFilled) -> None:
         self._order(event.order, event.status, event.executed, event.executed_quote, event.ts)
@@ -241,6 +243,9 @@ class _Batch:
     def _transfer(self, event: Deposited | Withdrawn) -> None:
         self.transfers.append(event)
 
+    def _settle(self, event: WithdrawalSettled) -> None:
+        self.settled[event.transfer_id] = event
+
     def _asset(self, event: AssetAdded) -> None:
         self.assets.append(event)
 
@@ -267,6 +272,7 @@ _FOLDS: dict[type[Any], Callable[[_Batch, Any], None]] = {
     OrderExpired: _Batch._expired,
     Deposited: _Batch._transfer,
     Withdrawn: _Batch._transfer,
+    WithdrawalSettled: _Batch._settle,
     MarketHaltChanged: _Batch._halt,
     AssetAdded: _Batch._asset,
     MarketAdded: _Batch._market,
@@ -309,9 +315,22 @@ TRADE_COLUMNS = (
     "taker_fee_asset",
     "ts",
 )
-TRANSFER_COLUMNS = ("transfer_id", "kind", "account_id", "asset", "amount", "ts")
+TRANSFER_COLUMNS = (
+    "transfer_id",
+    "kind",
+    "account_id",
+    "asset",
+    "amount",
+    "ts",
+    "status",
+    "blockchain",
+    "address",
+    "transaction_hash",
+)
 
-INSERT_ASSETS = "INSERT INTO assets (symbol, decimals, created_at) VALUES ($1, $2, $3::text::timestamptz)"
+INSERT_ASSETS = (
+    "INSERT INTO assets (symbol, decimals, created_at, blockchains) VALUES ($1, $2, $3::text::timestamptz, $4)"
+)
 INSERT_MARKETS = """
 INSERT INTO markets (symbol, base, quote, tick_size, step_size, min_quantity, maker_fee_bps, taker_fee_bps,
                      band_min, band_max, sequence, halted, created_at)
@@ -365,6 +384,13 @@ def _balances_part(n: int) -> str:
     ON CONFLICT (account_id, asset) DO UPDATE SET available = excluded.available, locked = excluded.locked"""
 
 
+def _settled_part(n: int) -> str:
+    return f"""UPDATE transfers AS t
+    SET status = u.status, transaction_hash = coalesce(u.hash, t.transaction_hash)
+    FROM unnest(${n}::text::text[], ${n + 1}::text::text[], ${n + 2}::text::text[]) AS u(id, status, hash)
+    WHERE t.transfer_id = u.id"""
+
+
 def _candles_part(n: int) -> str:
     arrays = ", ".join(f"${n + k}::text::{'bigint' if k == 8 else 'text'}[]" for k in range(9))
     return f"""INSERT INTO candles_1m AS c (symbol, bucket, open, high, low, close, volume, quote_volume, trades)
@@ -385,6 +411,7 @@ PARTS: tuple[tuple[str, int, Callable[[int], str]], ...] = (
     ("balances_done", 4, _balances_part),
     ("candles_done", 9, _candles_part),
     ("transfers_done", len(TRANSFER_COLUMNS), lambda n: insert_from_arrays(tables.transfers, TRANSFER_COLUMNS, n)),
+    ("settled_done", 3, _settled_part),
     ("orders_new", len(ORDER_COLUMNS), lambda n: insert_from_arrays(tables.orders, ORDER_COLUMNS, n)),
     ("trades_new", len(TRADE_COLUMNS), lambda n: insert_from_arrays(tables.trades, TRADE_COLUMNS, n)),
 )
@@ -604,7 +631,9 @@ class Writer:
             return
         async with pg.transaction():
             if batch.assets:
-                rows = [(a.asset.symbol, a.asset.decimals, timestamp(a.ts)) for a in batch.assets]
+                rows = [
+                    (a.asset.symbol, a.asset.decimals, timestamp(a.ts), list(a.asset.blockchains)) for a in batch.assets
+                ]
                 await pg.executemany(INSERT_ASSETS, rows)
             if batch.markets:
                 await pg.executemany(INSERT_MARKETS, [_market_row(m) for m in batch.markets])
@@ -633,17 +662,42 @@ class Writer:
                 for (account, asset), (available, locked) in batch.balances.items()
             ],
             [_candle_row(markets, symbol, c) for (symbol, _), c in batch.candles.items()],
-            [self._transfer_row(t) for t in batch.transfers],
+            [self._transfer_row(t, batch.settled.pop(t.transfer_id, None)) for t in batch.transfers],
+            [(s.transfer_id, _settled_status(s), s.transaction_hash) for s in batch.settled.values()],
             [order_row(markets[s.spec.symbol], s, None) for s in new],
             [trade_row(markets[t.symbol], t) for t in trades],
         ]
         parameters = [column for part in rows if part for column in _columns(part)]
         return write_statement(tuple(bool(part) for part in rows)), [*parameters, str(self.epoch)]
 
-    def _transfer_row(self, transfer: Deposited | Withdrawn) -> tuple[str, ...]:
+    def _transfer_row(
+        self, transfer: Deposited | Withdrawn, settled: WithdrawalSettled | None
+    ) -> tuple[str | None, ...]:
+        """A new transfer's row, in its final state if it was settled in the same batch (the
+        statement's parts all see one snapshot, so an UPDATE could not see the new row)."""
         kind = "deposit" if isinstance(transfer, Deposited) else "withdrawal"
         amount = self._assets[transfer.asset](transfer.amount)
-        return (transfer.transfer_id, kind, str(transfer.account_id), transfer.asset, amount, timestamp(transfer.ts))
+        chain = transfer.chain
+        status = tables.PENDING if kind == "withdrawal" and chain is not None else tables.CONFIRMED
+        tx = None if chain is None else chain.transaction_hash
+        if settled is not None:
+            status, tx = _settled_status(settled), settled.transaction_hash or tx
+        return (
+            transfer.transfer_id,
+            kind,
+            str(transfer.account_id),
+            transfer.asset,
+            amount,
+            timestamp(transfer.ts),
+            status,
+            None if chain is None else chain.blockchain,
+            None if chain is None else chain.address,
+            tx,
+        )
+
+
+def _settled_status(settled: WithdrawalSettled) -> str:
+    return tables.CONFIRMED if settled.confirmed else tables.FAILED
 
 
 ARGUMENT_REFUSED = asyncpg.exceptions._base.DataError

@@ -42,19 +42,25 @@ def order_params(
     return ORDER.params(order)
 
 
-def asset_decimals(assets: Sequence[Json]) -> dict[str, int]:
-    """Each asset's decimals from `/api/v1/assets`: the inverse of `replies.ASSET`."""
-    return {item["symbol"]: int(item["tokens"][0]["nativeDecimals"]) for item in assets}
+def assets_of(assets: Sequence[Json]) -> dict[str, Asset]:
+    """The assets of `/api/v1/assets`, by symbol: the inverse of `replies.ASSET`."""
+    return {
+        item["symbol"]: Asset(
+            symbol=item["symbol"],
+            decimals=int(item["tokens"][0]["nativeDecimals"]),
+            blockchains=tuple(token["blockchain"] for token in item["tokens"]),
+        )
+        for item in assets
+    }
 
 
-def market_of(fields: Json, decimals: Mapping[str, int]) -> Market:
-    """A market from `/api/v1/markets` and its assets' decimals: the inverse of `replies.MARKET`."""
-    base, quote = fields["baseSymbol"], fields["quoteSymbol"]
+def market_of(fields: Json, assets: Mapping[str, Asset]) -> Market:
+    """A market from `/api/v1/markets` and its assets (`assets_of`): the inverse of `replies.MARKET`."""
     filters = fields["filters"]
     return Market(
         symbol=fields["symbol"],
-        base=Asset(symbol=base, decimals=decimals[base]),
-        quote=Asset(symbol=quote, decimals=decimals[quote]),
+        base=assets[fields["baseSymbol"]],
+        quote=assets[fields["quoteSymbol"]],
         tick_size=Decimal(filters["price"]["tickSize"]),
         step_size=Decimal(filters["quantity"]["stepSize"]),
         min_quantity=Decimal(filters["quantity"]["minQuantity"]),

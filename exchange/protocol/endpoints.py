@@ -80,7 +80,13 @@ def signed(tag: Tag, scope: Scope, instruction: str, method: str, path: str, sum
 PRIVATE, OWN = Tag.PRIVATE, Tag.OWN
 READ, TRADE, ADMIN = Scope.READ, Scope.TRADE, Scope.ADMIN
 MAX_BATCH = 20
-ORDER, ORDERS, KEYS, ACCOUNT = "/api/v1/order", "/api/v1/orders", "/exchange/v1/keys", "/api/v1/account"
+ORDER, ORDERS, KEYS, ACCOUNT, WITHDRAWALS = (
+    "/api/v1/order",
+    "/api/v1/orders",
+    "/exchange/v1/keys",
+    "/api/v1/account",
+    "/wapi/v1/capital/withdrawals",
+)
 """The paths that serve several methods."""
 UNLISTED = (Code.INVALID_MARKET,)
 """The refusal of a route naming a market that is not listed."""
@@ -90,6 +96,10 @@ FOUND = (*UNLISTED, Code.RESOURCE_NOT_FOUND)
 PROOF = (Code.UNAUTHORIZED, Code.INVALID_SIGNATURE)
 """A missing or wrong proof of possession of a key being added."""
 TRANSFER = (Code.INVALID_ASSET, Code.INVALID_QUANTITY, Code.INSUFFICIENT_FUNDS, Code.FORBIDDEN)
+ON_CHAIN = (*TRANSFER, Code.INVALID_CLIENT_REQUEST)
+"""A transfer on a chain may also name a blockchain its asset is not on, or an address no account has."""
+SETTLING = (Code.RESOURCE_NOT_FOUND, Code.INVALID_CLIENT_REQUEST)
+"""No such withdrawal, or one already settled the other way."""
 
 STATUS = public("GET", "/api/v1/status", "System status", r.STATUS.ref)
 PING = public("GET", "/api/v1/ping", "Ping", STRING, text=True)
@@ -134,8 +144,16 @@ ACCOUNT_UPDATE = signed(PRIVATE, TRADE, "accountUpdate", "PATCH", ACCOUNT,
                         r.ACCOUNT_SETTINGS.ref, body=q.ACCOUNT_UPDATE, refusals=(Code.UNSUPPORTED_SETTING,))
 DEPOSIT_HISTORY = signed(PRIVATE, READ, "depositQueryAll", "GET", "/wapi/v1/capital/deposits", "Deposit history",
                          array(r.DEPOSIT.ref), query=q.TRANSFERS_QUERY)
-WITHDRAWAL_HISTORY = signed(PRIVATE, READ, "withdrawalQueryAll", "GET", "/wapi/v1/capital/withdrawals",
+WITHDRAWAL_HISTORY = signed(PRIVATE, READ, "withdrawalQueryAll", "GET", WITHDRAWALS,
                             "Withdrawal history", array(r.WITHDRAWAL.ref), query=q.TRANSFERS_QUERY)
+WITHDRAWAL_REQUEST = signed(PRIVATE, TRADE, "withdraw", "POST", WITHDRAWALS,
+                            "Withdraw from the available balance to an address on one of the asset's blockchains: "
+                            "pending until the operator confirms or fails it (idempotent by clientId)",
+                            r.WITHDRAWAL.ref, body=q.WITHDRAWAL, refusals=ON_CHAIN)
+DEPOSIT_ADDRESS = signed(PRIVATE, READ, "depositAddressQuery", "GET", "/wapi/v1/capital/deposit/address",
+                         "The account's stable deposit reference on a blockchain (the on-ramp credits by it)",
+                         r.DEPOSIT_ADDRESS.ref, query=q.BLOCKCHAIN_QUERY,
+                         refusals=(Code.FORBIDDEN, Code.INVALID_CLIENT_REQUEST))
 
 ACCOUNT_CREATE = signed(OWN, ADMIN, "accountCreate", "POST", "/exchange/v1/accounts",
                         "Open an account with an ED25519 public key "
@@ -155,21 +173,31 @@ KEY_REVOKE = signed(OWN, READ, "keyRevoke", "DELETE", KEYS,
                     body=q.KEY_REF, refusals=(Code.FORBIDDEN, Code.RESOURCE_NOT_FOUND))
 DEPOSIT = signed(OWN, READ, "deposit", "POST", "/exchange/v1/capital/deposit",
                  "Deposit: the faucet in demo mode, the on-ramp for admins (idempotent by transferId)",
-                 r.TRANSFER.ref, body=q.DEPOSIT, refusals=TRANSFER)
+                 r.TRANSFER.ref, body=q.DEPOSIT, refusals=ON_CHAIN)
 WITHDRAW = signed(OWN, TRADE, "withdraw", "POST", "/exchange/v1/capital/withdraw",
                   "Withdraw from the available balance (idempotent by transferId)", r.TRANSFER.ref,
                   body=q.WITHDRAW, refusals=TRANSFER)
 PNL = signed(OWN, READ, "pnlQuery", "GET", "/exchange/v1/pnl",
              "Realized and unrealized PnL per market the account traded (average cost in quote, fees included)",
              array(r.PNL.ref), query=q.PNL_QUERY, refusals=UNLISTED)
-ASSET_CREATE = signed(OWN, ADMIN, "assetCreate", "POST", "/admin/v1/assets", "List an asset", r.ASSET.ref,
-                      body=q.ASSET_CREATE, refusals=(Code.INVALID_ASSET,))
+ASSET_CREATE = signed(OWN, ADMIN, "assetCreate", "POST", "/admin/v1/assets",
+                      "List an asset, with its blockchains comma-separated (default Solana)", r.ASSET.ref,
+                      body=q.ASSET_CREATE, refusals=(Code.INVALID_ASSET, Code.INVALID_CLIENT_REQUEST))
 MARKET_CREATE = signed(OWN, ADMIN, "marketCreate", "POST", "/admin/v1/markets", "List a spot market", r.MARKET.ref,
                        body=q.MARKET_CREATE, refusals=(Code.INVALID_ASSET, Code.INVALID_MARKET))
 MARKET_HALT = signed(OWN, ADMIN, "marketHalt", "POST", "/admin/v1/markets/halt", "Halt a market",
                      r.MARKET_STATE.ref, body=q.SYMBOL_BODY, refusals=UNLISTED)
 MARKET_RESUME = signed(OWN, ADMIN, "marketResume", "POST", "/admin/v1/markets/resume", "Resume a market",
                        r.MARKET_STATE.ref, body=q.SYMBOL_BODY, refusals=UNLISTED)
+WITHDRAWALS_PENDING = signed(OWN, ADMIN, "withdrawalQueryPending", "GET", "/admin/v1/withdrawals",
+                             "Withdrawals waiting for the operator, oldest first", array(r.WITHDRAWAL.ref),
+                             query=q.PAGE_QUERY)
+WITHDRAWAL_CONFIRM = signed(OWN, ADMIN, "withdrawalConfirm", "POST", "/admin/v1/withdrawals/confirm",
+                            "Mark a pending withdrawal sent, with its transaction (idempotent)", r.WITHDRAWAL.ref,
+                            body=q.SETTLEMENT, refusals=SETTLING)
+WITHDRAWAL_FAIL = signed(OWN, ADMIN, "withdrawalFail", "POST", "/admin/v1/withdrawals/fail",
+                         "Mark a pending withdrawal failed: its amount returns to the available balance (idempotent)",
+                         r.WITHDRAWAL.ref, body=q.SETTLEMENT, refusals=SETTLING)
 ENGINE_QUERY = signed(OWN, ADMIN, "engineQuery", "GET", "/admin/v1/engine",
                       "This instance's engine: its role, fencing epoch and state digest (equal to a fresh load's)",
                       r.ENGINE.ref)
@@ -178,8 +206,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     STATUS, PING, TIME, SECURITIES, ASSETS, MARKETS, ONE_MARKET, DEPTH, TICKER, TICKERS, KLINES, TRADES, TRADES_HISTORY,
     BALANCES, ORDER_QUERY, ORDER_EXECUTE, ORDER_CANCEL, ORDERS_QUERY, ORDERS_EXECUTE, ORDERS_CANCEL,
     ORDER_HISTORY, FILL_HISTORY, ACCOUNT_QUERY, ACCOUNT_UPDATE, DEPOSIT_HISTORY, WITHDRAWAL_HISTORY,
-    ACCOUNT_CREATE, KEY_QUERY_ALL, KEY_CREATE, KEY_REVOKE, DEPOSIT, WITHDRAW, PNL,
-    ASSET_CREATE, MARKET_CREATE, MARKET_HALT, MARKET_RESUME, ENGINE_QUERY,
+    WITHDRAWAL_REQUEST, DEPOSIT_ADDRESS, ACCOUNT_CREATE, KEY_QUERY_ALL, KEY_CREATE, KEY_REVOKE, DEPOSIT, WITHDRAW, PNL,
+    ASSET_CREATE, MARKET_CREATE, MARKET_HALT, MARKET_RESUME,
+    WITHDRAWALS_PENDING, WITHDRAWAL_CONFIRM, WITHDRAWAL_FAIL, ENGINE_QUERY,
 )
 """Every operation, in the order the document lists them."""
 # fmt: on

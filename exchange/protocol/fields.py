@@ -168,19 +168,28 @@ class Field:
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """What no single field says: when `when` (a field, a value) holds, all of `required`, exactly one of `one_of`."""
+    """What no single field says: when `when` holds, all of `required`, exactly one of `one_of`, none of `absent`.
+
+    `when` is a field and the value it must have, or None for any value (the field given)."""
 
     message: str
-    when: tuple[str, str] | None = None
+    when: tuple[str, str | None] | None = None
     required: tuple[str, ...] = ()
     one_of: tuple[str, ...] = ()
+    absent: tuple[str, ...] = ()
 
     def check(self, params: Mapping[str, Scalar]) -> None:
         """400 INVALID_CLIENT_REQUEST with `message` if the params break the rule."""
-        if self.when and params.get(self.when[0]) != self.when[1]:
-            return
+        if self.when:
+            name, value = self.when
+            if params.get(name) is None or (value is not None and params[name] != value):
+                return
         given = [name for name in self.one_of if params.get(name) is not None]
-        if any(params.get(name) is None for name in self.required) or (self.one_of and len(given) != 1):
+        if (
+            any(params.get(name) is None for name in self.required)
+            or (self.one_of and len(given) != 1)
+            or any(params.get(name) is not None for name in self.absent)
+        ):
             raise bad_request(self.message)
 
     def schema(self) -> Schema:
@@ -188,10 +197,15 @@ class Rule:
         then: Schema = {"required": list(self.required)} if self.required else {}
         if self.one_of:
             then["oneOf"] = [{"required": [name]} for name in self.one_of]
+        if self.absent:
+            then["not"] = {"anyOf": [{"required": [name]} for name in self.absent]}
         if self.when is None:
             return then
         name, value = self.when
-        return {"if": {"properties": {name: {"const": value}}, "required": [name]}, "then": then}
+        condition: Schema = {"required": [name]}
+        if value is not None:
+            condition["properties"] = {name: {"const": value}}
+        return {"if": condition, "then": then}
 
 
 @dataclass(frozen=True, slots=True)

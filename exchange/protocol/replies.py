@@ -18,6 +18,7 @@ from exchange.engine.numbers import Asset, Market
 from exchange.engine.orders import OrderStatus, OrderType, SelfTradePrevention, Side, TimeInForce
 from exchange.engine.queries import OrderView
 from exchange.persistence import queries
+from exchange.persistence.tables import CONFIRMED, FAILED, PENDING
 from exchange.protocol.codes import Code
 from exchange.protocol.decoding import Json
 from exchange.protocol.fields import (
@@ -68,10 +69,10 @@ ERROR = Reply[tuple[str, str]]("Error", Out("code", enum(Code), lambda e: e[0]),
 
 # -- catalog ---------------------------------------------------------------------------
 
-TOKEN = Reply[Asset](
+TOKEN = Reply[tuple[Asset, str]](
     "Token",
-    Out("displayName", STRING, lambda a: a.symbol),
-    const("blockchain", "Solana"),
+    Out("displayName", STRING, lambda t: t[0].symbol),
+    Out("blockchain", STRING, lambda t: t[1]),
     const("contractAddress"),
     const("depositEnabled", True),
     const("minimumDeposit", "0"),
@@ -79,15 +80,17 @@ TOKEN = Reply[Asset](
     const("minimumWithdrawal", "0"),
     const("maximumWithdrawal"),
     const("withdrawalFee", "0"),
-    Out("nativeDecimals", INTEGER, lambda a: a.decimals),
+    Out("nativeDecimals", INTEGER, lambda t: t[0].decimals),
 )
+"""An asset on one of its blockchains."""
 ASSET = Reply[Asset](
     "Asset",
     Out("symbol", STRING, lambda a: a.symbol),
     Out("displayName", STRING, lambda a: a.symbol),
     const("coingeckoId"),
-    Out("tokens", array(TOKEN.ref), lambda a: [TOKEN.encode(a)]),
+    Out("tokens", array(TOKEN.ref), lambda a: [TOKEN.encode((a, blockchain)) for blockchain in a.blockchains]),
 )
+"""`MarketAsset`: one asset with a token per blockchain it is listed on."""
 
 
 PRICE_FILTER = Reply[Market](
@@ -273,37 +276,49 @@ FILL = Reply[queries.Fill](
     Out("timestamp", STRING, lambda f: naive_iso(f.ts)),
     attr("tradeId", INTEGER),
 )
-TRANSFER_STATUS = "confirmed"
-"""Backpack's status of a settled deposit or withdrawal (ccxt reads it as `ok`); a ledger transfer settles at once."""
+TRANSFER_STATUS = enum((PENDING, CONFIRMED, FAILED))
+"""A transfer's status: a deposit is `confirmed` when credited; a withdrawal to a chain is `pending` until the
+operator confirms or fails it, one on the ledger alone `confirmed` at once (ccxt reads `confirmed` as `ok`)."""
 DEPOSIT_SOURCE = "administrator"
-"""Backpack's deposit `source` for a credit that did not arrive on a chain: the faucet and the operator's on-ramp."""
+"""Backpack's deposit `source` for a credit that did not arrive on a chain: the faucet and the operator's on-ramp
+without a reference. A deposit by reference names its chain, lower-case, as Backpack does ("solana")."""
+CHAIN_TEXT = nullable(STRING)
 DEPOSIT = Reply[queries.Transfer](
     "Deposit",
     attr("id", INTEGER),
-    *nulls("toAddress fromAddress confirmationBlockNumber"),
+    Out("toAddress", CHAIN_TEXT, lambda t: t.address),
+    *nulls("fromAddress confirmationBlockNumber"),
     Out("identifier", STRING, lambda t: t.transfer_id),
-    const("source", DEPOSIT_SOURCE),
-    const("status", TRANSFER_STATUS),
-    *nulls("transactionHash subaccountId"),
+    Out("source", STRING, lambda t: DEPOSIT_SOURCE if t.blockchain is None else t.blockchain.lower()),
+    attr("status", TRANSFER_STATUS),
+    attr("transactionHash", CHAIN_TEXT),
+    const("subaccountId"),
     Out("symbol", STRING, lambda t: t.asset),
     Out("quantity", DECIMAL, lambda t: dec(t.amount)),
     Out("createdAt", STRING, lambda t: naive_iso(t.ts)),
     *nulls("fiatAmount fiatCurrency institutionBic platformMemo"),
 )
+"""`Deposit` of `/wapi/v1/capital/deposits`: credited when committed (`confirmed`); naive ISO `createdAt`."""
 WITHDRAWAL = Reply[queries.Transfer](
     "Withdrawal",
     attr("id", INTEGER),
-    *nulls("blockchain clientId"),
+    attr("blockchain", CHAIN_TEXT),
+    const("clientId"),
     Out("identifier", STRING, lambda t: t.transfer_id),
     Out("quantity", DECIMAL, lambda t: dec(t.amount)),
     const("fee", "0"),
     Out("symbol", STRING, lambda t: t.asset),
-    const("status", TRANSFER_STATUS),
-    *nulls("subaccountId toAddress transactionHash"),
+    attr("status", TRANSFER_STATUS),
+    const("subaccountId"),
+    Out("toAddress", CHAIN_TEXT, lambda t: t.address),
+    attr("transactionHash", CHAIN_TEXT),
     Out("createdAt", STRING, lambda t: naive_iso(t.ts)),
     const("isInternal", False),
     *nulls("triggerAt accountIdentifier bankIdentifier bankName fiatFee fiatState fiatSymbol providerId"),
 )
+"""`Withdrawal` of `/wapi/v1/capital/withdrawals`: its status (pending, confirmed or failed), fee "0"."""
+DEPOSIT_ADDRESS = Reply[str]("DepositAddress", Out("address", STRING, lambda address: address))
+"""Backpack's `DepositAddress`: the account's stable reference on a blockchain."""
 BALANCE = Reply[tuple[Asset, int, int]](
     "Balance",
     Out("available", DECIMAL, lambda b: dec(b[0].amount(b[1]))),
@@ -422,7 +437,7 @@ PNL = Reply[Position](
 """`GET /exchange/v1/pnl`: one market's position (base), its cost basis and PnL (quote)."""
 REPLIES: tuple[Reply[Any], ...] = (
     *(STATUS, ERROR, TOKEN, ASSET, PRICE_FILTER, QUANTITY_FILTER, FILTERS, MARKET, MARKET_STATE, DEPTH, TICKER, KLINE),
-    *(TRADE, ORDER, ORDER_HISTORY, FILL, DEPOSIT, WITHDRAWAL, BALANCE, TRANSFER, ACCOUNT, API_KEY, ENGINE),
-    *(ACCOUNT_SETTINGS, PNL),
+    *(TRADE, ORDER, ORDER_HISTORY, FILL, DEPOSIT, WITHDRAWAL, DEPOSIT_ADDRESS, BALANCE, TRANSFER, ACCOUNT, API_KEY),
+    *(ENGINE, ACCOUNT_SETTINGS, PNL),
 )
 """Every reply, each a component of the OpenAPI document."""

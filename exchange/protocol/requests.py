@@ -1,7 +1,8 @@
 """Every request message, declared once (`fields.Request`), and the typed values they read into.
 
 Backpack's bodies and query strings first (orders, order references, market data,
-history), then the project's own (accounts, keys, transfers, listings). Each declaration
+history), then the project's own (accounts, keys, transfers, listings), last transfers on
+chains (Backpack's withdrawal to an address, the operator's settlement). Each declaration
 gives the parser the routes call (`MESSAGE.read(params)`), the client's params
 (`MESSAGE.params(value)`) and the OpenAPI schema the endpoint table points at. What a
 parser cannot check from the text alone (whether a symbol is listed, a price on the tick,
@@ -17,7 +18,7 @@ from enum import StrEnum
 
 from exchange import marketdata
 from exchange.engine.commands import PlaceOrder
-from exchange.engine.numbers import Asset, Market
+from exchange.engine.numbers import BLOCKCHAIN, Asset, Market
 from exchange.engine.orders import OrderType, SelfTradePrevention, Side, TimeInForce
 from exchange.protocol.codes import ApiError, Code
 from exchange.protocol.decoding import MAX_TIME_MS, Scalar
@@ -67,6 +68,10 @@ PUBLIC_KEY = Field(
     "publicKey", text(min_length=44, max_length=44, pattern="[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]="), True
 )
 """The canonical base64 of a 32-byte ED25519 key (one text per key, so a key cannot be registered twice)."""
+CHAIN_TEXT = text(min_length=1, max_length=128, pattern=r"[\x21-\x7e]{1,128}")
+"""An address or a transaction hash: 1 to 128 printable ASCII characters, no spaces."""
+BLOCKCHAIN_NAME = text(min_length=1, max_length=32, pattern=BLOCKCHAIN.pattern)
+"""A network's name, e.g. Solana (the route checks an asset is listed on it)."""
 
 
 def _scopes(value: str) -> frozenset[Scope]:
@@ -174,6 +179,7 @@ class Query:
     end_time: int | None = None
     price_type: str = "Last"
     depth_limit: str = str(DEPTH_LIMITS[-1])
+    blockchain: str | None = None
 
     @property
     def ascending(self) -> bool:
@@ -214,6 +220,8 @@ ORDERS_QUERY = query(OPTIONAL_MARKET)
 HISTORY_QUERY = query(OPTIONAL_MARKET, ORDER_ID, LIMIT, OFFSET, SORT)
 FILLS_QUERY = query(*HISTORY_QUERY.fields, SINCE, UNTIL, Field("fillType", text(max_length=64)))
 TRANSFERS_QUERY = query(SINCE, UNTIL, LIMIT, OFFSET, SORT)
+BLOCKCHAIN_QUERY = query(Field("blockchain", BLOCKCHAIN_NAME, True))
+PAGE_QUERY = query(LIMIT, OFFSET)
 
 
 def klines_window(wanted: Query, *, now: int) -> tuple[str, int, int]:
@@ -265,24 +273,54 @@ KEY_REF = Request(KeyRequest, (PUBLIC_KEY,))
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TransferRequest:
-    """`deposit` / `withdraw`: the asset, the amount, the caller's idempotency key, the target account."""
+    """`deposit` / `withdraw`: the asset, the amount, the caller's idempotency key, the target account;
+    an on-ramp deposit by reference names the account's deposit `address` and its chain transaction instead."""
 
     symbol: str
     quantity: Decimal
     transfer_id: str | None = None
     account_id: int | None = None
+    address: str | None = None
+    transaction_hash: str | None = None
 
 
+QUANTITY = Field("quantity", DECIMAL_INPUT, True, Code.INVALID_QUANTITY)
 WITHDRAW = Request(
+    TransferRequest, (ASSET, QUANTITY, Field("transferId", text(min_length=1, max_length=MAX_ID_LENGTH)))
+)
+BY_REFERENCE = "a deposit by address is identified by its transactionHash: no transferId or accountId"
+DEPOSIT = Request(
     TransferRequest,
     (
-        ASSET,
-        Field("quantity", DECIMAL_INPUT, True, Code.INVALID_QUANTITY),
-        Field("transferId", text(min_length=1, max_length=MAX_ID_LENGTH)),
+        *WITHDRAW.fields,
+        Field("accountId", uint(ID_MAX)),
+        Field("address", CHAIN_TEXT),
+        Field("transactionHash", CHAIN_TEXT),
+    ),
+    (
+        Rule(BY_REFERENCE, ("address", None), ("transactionHash",), absent=("transferId", "accountId")),
+        Rule(BY_REFERENCE, ("transactionHash", None), ("address",)),
     ),
 )
-DEPOSIT = Request(TransferRequest, (*WITHDRAW.fields, Field("accountId", uint(ID_MAX))))
-ASSET_CREATE = Request(Asset, (Field("symbol", ASSET.kind, True), Field("decimals", uint(36), True)))
+
+
+BLOCKCHAINS = text(max_length=32 * 8 + 7, min_length=1, pattern=f"{BLOCKCHAIN.pattern}(,{BLOCKCHAIN.pattern}){{0,7}}")
+"""An asset's networks, comma-separated (at most 8), e.g. Solana,Ethereum; the engine refuses a name twice."""
+
+
+def _blockchains(value: Scalar) -> tuple[str, ...]:
+    return tuple(BLOCKCHAINS.read(value).split(","))
+
+
+ASSET_CREATE = Request(
+    Asset,
+    (
+        Field("symbol", ASSET.kind, True),
+        Field("decimals", uint(36), True),
+        Field("blockchains", Kind(BLOCKCHAINS.schema, _blockchains, ",".join)),
+    ),
+)
+"""`assetCreate`: `blockchains` default `DEFAULT_BLOCKCHAINS`."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -352,3 +390,43 @@ def _spot_setting(name: str, spot: bool | str) -> Field:
 
 ACCOUNT_UPDATE = Request(lambda: None, tuple(_spot_setting(name, spot) for name, spot in SPOT_SETTINGS.items()))
 """`accountUpdate`: only a restatement of `SPOT_SETTINGS` (a no-op)."""
+
+
+# -- transfers on chains ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WithdrawalRequest:
+    """`withdraw` on Backpack's route: what, how much, where to, and the caller's idempotency key.
+
+    `clientId` is the idempotency key of the withdrawal, as `transferId` is of the project's own
+    withdraw route; the route checks the asset, its networks and the funds."""
+
+    symbol: str
+    quantity: Decimal
+    address: str
+    blockchain: str
+    client_id: str | None = None
+
+
+WITHDRAWAL = Request(
+    WithdrawalRequest,
+    (
+        ASSET,
+        QUANTITY,
+        Field("address", CHAIN_TEXT, True),
+        Field("blockchain", BLOCKCHAIN_NAME, True),
+        Field("clientId", text(min_length=1, max_length=MAX_ID_LENGTH)),
+    ),
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settlement:
+    """The operator's `withdrawalConfirm` / `withdrawalFail`: the withdrawal's number and, if sent, its transaction."""
+
+    id: int
+    transaction_hash: str | None = None
+
+
+SETTLEMENT = Request(Settlement, (Field("id", uint(ID_MAX), True), Field("transactionHash", CHAIN_TEXT)))

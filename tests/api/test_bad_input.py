@@ -108,6 +108,16 @@ OPERATIONS = [
     Operation("pnl", "GET", "/exchange/v1/pnl", "pnlQuery", {"symbol": "SOL_USDC"}),
     Operation("withdrawals", "GET", "/wapi/v1/capital/withdrawals", "withdrawalQueryAll", WINDOW),
     Operation(
+        "withdrawal-request",
+        "POST",
+        "/wapi/v1/capital/withdrawals",
+        "withdraw",
+        {"symbol": "USDC", "quantity": "1", "address": "Dest1", "blockchain": "Solana"},
+    ),
+    Operation(
+        "deposit-address", "GET", "/wapi/v1/capital/deposit/address", "depositAddressQuery", {"blockchain": "Solana"}
+    ),
+    Operation(
         "account-create",
         "POST",
         "/exchange/v1/accounts",
@@ -152,6 +162,23 @@ OPERATIONS = [
     Operation(
         "market-resume", "POST", "/admin/v1/markets/resume", "marketResume", {"symbol": "SOL_USDC"}, signer="admin"
     ),
+    Operation(
+        "withdrawals-pending",
+        "GET",
+        "/admin/v1/withdrawals",
+        "withdrawalQueryPending",
+        {"limit": "10", "offset": "0"},
+        signer="admin",
+    ),
+    Operation(
+        "withdrawal-confirm",
+        "POST",
+        "/admin/v1/withdrawals/confirm",
+        "withdrawalConfirm",
+        {"id": "1", "transactionHash": "0xabc"},
+        signer="admin",
+    ),
+    Operation("withdrawal-fail", "POST", "/admin/v1/withdrawals/fail", "withdrawalFail", {"id": "1"}, signer="admin"),
     Operation("engine", "GET", "/admin/v1/engine", "engineQuery", {"note": "state"}, signer="admin"),
 ]
 

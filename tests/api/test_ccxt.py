@@ -233,3 +233,67 @@ def test_fetch_order_and_its_trades_older_than_the_newest_100(exchange: Exchange
     assert [t["amount"] for t in ccxt_seller.fetch_my_trades(SOL, params={"orderId": resting["id"]})] == [0.5, 0.7]
     assert ccxt_seller.fetch_order(resting["id"], SOL)["filled"] == 1.2
     ok(seller.delete("/api/v1/orders", "orderCancelAll", {"symbol": "SOL_USDC"}))  # the shared book as it was
+
+
+def test_withdraw_deposit_address_and_chain_deposits_pass_ccxt_validators(exchange: Exchange) -> None:
+    client = exchange.new_account()
+    client.fund("SOL", "5")
+    ccxt_client = backpack(exchange.url, client)
+    ccxt_client.load_markets()
+    now = ccxt_client.milliseconds()
+    assert list(ccxt_client.currencies["SOL"]["networks"]) == ["SOL"]
+
+    address = ccxt_client.fetch_deposit_address("USDC", {"network": "SOL"})
+    assert address["currency"] == "USDC" and address["address"]
+    assert ccxt_client.fetch_deposit_address("SOL", {"network": "SOL"})["address"] == address["address"]
+    body = {"symbol": "USDC", "quantity": "250", "address": address["address"], "transactionHash": "4vJ9Sig"}
+    assert exchange.admin.post("/exchange/v1/capital/deposit", "deposit", body).status_code == 200
+    (chain_deposit,) = [d for d in ccxt_client.fetch_deposits("USDC")]
+    check_transaction(
+        ccxt_client,
+        {"type": "ccxt's backpack never sets it", "updated": "nor this", "fee": "a deposit has none"},
+        "fetchDeposits",
+        chain_deposit,
+        "USDC",
+        now,
+    )
+    assert (chain_deposit["txid"], chain_deposit["network"], chain_deposit["addressTo"]) == (
+        "4vJ9Sig",
+        "SOL",
+        address["address"],
+    )
+    assert (chain_deposit["amount"], chain_deposit["status"]) == (250.0, "ok")
+
+    withdrawal = ccxt_client.withdraw("SOL", 1.5, "So1Destination", params={"network": "SOL"})
+    pending = {"type": "ccxt's backpack never sets it", "updated": "nor this", "txid": "none until sent"}
+    check_transaction(ccxt_client, pending, "withdraw", withdrawal, "SOL", now)
+    assert (withdrawal["status"], withdrawal["amount"], withdrawal["addressTo"], withdrawal["network"]) == (
+        "pending",
+        1.5,
+        "So1Destination",
+        "SOL",
+    )
+    assert ccxt_client.fetch_balance()["SOL"]["free"] == 3.5
+    with pytest.raises(ccxt.BadRequest):
+        ccxt_client.withdraw("SOL", 1, "0xabc", params={"network": "ERC20"})  # SOL is listed on Solana only
+    settled = {"id": withdrawal["id"], "transactionHash": "3sentSig"}
+    assert exchange.admin.post("/admin/v1/withdrawals/confirm", "withdrawalConfirm", settled).status_code == 200
+    (sent,) = ccxt_client.fetch_withdrawals("SOL")
+    check_transaction(
+        ccxt_client,
+        {"type": "ccxt's backpack never sets it", "updated": "nor this"},
+        "fetchWithdrawals",
+        sent,
+        "SOL",
+        now,
+    )
+    assert (sent["id"], sent["status"], sent["txid"]) == (withdrawal["id"], "ok", "3sentSig")
+
+    bounced = ccxt_client.withdraw("SOL", 2, "So1Destination", params={"network": "SOL"})
+    assert exchange.admin.post("/admin/v1/withdrawals/fail", "withdrawalFail", {"id": bounced["id"]}).status_code == 200
+    failed = ccxt_client.fetch_withdrawals("SOL", params={"sortDirection": "Desc"})[-1]
+    check_transaction(ccxt_client, pending, "fetchWithdrawals", failed, "SOL", now)
+    assert (failed["id"], failed["status"]) == (bounced["id"], "failed")
+    assert ccxt_client.fetch_balance()["SOL"]["free"] == 3.5
+    oldest_first = ccxt_client.fetch_withdrawals("SOL", params={"sortDirection": "Asc"})
+    assert [w["id"] for w in oldest_first] == [withdrawal["id"], bounced["id"]]

@@ -8,7 +8,7 @@ import pytest
 from starlette.responses import Response
 from starlette.routing import Route
 
-from exchange.api import own, private, public
+from exchange.api import capital, own, private, public
 from exchange.api.routes import Call, routes
 from exchange.app import routes as app_routes
 from exchange.protocol.endpoints import ENDPOINTS, Tag
@@ -41,7 +41,7 @@ def test_the_document_is_the_table() -> None:
 
 
 def test_every_endpoint_needs_its_one_handler() -> None:
-    handlers = {**public.HANDLERS, **private.HANDLERS, **own.HANDLERS}
+    handlers = {**public.HANDLERS, **private.HANDLERS, **capital.HANDLERS, **own.HANDLERS}
     assert len(handlers) == len(ENDPOINTS)
     del handlers[ENDPOINTS[0]]
     with pytest.raises(RuntimeError, match="without a handler"):
@@ -51,4 +51,12 @@ def test_every_endpoint_needs_its_one_handler() -> None:
         return Response()
 
     with pytest.raises(RuntimeError, match="of no endpoint"):
-        routes({**public.HANDLERS, **private.HANDLERS, **own.HANDLERS, dataclasses.replace(ENDPOINTS[0]): stray})
+        routes(
+            {
+                **public.HANDLERS,
+                **private.HANDLERS,
+                **capital.HANDLERS,
+                **own.HANDLERS,
+                dataclasses.replace(ENDPOINTS[0]): stray,
+            }
+        )

@@ -49,9 +49,10 @@ def test_cancel_params_parse_back_to_the_order_id() -> None:
 
 
 def test_markets_read_back_equal_the_listings() -> None:
-    decimals = client.asset_decimals([replies.ASSET.encode(a) for a in ASSETS])
+    assets = client.assets_of([replies.ASSET.encode(a) for a in ASSETS])
+    assert list(assets.values()) == list(ASSETS)
     for market in MARKETS:
-        assert client.market_of(replies.MARKET.encode(replies.Listing(market, False, 0)), decimals) == market
+        assert client.market_of(replies.MARKET.encode(replies.Listing(market, False, 0)), assets) == market
 
 
 def test_depth_reads_back_best_first() -> None:
@@ -134,6 +135,9 @@ def test_key_params_parse_back(key: requests.KeyRequest) -> None:
 TRANSFERS = [
     requests.TransferRequest(symbol="USDC", quantity=Decimal("1000")),
     requests.TransferRequest(symbol="SOL", quantity=Decimal("0.000000001"), transfer_id="t" * 64, account_id=2**63 - 1),
+    requests.TransferRequest(
+        symbol="USDC", quantity=Decimal("2.5"), address="sol" + "a" * 32, transaction_hash="~" * 128
+    ),
 ]
 
 
@@ -148,6 +152,26 @@ def test_a_withdrawal_never_names_another_account() -> None:
     with pytest.raises(ApiError) as refused:
         requests.WITHDRAW.read(params)
     assert (refused.value.status, refused.value.code) == (400, "INVALID_CLIENT_REQUEST")
+
+
+WITHDRAWALS = [
+    requests.WithdrawalRequest(symbol="SOL", quantity=Decimal("1.5"), address="So1Dest", blockchain="Solana"),
+    requests.WithdrawalRequest(
+        symbol="USDC", quantity=Decimal("0.000001"), address="0x" + "f" * 126, blockchain="Ethereum", client_id="c" * 64
+    ),
+]
+
+
+@pytest.mark.parametrize("withdrawal", WITHDRAWALS)
+def test_withdrawal_params_parse_back(withdrawal: requests.WithdrawalRequest) -> None:
+    assert requests.WITHDRAWAL.read(requests.WITHDRAWAL.params(withdrawal)) == withdrawal
+
+
+@pytest.mark.parametrize(
+    "settlement", [requests.Settlement(id=1), requests.Settlement(id=2**63 - 1, transaction_hash="!")]
+)
+def test_settlement_params_parse_back(settlement: requests.Settlement) -> None:
+    assert requests.SETTLEMENT.read(requests.SETTLEMENT.params(settlement)) == settlement
 
 
 @pytest.mark.parametrize("asset", ASSETS, ids=lambda a: a.symbol)

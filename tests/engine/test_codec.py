@@ -7,10 +7,19 @@ from typing import Any
 from exchange.bench.persist import workload
 from exchange.demo import BTC, USDC
 from exchange.engine import codec
-from exchange.engine.commands import CancelAllOrders, CancelOrder, Command, Deposit, SetMarketHalted, Withdraw
+from exchange.engine.commands import (
+    CancelAllOrders,
+    CancelOrder,
+    Chain,
+    Command,
+    Deposit,
+    SetMarketHalted,
+    SettleWithdrawal,
+    Withdraw,
+)
 from exchange.engine.engine import Engine
 from exchange.engine.errors import RejectReason
-from exchange.engine.events import BalanceChanged, Event, Rejected
+from exchange.engine.events import BalanceChanged, Event, Rejected, WithdrawalSettled
 from exchange.engine.queries import (
     GetBalances,
     GetBooks,
@@ -35,6 +44,18 @@ def test_every_command_and_event_of_a_trading_session_round_trips() -> None:
         CancelOrder(account_id=1, symbol="BTC_USDC", client_id=7, ts=9),
         CancelAllOrders(account_id=2, symbol="BTC_USDC", ts=9),
         Withdraw(account_id=1, asset="USDC", amount=5, transfer_id="w", ts=9),
+        Withdraw(
+            account_id=1, asset="USDC", amount=5, transfer_id="w2", chain=Chain(blockchain="Solana", address="a"), ts=9
+        ),
+        SettleWithdrawal(transfer_id="w2", confirmed=True, transaction_hash="tx", ts=10),
+        Deposit(
+            account_id=1,
+            asset="USDC",
+            amount=5,
+            transfer_id="c",
+            chain=Chain(blockchain="Solana", address="r", transaction_hash="t"),
+            ts=11,
+        ),
     ]
     seen: set[type[Any]] = set()
     for command in commands:
@@ -44,6 +65,7 @@ def test_every_command_and_event_of_a_trading_session_round_trips() -> None:
             seen.add(type(event))
     assert len(seen) >= 8, seen
     assert {type(c) for c in commands} >= {Deposit, SetMarketHalted, CancelOrder, CancelAllOrders, Withdraw}
+    assert WithdrawalSettled in seen
 
 
 def test_every_query_and_its_answer_round_trips() -> None:

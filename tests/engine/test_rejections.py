@@ -14,16 +14,19 @@ from exchange.engine.commands import (
     AddMarket,
     CancelAllOrders,
     CancelOrder,
+    Chain,
     Deposit,
     PlaceOrder,
     SetMarketHalted,
+    SettleWithdrawal,
     Withdraw,
 )
 from exchange.engine.engine import Engine
 from exchange.engine.errors import RejectReason
-from exchange.engine.events import OrderCancelled, Rejected
+from exchange.engine.events import OrderCancelled, Rejected, WithdrawalSettled
 from exchange.engine.numbers import Asset, InvalidInput
 from exchange.engine.orders import OrderType, Side, TimeInForce
+from exchange.engine.state import digest, restore, snapshot
 from tests.engine.builders import (
     BTC,
     BTC_USDC,
@@ -80,6 +83,29 @@ def test_withdrawals_come_only_from_available() -> None:
         engine, Withdraw(account_id=1, asset="BTC", amount=1, transfer_id="w", ts=1), RejectReason.DUPLICATE_TRANSFER
     )
     assert engine.balances_of(1)["BTC"] == (0, 10 * BTC_USDC.base_atoms_per_step)
+
+
+def test_a_withdrawal_to_a_chain_is_pending_until_settled_once() -> None:
+    engine = make_engine()
+    before = engine.balances_of(1)["BTC"][0]
+    chain = Chain(blockchain="Bitcoin", address="bc1q")
+    for transfer_id in ("sent", "bounced"):
+        accepted(engine, Withdraw(account_id=1, asset="BTC", amount=7, transfer_id=transfer_id, chain=chain, ts=1))
+    assert set(engine.pending_withdrawals) == {"sent", "bounced"}
+    assert engine.balances_of(1)["BTC"][0] == before - 14
+    assert digest(restore(snapshot(engine))) == digest(engine)
+
+    events = accepted(engine, SettleWithdrawal(transfer_id="sent", confirmed=True, transaction_hash="0xab", ts=2))
+    assert of_type(events, WithdrawalSettled)[0].transaction_hash == "0xab"
+    assert engine.balances_of(1)["BTC"][0] == before - 14
+    accepted(engine, SettleWithdrawal(transfer_id="bounced", confirmed=False, ts=3))
+    assert engine.balances_of(1)["BTC"][0] == before - 7
+    for transfer_id in ("sent", "bounced", "never"):
+        for confirmed in (True, False):
+            command = SettleWithdrawal(transfer_id=transfer_id, confirmed=confirmed, ts=4)
+            rejected(engine, command, RejectReason.WITHDRAWAL_NOT_PENDING)
+    accepted(engine, Withdraw(account_id=1, asset="BTC", amount=1, transfer_id="ledger", ts=5))
+    assert not engine.pending_withdrawals  # without a chain a withdrawal settles at once
 
 
 def test_halted_market_refuses_orders_but_allows_cancels() -> None:

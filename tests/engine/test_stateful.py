@@ -33,10 +33,12 @@ from exchange.engine import state
 from exchange.engine.commands import (
     CancelAllOrders,
     CancelOrder,
+    Chain,
     Command,
     Deposit,
     PlaceOrder,
     SetMarketHalted,
+    SettleWithdrawal,
     Withdraw,
 )
 from exchange.engine.engine import Engine
@@ -52,6 +54,7 @@ from exchange.engine.events import (
     OrderFilled,
     Rejected,
     TradeExecuted,
+    WithdrawalSettled,
     Withdrawn,
 )
 from exchange.engine.numbers import fee_atoms
@@ -168,6 +171,8 @@ class EngineMachine(RuleBasedStateMachine):
             self.net[deposited.asset] += deposited.amount
         for withdrawn in of_type(events, Withdrawn):
             self.net[withdrawn.asset] -= withdrawn.amount
+        for settled in of_type(events, WithdrawalSettled):
+            self.net[settled.asset] += 0 if settled.confirmed else settled.amount  # a failed one comes back
         self.track_orders(events)
         if isinstance(command, PlaceOrder):
             self.check_placement(command, events, makers)
@@ -347,15 +352,23 @@ class EngineMachine(RuleBasedStateMachine):
         size=st.integers(1, 100),
         tid=transfer_ids,
         withdraw=st.booleans(),
+        to_chain=st.booleans(),
     )
-    def transfer(self, account: int, asset: str, size: int, tid: str, withdraw: bool) -> None:
+    def transfer(self, account: int, asset: str, size: int, tid: str, withdraw: bool, to_chain: bool) -> None:
         if withdraw:
             available = self.engine.balances_of(account).get(asset, (0, 0))[0]
             amount = max(1, available * size // 90)
-            self.apply(Withdraw(account_id=account, asset=asset, amount=amount, transfer_id=tid, ts=self.ts))
+            chain = Chain(blockchain="Solana", address="dest") if to_chain else None
+            command = Withdraw(account_id=account, asset=asset, amount=amount, transfer_id=tid, chain=chain, ts=self.ts)
+            self.apply(command)
         else:
             amount = FUNDING[asset] * size // 100
             self.apply(Deposit(account_id=account, asset=asset, amount=amount, transfer_id=tid, ts=self.ts))
+
+    @rule(tid=transfer_ids, confirmed=st.booleans())
+    def settle_withdrawal(self, tid: str, confirmed: bool) -> None:
+        """Settle a pending withdrawal (failed: its amount returns), or try one that is not pending."""
+        self.apply(SettleWithdrawal(transfer_id=tid, confirmed=confirmed, ts=self.ts))
 
     @rule(account=accounts, symbol=symbols, side=sides, offset=offsets, quantity=quantities, stp=stps)
     def place_plain_limit(

@@ -3,16 +3,20 @@
 And its key commands work against a real server (`exchange serve`, open sign-up):
 `accounts create` opens an account, `keys add` registers a second key and prints it
 once, `keys list` shows both, `keys revoke` revokes one, whose next call is refused.
+So do the operator's: an asset listed on its blockchains, a deposit by address (once per
+transaction), and pending withdrawals listed, confirmed and failed.
 """
 
 from __future__ import annotations
 
 import json
 import subprocess
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from exchange.api.auth import KeyPair
+from tests.api.client import Client, ok
 from tests.support.databases import SERVER_URL
 from tests.support.processes import EXCHANGE, Process, environment, free_port, scratch_site
 
@@ -174,6 +178,45 @@ def test_keys_add_list_and_revoke_against_a_server(tmp_path: Path) -> None:
             assert [k["revoked"] for k in documents(result.stdout)[0]] == [False, True]
 
             result = run("keys", "revoke", "--public-key", "nobody", "--url", url, "--key", owner["secret"])
+            assert result.returncode == 1 and "400 INVALID_CLIENT_REQUEST" in result.stderr, result
+        finally:
+            assert server.terminate() == 0, server.output()
+
+
+def test_the_operator_lists_blockchains_credits_by_address_and_settles_withdrawals(tmp_path: Path) -> None:
+    admin = KeyPair.generate()
+    assert run("deposit", "SOL", "1", "--address", "REF").returncode == 2  # an address needs its transaction
+    with scratch_site("exchange_cli") as (port, url, database_url):
+
+        def operate(*args: str) -> Any:
+            result = run(*args, "--url", url, "--key", admin.secret)
+            assert result.returncode == 0, result
+            return documents(result.stdout)[0]
+
+        env = environment(DATABASE_URL=database_url, EXCHANGE_ADMIN_PUBLIC_KEY=admin.public_key, EXCHANGE_BOTS="false")
+        server = Process([EXCHANGE, "serve", "--port", str(port)], env, tmp_path / "serve.log")
+        try:
+            server.wait_http(f"{url}/ready")
+            assert operate("assets", "add", "SOL", "--decimals", "9", "--blockchains", "Solana,Eclipse")["tokens"]
+            keys = KeyPair.generate()
+            opened = operate("accounts", "create", "--public-key", keys.public_key)
+            trader = Client(url, keys, opened["accountId"])
+            eclipse = {"blockchain": "Eclipse"}
+            reference = ok(trader.get("/wapi/v1/capital/deposit/address", "depositAddressQuery", eclipse))
+            for duplicate in (False, True):
+                credited = operate("deposit", "SOL", "10", "--address", reference["address"], "--tx", "EcTx1")
+                assert (credited["accountId"], credited["duplicate"]) == (opened["accountId"], duplicate)
+
+            body = {"symbol": "SOL", "quantity": "4", "address": "EcDest", "blockchain": "Eclipse"}
+            sent = ok(trader.post("/wapi/v1/capital/withdrawals", "withdraw", {**body, "clientId": "a"}))
+            bounced = ok(trader.post("/wapi/v1/capital/withdrawals", "withdraw", {**body, "clientId": "b"}))
+            assert [w["id"] for w in operate("withdrawals", "list")] == [sent["id"], bounced["id"]]
+            confirmed = operate("withdrawals", "confirm", str(sent["id"]), "--tx", "EcOut1")
+            assert (confirmed["status"], confirmed["transactionHash"]) == ("confirmed", "EcOut1")
+            assert operate("withdrawals", "fail", str(bounced["id"]))["status"] == "failed"
+            assert operate("withdrawals", "list") == []
+            assert Decimal(trader.balances()["SOL"]["available"]) == 6
+            result = run("withdrawals", "fail", str(sent["id"]), "--url", url, "--key", admin.secret)
             assert result.returncode == 1 and "400 INVALID_CLIENT_REQUEST" in result.stderr, result
         finally:
             assert server.terminate() == 0, server.output()

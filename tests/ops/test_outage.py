@@ -101,6 +101,9 @@ async def setup(http: httpx.AsyncClient, admin: Trader) -> tuple[Trader, Trader]
     return trader, late
 
 
+TO_CHAIN = {"address": "So1Dest", "blockchain": "Solana"}
+
+
 async def outage(url: str, http: httpx.AsyncClient, trader: Trader, late: Trader) -> dict[str, Reply]:
     """Place an order, then call every kind of route at once; return each answer."""
     replies = {"POST /api/v1/order": await timed(trader.send("POST", "/api/v1/order", "orderExecute", bid("1.11")))}
@@ -124,6 +127,12 @@ async def outage(url: str, http: httpx.AsyncClient, trader: Trader, late: Trader
         ),
         "POST /exchange/v1/capital/withdraw": lambda: trader.send(
             "POST", "/exchange/v1/capital/withdraw", "withdraw", {"symbol": "USDC", "quantity": "1"}
+        ),
+        "POST /wapi/v1/capital/withdrawals": lambda: trader.send(
+            "POST", "/wapi/v1/capital/withdrawals", "withdraw", {**TO_CHAIN, "symbol": "USDC", "quantity": "1"}
+        ),
+        "GET /wapi/v1/capital/deposit/address": lambda: trader.send(
+            "GET", "/wapi/v1/capital/deposit/address", "depositAddressQuery", {"blockchain": "Solana"}
         ),
     }
     answers = await asyncio.gather(*(timed(call()) for call in calls.values()))

@@ -21,7 +21,7 @@ from sqlalchemy import select, text
 
 from exchange.bench.persist import batches, workload
 from exchange.engine import state
-from exchange.engine.commands import AddAsset, Deposit
+from exchange.engine.commands import AddAsset, Chain, Command, Deposit, SettleWithdrawal, Withdraw
 from exchange.engine.engine import Engine
 from exchange.engine.events import Rejected
 from exchange.engine.numbers import Asset
@@ -172,3 +172,53 @@ def test_the_server_reads_timestamp_literals_as_the_same_microsecond(database_ur
             await db.dispose()
 
     assert asyncio.run(main()) == [to_datetime(m) for m in moments]
+
+
+def test_withdrawals_settled_in_their_own_batch_or_a_later_one_are_stored_settled(database_url: str) -> None:
+    engine = Engine()
+    btc = Asset(symbol="BTC", decimals=8, blockchains=("Bitcoin", "Lightning"))
+    chain = Chain(blockchain="Bitcoin", address="bc1q")
+
+    def withdraw(transfer_id: str) -> Withdraw:
+        return Withdraw(account_id=1, asset="BTC", amount=10, transfer_id=transfer_id, chain=chain, ts=3)
+
+    runs: list[list[Command]] = [
+        [AddAsset(asset=btc, ts=1), Deposit(account_id=1, asset="BTC", amount=100, transfer_id="in", ts=2)],
+        [
+            withdraw("same-batch"),
+            withdraw("next-batch"),
+            SettleWithdrawal(transfer_id="same-batch", confirmed=True, transaction_hash="tx1", ts=4),
+        ],
+        [SettleWithdrawal(transfer_id="next-batch", confirmed=False, ts=5), withdraw("still-pending")],
+    ]
+
+    async def main() -> tuple[Engine, list[tuple[str, str, str | None]]]:
+        db = create_engine(database_url)
+        writer = Writer(db)
+        await writer.claim()
+        try:
+            for commands in runs:
+                results = [engine.handle(c) for c in commands]
+                assert not any(isinstance(e, Rejected) for events in results for e in events)
+                await writer.commit(results)
+            await writer.close()
+            t = tables.transfers.c
+            async with db.connect() as connection:
+                rows = await connection.execute(
+                    select(t.transfer_id, t.status, t.transaction_hash).where(t.kind == "withdrawal").order_by(t.id)
+                )
+                stored = [tuple(row) for row in rows]
+            return await load_engine(db), stored
+        finally:
+            await db.dispose()
+
+    loaded, stored = asyncio.run(main())
+    assert stored == [
+        ("same-batch", "confirmed", "tx1"),
+        ("next-batch", "failed", None),
+        ("still-pending", "pending", None),
+    ]
+    assert list(loaded.pending_withdrawals) == ["still-pending"]
+    assert loaded.assets["BTC"].blockchains == ("Bitcoin", "Lightning")
+    assert loaded.balances_of(1)["BTC"] == (80, 0)
+    assert state.digest(loaded) == state.digest(engine)
