@@ -22,13 +22,13 @@ def test_a_blocked_loop_is_reported_by_both_clocks_and_each_scrape_starts_over()
             time.sleep(0.03)  # blocked without working: wall time only
             await asyncio.sleep(0.01)
             wall, cpu = scrape()
-            assert wall >= 0.03 and cpu < 0.02
+            assert wall >= 0.028 and cpu < 0.02  # the overshoot past the 1 ms asked for
             spinning = time.thread_time()
             while time.thread_time() - spinning < 0.03:  # blocked by work: both clocks
                 pass
             await asyncio.sleep(0.01)
             wall, cpu = scrape()
-            assert cpu >= 0.03 and wall >= 0.03
+            assert cpu >= 0.03 and wall >= 0.028
             await asyncio.sleep(0.05)
             assert scrape()[1] < 0.02
 
