@@ -200,15 +200,19 @@ class Fleet:
         counts = [c.frames for c in self.clients if not c.closed]
         return max(counts) - min(counts) if counts else 0
 
-    async def drive(self, port: int, secret: str, window: int, stop: asyncio.Event, connections: int = 4) -> int:
-        """Place orders on SYMBOL while the slowest client is fewer than `window` frames behind; return how many."""
+    async def drive(self, ports: list[int], secret: str, window: int, stop: asyncio.Event) -> int:
+        """Place orders on SYMBOL while the slowest client is fewer than `window` frames behind; return how many.
+
+        Four connections per server (a gateway's order takes a Redis round trip more, so
+        one gateway's four would drive the fan-out at a fraction of its capacity).
+        """
         keys = KeyPair.from_secret(secret)
         placed = 0
 
         async def one(seed: int) -> None:
             nonlocal placed
             rng = random.Random(seed)
-            connection = await Connection.open(port)
+            connection = await Connection.open(ports[seed % len(ports)])
             while not stop.is_set():
                 if self.behind() >= window:
                     await asyncio.sleep(0.001)
@@ -228,7 +232,7 @@ class Fleet:
                 placed += 1
             connection.close()
 
-        await asyncio.gather(*(one(n) for n in range(connections)))
+        await asyncio.gather(*(one(n) for n in range(4 * len(ports))))
         return placed
 
     async def measure(self, seconds: float, drive: dict[str, Any] | None, record: str | None) -> dict[str, Any]:
@@ -552,7 +556,7 @@ async def _run(server_url: str, clients: int, seconds: float, rest_clients: int,
                     server.process.send_signal(signal.SIGUSR1)
                     return await server.ask(None)
 
-                drive = {"port": port, "secret": trader.secret, "window": window}
+                drive = {"ports": [port], "secret": trader.secret, "window": window}
                 pids = {"exchange": [server.process.pid], "postgres": await backend_pids(database_url)}
                 figures = await _phases(fleet, drive, ([port], keys), seconds, frames_file, probe, pids)
         figures.ceiling, figures.broadcasts = await _ceiling(fleet, [clients], seconds, frames_file)
@@ -576,7 +580,7 @@ async def _run_split(
                 counts = [clients // gateways + (n < clients % gateways) for n in range(gateways)]
                 for port, count in zip(split.ports, counts, strict=True):
                     await fleet.ask({"do": "connect", "port": port, "count": count})
-                drive = {"port": split.ports[0], "secret": trader.secret, "window": window}
+                drive = {"ports": split.ports, "secret": trader.secret, "window": window}
                 pids = {**split.pids, "postgres": await backend_pids(database_url)}
                 probe = functools.partial(_engine_stalls, split.engine_port)
                 figures = await _phases(fleet, drive, (split.ports, keys), seconds, frames_file, probe, pids)
