@@ -4,8 +4,9 @@ Processes. The exchange runs as `exchange serve` does (the app under uvicorn wit
 `StreamProtocol`, the default asyncio loop) in its own process, on a scratch database,
 with a probe task that measures the event loop's longest stall (how late a 1 ms sleep
 wakes up) both in wall time and in the loop thread's CPU time (the difference is time
-the process was descheduled: clients, database and server share the cores); the
-probe lives only in this benchmark's server entry point. The 1,000
+the process was descheduled: clients, database and server share the cores; the
+`LoopMonitor` of `exchange.observability`), started by this benchmark's server entry
+point with GC timing beside it. The 1,000
 clients run in a second process: minimal websocket clients on asyncio protocols that
 count frames and bytes, answer pings, and decode only the last frame of each read to
 sample the delivery lag (receive time minus the frame's `E`). The same client process
@@ -27,6 +28,15 @@ Phases, one run:
 3. ceiling: a bare `websockets` server in its own process, with the same 1,000 clients
    connected, calls `broadcast()` with the frames recorded in phase 1 as fast as its
    loop turns (broadcast skips a client whose buffer is full, its flow control).
+
+With `--gateways N` the same phases run against one engine process and N gateway
+processes over a private Redis (`exchange.bench.api.split_exchange`; each gateway as
+`exchange serve` runs it), the clients, the driver's and the REST load's connections
+spread evenly over the gateways; the ceiling is N bare servers with the same split, so
+each gateway's fan-out is compared with its own bare twin. The engine process's stall
+is its own measurement (`EXCHANGE_LOOP_MONITOR`: `exchange_event_loop_stall_seconds`,
+scraped from its `/metrics` before and after each phase), and the CPU every process used
+is printed beside each phase.
 
 Client, servers, database and load share the machine, so every figure is a floor of
 what the server alone would do, and the ratio compares like with like.
@@ -203,8 +213,7 @@ class Fleet:
     async def drive(self, ports: list[int], secret: str, window: int, stop: asyncio.Event) -> int:
         """Place orders on SYMBOL while the slowest client is fewer than `window` frames behind; return how many.
 
-        Four connections per server (a gateway's order takes a Redis round trip more, so
-        one gateway's four would drive the fan-out at a fraction of its capacity).
+        Four connections per server, so over gateways the orders come through each of them.
         """
         keys = KeyPair.from_secret(secret)
         placed = 0
