@@ -7,9 +7,10 @@ wakes up) both in wall time and in the loop thread's CPU time (the difference is
 the process was descheduled: clients, database and server share the cores; the
 `LoopMonitor` of `exchange.observability`), started by this benchmark's server entry
 point with GC timing beside it. The 1,000 clients run in a second process: minimal
-websocket clients on asyncio protocols that count frames and bytes, answer pings, and decode only the last frame of each read to
-sample the delivery lag (receive time minus the frame's `E`). The same client process
-drives the orders of the streamed market, so it knows how far behind its clients are.
+websocket clients on asyncio protocols that count frames and bytes, answer pings, and
+decode only the last frame of each read to sample the delivery lag (receive time minus
+the frame's `E`). The same client process drives the orders of the streamed market, so
+it knows how far behind its clients are.
 
 Phases, one run:
 
