@@ -139,6 +139,8 @@ def create_app(settings: Settings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             stack.push_async_callback(shared.close)
+            if settings.loop_monitor:
+                await stack.enter_async_context(observability.monitoring_loop())
             db = await stack.enter_async_context(open_database(settings))
             app.state.db = db
             accounts = Accounts(db, timeout=settings.database_timeout)

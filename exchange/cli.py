@@ -151,6 +151,9 @@ def bench_ws(
     seconds: float = typer.Option(10.0, help="Duration of each measurement."),
     rest_clients: int = typer.Option(16, help="Signed REST connections placing orders while the clients listen."),
     window: int = typer.Option(200, help="Frames the slowest client may lag the fastest before orders pause."),
+    gateways: int = typer.Option(
+        0, help="Spread the clients over N gateway processes with one engine process over a private Redis.", min=0
+    ),
     database_url: str | None = typer.Option(
         None, "--database-url", envvar="DATABASE_URL", help="Server to use (a scratch database is made and dropped)."
     ),
@@ -158,7 +161,14 @@ def bench_ws(
     """Frames/s to 1,000 websocket clients while orders flow, REST under that load, against a bare broadcast()."""
     from exchange.bench.ws import main as run
 
-    run(clients=clients, seconds=seconds, rest_clients=rest_clients, window=window, server_url=database_url)
+    run(
+        clients=clients,
+        seconds=seconds,
+        rest_clients=rest_clients,
+        window=window,
+        gateways=gateways,
+        server_url=database_url,
+    )
 
 
 # -- running it: serve, demo, bots ------------------------------------------------------

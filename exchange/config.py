@@ -127,6 +127,8 @@ class Settings(BaseSettings):
         default="INFO", validation_alias=AliasChoices("EXCHANGE_LOG_LEVEL", "LOG_LEVEL", "log_level")
     )
     log_format: Literal["auto", "json", "text"] = "auto"
+    loop_monitor: bool = False
+    """Measure the event loop's longest stall for `/metrics` (`exchange_event_loop_stall_seconds`)."""
 
     @field_validator("database_url")
     @classmethod

@@ -11,7 +11,13 @@ Metrics (prometheus-client, served at `GET /metrics`):
 - `exchange_websocket_connections` and `exchange_websocket_slow_clients_dropped_total`:
   incremented by the websocket server;
 - `exchange_http_request_duration_seconds{method,route,status}`: by route *template*
-  (`/api/v1/order`, never a raw path with ids), so cardinality stays bounded.
+  (`/api/v1/order`, never a raw path with ids), so cardinality stays bounded;
+- `exchange_event_loop_stall_seconds{clock}` (with `EXCHANGE_LOOP_MONITOR=true`): the
+  longest event-loop stall since the previous scrape, read and reset by each scrape (so
+  one scraper sees every stall once): how late a 1 ms sleep woke (`clock="wall"`) and
+  the loop thread's CPU time in that sleep (`clock="cpu"`; wall minus CPU is time the
+  process was descheduled by its neighbours). Opt-in: waking every millisecond costs an
+  idle process about a percent of a core.
 
 Logs go to stderr, one line per record: JSON objects in production (a platform's log
 pipeline parses them), `time level logger message key=value` in a terminal. `"auto"`
@@ -30,11 +36,13 @@ to a process that can trade. Both answers name the instance's `role` and `epoch`
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sys
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any, Literal
@@ -76,6 +84,11 @@ ENGINE_EPOCH = Gauge("exchange_engine_epoch", "The fencing epoch of this instanc
 WEBSOCKET_CONNECTIONS = Gauge("exchange_websocket_connections", "Open websocket connections.")
 WEBSOCKET_DROPPED = Counter(
     "exchange_websocket_slow_clients_dropped", "Websocket clients disconnected for falling behind."
+)
+LOOP_STALL = Gauge(
+    "exchange_event_loop_stall_seconds",
+    "Longest event-loop stall since the previous scrape (how late a 1 ms sleep woke): wall or loop-thread CPU time.",
+    ["clock"],
 )
 HTTP_SECONDS = Histogram(
     "exchange_http_request_duration_seconds",
@@ -133,6 +146,44 @@ def watch_seat(seat: EngineSeat) -> None:
     for role in Role:
         ENGINE_ROLE.labels(role=role.value).set_function(lambda role=role: float(seat.role is role))  # type: ignore[misc]
     ENGINE_EPOCH.set_function(lambda: seat.epoch or 0)
+
+
+class LoopMonitor:
+    """The event loop's longest stall since the last `take`, in wall time and in the loop thread's CPU time."""
+
+    def __init__(self) -> None:
+        self.longest = 0.0  # float-ok: seconds
+        self.longest_cpu = 0.0  # float-ok: seconds
+
+    async def run(self) -> None:
+        """Sleep 1 ms at a time forever, keeping the largest overshoot and the loop thread's CPU time in it."""
+        loop = asyncio.get_running_loop()
+        while True:
+            before, cpu = loop.time(), time.thread_time()
+            await asyncio.sleep(0.001)
+            self.longest = max(self.longest, loop.time() - before - 0.001)
+            self.longest_cpu = max(self.longest_cpu, time.thread_time() - cpu)
+
+    def take(self, clock: Literal["wall", "cpu"]) -> float:  # float-ok: seconds
+        """The longest stall by `clock` since the last take of it, which starts over."""
+        if clock == "wall":
+            longest, self.longest = self.longest, 0.0
+        else:
+            longest, self.longest_cpu = self.longest_cpu, 0.0
+        return longest
+
+
+@asynccontextmanager
+async def monitoring_loop() -> AsyncIterator[None]:
+    """Run a `LoopMonitor` on this loop, reported (and reset) by every scrape of `LOOP_STALL`."""
+    monitor = LoopMonitor()
+    LOOP_STALL.labels(clock="wall").set_function(lambda: monitor.take("wall"))
+    LOOP_STALL.labels(clock="cpu").set_function(lambda: monitor.take("cpu"))
+    task = asyncio.create_task(monitor.run(), name="loop-monitor")
+    try:
+        yield
+    finally:
+        task.cancel()
 
 
 # -- logs ---------------------------------------------------------------------------

@@ -29,7 +29,8 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import httpx
@@ -166,8 +167,8 @@ async def load(port: int | Sequence[int], requests: list[MakeRequest], seconds: 
     return Run(requests=len(latencies), errors=errors, seconds=elapsed, latencies=latencies)
 
 
-def _start(target: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    code = f"from exchange.bench.api import {target}; {target}({port})"
+def _start(target: str, port: int, env: dict[str, str], module: str = __name__) -> subprocess.Popen[bytes]:
+    code = f"from {module} import {target}; {target}({port})"
     process = subprocess.Popen([sys.executable, "-c", code], env={**os.environ, **env})
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -260,35 +261,57 @@ async def _wait_ready(port: int) -> None:
             await asyncio.sleep(0.1)
 
 
+@dataclass
+class Split:
+    """The processes of the split form: one engine and its gateways (their HTTP ports), and pids to meter."""
+
+    engine_port: int
+    ports: list[int]
+    pids: dict[str, list[int]]
+
+
+@asynccontextmanager
+async def split_exchange(
+    database_url: str, admin: KeyPair, gateways: int, env: dict[str, str], serve: str = __name__
+) -> AsyncIterator[Split]:
+    """One engine process and `gateways` gateway processes over a private Redis, ready; stopped on exit.
+
+    `serve` names the module whose `serve_exchange(port)` runs each process; `env` is added
+    to `server_env`'s settings.
+    """
+    from exchange.bench.redis import private_redis
+
+    with private_redis() as (redis_url, redis_pid):
+        settings = {**server_env(database_url, admin), "REDIS_URL": redis_url, **env}
+        engine_port, ports = _free_port(), [_free_port() for _ in range(gateways)]
+        started: list[subprocess.Popen[bytes]] = []
+        try:
+            started.append(_start("serve_exchange", engine_port, {**settings, "EXCHANGE_ROLE": "engine"}, serve))
+            await _wait_ready(engine_port)
+            for port in ports:
+                started.append(_start("serve_exchange", port, {**settings, "EXCHANGE_ROLE": "gateway"}, serve))
+                await _wait_ready(port)
+            pids = {"engine": [started[0].pid], "redis": [redis_pid]}
+            yield Split(engine_port, ports, pids | {f"gateway {n}": [p.pid] for n, p in enumerate(started[1:], 1)})
+        finally:
+            for process in started:
+                _stop(process)
+
+
 async def _measure_split(server_url: str, clients: int, seconds: float, gateways: int) -> tuple[Run, dict[str, float]]:
     """Orders/s through `gateways` gateway processes and one engine process over a private Redis; CPU by process."""
     from exchange.bench.cpu import CpuMeter
-    from exchange.bench.redis import private_redis
     from exchange.persistence.database import backend_pids, scratch_database
 
     async with scratch_database(server_url, prefix="exchange_bench_api") as database_url:
         admin = KeyPair.generate()
-        with private_redis() as (redis_url, redis_pid):
-            env = {**server_env(database_url, admin), "REDIS_URL": redis_url}
-            engine_port = _free_port()
-            started = [_start("serve_exchange", engine_port, {**env, "EXCHANGE_ROLE": "engine"})]
-            await _wait_ready(engine_port)
-            ports = [_free_port() for _ in range(gateways)]
-            try:
-                for port in ports:
-                    started.append(_start("serve_exchange", port, {**env, "EXCHANGE_ROLE": "gateway"}))
-                    await _wait_ready(port)
-                keys = await asyncio.to_thread(_setup, f"http://127.0.0.1:{ports[0]}", admin, clients)
-                postgres = await backend_pids(database_url)
-                groups = {"engine": [started[0].pid], "redis": [redis_pid], "postgres": postgres}
-                groups |= {f"gateway {n + 1}": [process.pid] for n, process in enumerate(started[1:])}
-                meter = CpuMeter({**groups, "load generator": [os.getpid()]})
-                meter.start()
-                run = await load(ports, [_order_maker(k, i) for i, k in enumerate(keys)], seconds)
-                meter.stop()
-            finally:
-                for process in started:
-                    _stop(process)
+        async with split_exchange(database_url, admin, gateways, {}) as split:
+            keys = await asyncio.to_thread(_setup, f"http://127.0.0.1:{split.ports[0]}", admin, clients)
+            postgres = await backend_pids(database_url)
+            meter = CpuMeter({**split.pids, "postgres": postgres, "load generator": [os.getpid()]})
+            meter.start()
+            run = await load(split.ports, [_order_maker(k, i) for i, k in enumerate(keys)], seconds)
+            meter.stop()
     return run, meter.used
 
 
@@ -314,10 +337,11 @@ async def _measure_one(server_url: str, clients: int, seconds: float) -> tuple[R
 
 
 def _line(name: str, run: Run, cpu: dict[str, float]) -> str:
-    shares = ", ".join(f"{process} {seconds / run.seconds:.0%}" for process, seconds in cpu.items())
+    from exchange.bench.cpu import cpu_shares
+
     return (
         f"  {name:<12} {run.rate:8.0f} orders/s   p50 {run.percentile(50):6.2f} ms   p99 {run.percentile(99):6.2f} ms"
-        f"   ({run.errors} errors)   CPU of a core: {shares}"
+        f"   ({run.errors} errors)   CPU of a core: {cpu_shares(cpu, run.seconds)}"
     )
 
 

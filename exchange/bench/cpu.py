@@ -39,3 +39,8 @@ class CpuMeter:
     def stop(self) -> None:
         after = self._now()
         self.used = {name: after[name] - self._before[name] for name in self.groups}
+
+
+def cpu_shares(used: Mapping[str, float], seconds: float) -> str:
+    """`engine 93%, redis 12%, ...`: each group's CPU seconds as a share of one core over `seconds`."""
+    return ", ".join(f"{name} {cpu / seconds:.0%}" for name, cpu in used.items())

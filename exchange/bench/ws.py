@@ -4,12 +4,13 @@ Processes. The exchange runs as `exchange serve` does (the app under uvicorn wit
 `StreamProtocol`, the default asyncio loop) in its own process, on a scratch database,
 with a probe task that measures the event loop's longest stall (how late a 1 ms sleep
 wakes up) both in wall time and in the loop thread's CPU time (the difference is time
-the process was descheduled: clients, database and server share the cores); the
-probe lives only in this benchmark's server entry point. The 1,000
-clients run in a second process: minimal websocket clients on asyncio protocols that
-count frames and bytes, answer pings, and decode only the last frame of each read to
-sample the delivery lag (receive time minus the frame's `E`). The same client process
-drives the orders of the streamed market, so it knows how far behind its clients are.
+the process was descheduled: clients, database and server share the cores; the
+`LoopMonitor` of `exchange.observability`), started by this benchmark's server entry
+point with GC timing beside it. The 1,000 clients run in a second process: minimal
+websocket clients on asyncio protocols that count frames and bytes, answer pings, and
+decode only the last frame of each read to sample the delivery lag (receive time minus
+the frame's `E`). The same client process drives the orders of the streamed market, so
+it knows how far behind its clients are.
 
 Phases, one run:
 
@@ -27,6 +28,15 @@ Phases, one run:
 3. ceiling: a bare `websockets` server in its own process, with the same 1,000 clients
    connected, calls `broadcast()` with the frames recorded in phase 1 as fast as its
    loop turns (broadcast skips a client whose buffer is full, its flow control).
+
+With `--gateways N` the same phases run against one engine process and N gateway
+processes over a private Redis (`exchange.bench.api.split_exchange`; each gateway as
+`exchange serve` runs it), the clients, the driver's and the REST load's connections
+spread evenly over the gateways; the ceiling is N bare servers with the same split, so
+each gateway's fan-out is compared with its own bare twin. The engine process's stall
+is its own measurement (`EXCHANGE_LOOP_MONITOR`: `exchange_event_loop_stall_seconds`,
+scraped from its `/metrics` before and after each phase), and the CPU every process used
+is printed beside each phase.
 
 Client, servers, database and load share the machine, so every figure is a floor of
 what the server alone would do, and the ratio compares like with like.
@@ -46,17 +56,31 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
+from prometheus_client.parser import text_string_to_metric_families
 
 from exchange.api.auth import KeyPair
 from exchange.bench import DEFAULT_SERVER
-from exchange.bench.api import Connection, Run, _free_port, _order_maker, _setup, _signed, load, server_env
+from exchange.bench.api import (
+    Connection,
+    Run,
+    _free_port,
+    _order_maker,
+    _setup,
+    _signed,
+    load,
+    server_env,
+    split_exchange,
+)
+from exchange.bench.cpu import CpuMeter, cpu_shares
+from exchange.observability import LoopMonitor
 from exchange.protocol import endpoints
 from exchange.protocol.endpoints import ORDER_EXECUTE
 
@@ -157,6 +181,7 @@ class Fleet:
 
     def __init__(self) -> None:
         self.clients: list[WsClient] = []
+        self.by_port: dict[int, list[WsClient]] = {}
         self.lags: list[int] = []
 
     async def connect(self, port: int, count: int) -> None:
@@ -170,6 +195,7 @@ class Fleet:
             )
             await asyncio.gather(*(c.connected for c in batch))
             self.clients.extend(batch)
+            self.by_port.setdefault(port, []).extend(batch)
 
     def close(self) -> None:
         """Close every connection."""
@@ -177,21 +203,25 @@ class Fleet:
             if client.transport is not None:
                 client.transport.close()
         self.clients.clear()
+        self.by_port.clear()
 
     def behind(self) -> int:
         """How many frames the slowest open client is behind the fastest."""
         counts = [c.frames for c in self.clients if not c.closed]
         return max(counts) - min(counts) if counts else 0
 
-    async def drive(self, port: int, secret: str, window: int, stop: asyncio.Event, connections: int = 4) -> int:
-        """Place orders on SYMBOL while the slowest client is fewer than `window` frames behind; return how many."""
+    async def drive(self, ports: list[int], secret: str, window: int, stop: asyncio.Event) -> int:
+        """Place orders on SYMBOL while the slowest client is fewer than `window` frames behind; return how many.
+
+        Four connections per server, so over gateways the orders come through each of them.
+        """
         keys = KeyPair.from_secret(secret)
         placed = 0
 
         async def one(seed: int) -> None:
             nonlocal placed
             rng = random.Random(seed)
-            connection = await Connection.open(port)
+            connection = await Connection.open(ports[seed % len(ports)])
             while not stop.is_set():
                 if self.behind() >= window:
                     await asyncio.sleep(0.001)
@@ -211,7 +241,7 @@ class Fleet:
                 placed += 1
             connection.close()
 
-        await asyncio.gather(*(one(n) for n in range(connections)))
+        await asyncio.gather(*(one(n) for n in range(4 * len(ports))))
         return placed
 
     async def measure(self, seconds: float, drive: dict[str, Any] | None, record: str | None) -> dict[str, Any]:
@@ -220,6 +250,7 @@ class Fleet:
         driving = asyncio.create_task(self.drive(stop=stop, **drive)) if drive else None
         recorder = self.clients[0]
         frames, data, started = sum(c.frames for c in self.clients), sum(c.bytes for c in self.clients), time.time()
+        by_port = {port: sum(c.frames for c in clients) for port, clients in self.by_port.items()}
         one, self.lags[:] = recorder.frames, []
         recorder.record = [] if record is not None else None
         await asyncio.sleep(seconds)
@@ -227,6 +258,7 @@ class Fleet:
         delivered = sum(c.frames for c in self.clients) - frames
         delivered_bytes = sum(c.bytes for c in self.clients) - data
         events = recorder.frames - one
+        by_port = {port: sum(c.frames for c in clients) - by_port[port] for port, clients in self.by_port.items()}
         stop.set()
         placed = await driving if driving is not None else 0
         if record is not None and recorder.record is not None:
@@ -236,6 +268,7 @@ class Fleet:
         return {
             "seconds": elapsed,
             "frames": delivered,
+            "frames_by_port": [by_port[port] for port in self.by_port],
             "bytes": delivered_bytes,
             "events": events,
             "orders": placed,
@@ -273,10 +306,9 @@ def run_clients() -> None:
 
 @dataclass
 class Probe:
-    """The event loop's longest stall since the last report (a 1 ms sleep's overshoot), and the longest GC pause."""
+    """The event loop's longest stall since the last report (`LoopMonitor`), and the longest GC pause."""
 
-    longest: float = 0.0
-    longest_cpu: float = 0.0
+    loop: LoopMonitor = field(default_factory=LoopMonitor)
     longest_gc: float = 0.0
     longest_gc_generation: int = 0
     full_collections: int = 0
@@ -292,15 +324,6 @@ class Probe:
             if pause > self.longest_gc:
                 self.longest_gc, self.longest_gc_generation = pause, info["generation"]
 
-    async def run(self) -> None:
-        """Sleep 1 ms at a time forever, keeping the largest overshoot and the loop thread's CPU time in it."""
-        loop = asyncio.get_running_loop()
-        while True:
-            before, cpu = loop.time(), time.thread_time()
-            await asyncio.sleep(0.001)
-            self.longest = max(self.longest, loop.time() - before - 0.001)
-            self.longest_cpu = max(self.longest_cpu, time.thread_time() - cpu)
-
 
 def serve_probed(port: int) -> None:
     """The exchange as `exchange serve` runs it, plus the stall probe: SIGUSR1 prints and resets its figures."""
@@ -315,24 +338,33 @@ def serve_probed(port: int) -> None:
     def report() -> None:
         feed, hub = app.state.streams.feed, app.state.streams.hub
         figures = {
-            "stall_ms": probe.longest,
-            "stall_cpu_ms": probe.longest_cpu,
+            "stall_ms": probe.loop.take("wall"),
+            "stall_cpu_ms": probe.loop.take("cpu"),
             "feed_slice_ms": feed.longest_slice,
             "flush_slice_ms": hub.longest_flush,
             "gc_ms": probe.longest_gc,
         }
         counts = {"gc_generation": probe.longest_gc_generation, "full_collections": probe.full_collections}
         print(json.dumps({**{name: seconds * 1000 for name, seconds in figures.items()}, **counts}), flush=True)
-        probe.longest = probe.longest_cpu = probe.longest_gc = feed.longest_slice = hub.longest_flush = 0.0
+        probe.longest_gc = feed.longest_slice = hub.longest_flush = 0.0
         probe.longest_gc_generation = probe.full_collections = 0
 
     async def main() -> None:
         asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, report)
-        probing = asyncio.create_task(probe.run())
+        probing = asyncio.create_task(probe.loop.run())
         await server.serve()
         probing.cancel()
 
     asyncio.run(main())
+
+
+def serve_exchange(port: int) -> None:
+    """A process of the split form as `exchange serve` runs it (its websocket protocol); settings from the env."""
+    from exchange.config import Settings
+    from exchange.serve import build_server
+
+    _raise_fd_limit()
+    build_server(Settings(), "127.0.0.1", port)[1].run()
 
 
 def serve_bare(port: int) -> None:
@@ -435,15 +467,17 @@ def _wait_port(process: subprocess.Popen[str], port: int) -> None:
 
 @dataclass
 class Figures:
-    """Everything one run measured."""
+    """Everything one run measured; `*_probe` are the stall figures of the process that runs the engine."""
 
     fanout: dict[str, Any]
     fanout_probe: dict[str, Any]
+    fanout_cpu: dict[str, float]
     under_rest: dict[str, Any]
     rest_probe: dict[str, Any]
+    rest_cpu: dict[str, float]
     rest: Run
-    ceiling: dict[str, Any]
-    broadcasts: int
+    ceiling: dict[str, Any] = field(default_factory=dict)
+    broadcasts: int = 0
 
 
 def _list_streamed_market(url: str, admin: KeyPair) -> KeyPair:
@@ -458,49 +492,131 @@ def _list_streamed_market(url: str, admin: KeyPair) -> KeyPair:
     return trader
 
 
+Probed = Callable[[], Awaitable[dict[str, Any]]]
+
+
+async def _phases(
+    fleet: Child,
+    drive: dict[str, Any],
+    rest: tuple[list[int], list[KeyPair]],
+    seconds: float,
+    frames_file: Path,
+    probe: Probed,
+    pids: dict[str, list[int]],
+) -> Figures:
+    """Phases 1 and 2 against connected clients (after a second's warm-up), which are closed after; no ceiling yet.
+
+    `probe` answers the engine process's stall figures since its previous answer; `pids`
+    are the processes whose CPU is metered (the clients' process and this one added).
+    """
+    await fleet.ask({"do": "measure", "seconds": 1.0, "drive": drive, "record": None})
+    await probe()
+    meter = CpuMeter({**pids, "clients": [fleet.process.pid], "load generator": [os.getpid()]})
+    request = {"do": "measure", "seconds": seconds, "drive": drive}
+    meter.start()
+    fanout = await fleet.ask({**request, "record": str(frames_file)})
+    meter.stop()
+    fanout_probe, fanout_cpu = await probe(), meter.used
+    ports, keys = rest
+    meter.start()
+    under_rest, orders = await asyncio.gather(
+        fleet.ask({**request, "record": None}), load(ports, [_order_maker(k, n) for n, k in enumerate(keys)], seconds)
+    )
+    meter.stop()
+    rest_probe, rest_cpu = await probe(), meter.used
+    await fleet.ask({"do": "close"})
+    return Figures(fanout, fanout_probe, fanout_cpu, under_rest, rest_probe, rest_cpu, orders)
+
+
+async def _ceiling(fleet: Child, counts: list[int], seconds: float, frames_file: Path) -> tuple[dict[str, Any], int]:
+    """Bare `broadcast()` servers, one per entry of `counts` with that many clients, sending the recorded frames."""
+    with ExitStack() as stack:
+        bare = []
+        for count in counts:
+            port = _free_port()
+            bare.append(
+                stack.enter_context(child(f"from exchange.bench.ws import serve_bare; serve_bare({port})", port))
+            )
+            await fleet.ask({"do": "connect", "port": port, "count": count})
+        broadcasting = [asyncio.create_task(server.ask(f"{seconds + 2} {frames_file}")) for server in bare]
+        await asyncio.sleep(1.0)
+        ceiling = await fleet.ask({"do": "measure", "seconds": seconds, "drive": None, "record": None})
+        broadcasts = sum(answer["broadcasts"] for answer in await asyncio.gather(*broadcasting))
+        await fleet.ask({"do": "close"})
+    return ceiling, broadcasts
+
+
 async def _run(server_url: str, clients: int, seconds: float, rest_clients: int, window: int) -> Figures:
-    from exchange.persistence.database import scratch_database
+    """Every phase against the exchange in one process (with the stall probe in it)."""
+    from exchange.persistence.database import backend_pids, scratch_database
 
-    frames_file = Path(tempfile.mkstemp(prefix="bench_ws_", suffix=".json")[1])
+    with child("from exchange.bench.ws import run_clients; run_clients()") as fleet, _frames_file() as frames_file:
+        async with scratch_database(server_url, prefix="exchange_bench_ws") as database_url:
+            admin, port = KeyPair.generate(), _free_port()
+            env = {**server_env(database_url, admin), "EXCHANGE_WS_MAX_CONNECTIONS_PER_IP": str(clients * 2)}
+            code = f"from exchange.bench.ws import serve_probed; serve_probed({port})"
+            with child(code, port, env) as server:
+                url = f"http://127.0.0.1:{port}"
+                keys = await asyncio.to_thread(_setup, url, admin, rest_clients)
+                trader = await asyncio.to_thread(_list_streamed_market, url, admin)
+                await fleet.ask({"do": "connect", "port": port, "count": clients})
+
+                async def probe() -> dict[str, Any]:
+                    server.process.send_signal(signal.SIGUSR1)
+                    return await server.ask(None)
+
+                drive = {"ports": [port], "secret": trader.secret, "window": window}
+                pids = {"exchange": [server.process.pid], "postgres": await backend_pids(database_url)}
+                figures = await _phases(fleet, drive, ([port], keys), seconds, frames_file, probe, pids)
+        figures.ceiling, figures.broadcasts = await _ceiling(fleet, [clients], seconds, frames_file)
+    return figures
+
+
+async def _run_split(
+    server_url: str, clients: int, seconds: float, rest_clients: int, window: int, gateways: int
+) -> Figures:
+    """Every phase against one engine process and `gateways` gateway processes, the clients spread over them."""
+    from exchange.persistence.database import backend_pids, scratch_database
+
+    with child("from exchange.bench.ws import run_clients; run_clients()") as fleet, _frames_file() as frames_file:
+        async with scratch_database(server_url, prefix="exchange_bench_ws") as database_url:
+            admin = KeyPair.generate()
+            env = {"EXCHANGE_WS_MAX_CONNECTIONS_PER_IP": str(clients * 2), "EXCHANGE_LOOP_MONITOR": "true"}
+            async with split_exchange(database_url, admin, gateways, env, __name__) as split:
+                url = f"http://127.0.0.1:{split.ports[0]}"
+                keys = await asyncio.to_thread(_setup, url, admin, rest_clients)
+                trader = await asyncio.to_thread(_list_streamed_market, url, admin)
+                counts = [clients // gateways + (n < clients % gateways) for n in range(gateways)]
+                for port, count in zip(split.ports, counts, strict=True):
+                    await fleet.ask({"do": "connect", "port": port, "count": count})
+                drive = {"ports": split.ports, "secret": trader.secret, "window": window}
+                pids = {**split.pids, "postgres": await backend_pids(database_url)}
+                probe = functools.partial(_engine_stalls, split.engine_port)
+                figures = await _phases(fleet, drive, (split.ports, keys), seconds, frames_file, probe, pids)
+        figures.ceiling, figures.broadcasts = await _ceiling(fleet, counts, seconds, frames_file)
+    return figures
+
+
+async def _engine_stalls(port: int) -> dict[str, Any]:
+    """The engine process's longest loop stall since the previous scrape, from its `/metrics` (ms)."""
+    async with httpx.AsyncClient(timeout=10) as http:
+        text = (await http.get(f"http://127.0.0.1:{port}/metrics")).text
+    stalls = {
+        sample.labels["clock"]: sample.value * 1000
+        for family in text_string_to_metric_families(text)
+        if family.name == "exchange_event_loop_stall_seconds"
+        for sample in family.samples
+    }
+    return {"stall_ms": stalls["wall"], "stall_cpu_ms": stalls["cpu"]}
+
+
+@contextmanager
+def _frames_file() -> Iterator[Path]:
+    path = Path(tempfile.mkstemp(prefix="bench_ws_", suffix=".json")[1])
     try:
-        with child("from exchange.bench.ws import run_clients; run_clients()") as fleet:
-            async with scratch_database(server_url, prefix="exchange_bench_ws") as database_url:
-                admin, port = KeyPair.generate(), _free_port()
-                env = {**server_env(database_url, admin), "EXCHANGE_WS_MAX_CONNECTIONS_PER_IP": str(clients * 2)}
-                code = f"from exchange.bench.ws import serve_probed; serve_probed({port})"
-                with child(code, port, env) as server:
-                    url = f"http://127.0.0.1:{port}"
-                    keys = await asyncio.to_thread(_setup, url, admin, rest_clients)
-                    trader = await asyncio.to_thread(_list_streamed_market, url, admin)
-                    await fleet.ask({"do": "connect", "port": port, "count": clients})
-                    drive = {"port": port, "secret": trader.secret, "window": window}
-                    await fleet.ask({"do": "measure", "seconds": 1.0, "drive": drive, "record": None})
-
-                    async def probe() -> dict[str, Any]:
-                        server.process.send_signal(signal.SIGUSR1)
-                        return await server.ask(None)
-
-                    await probe()
-                    request = {"do": "measure", "seconds": seconds, "drive": drive}
-                    fanout = await fleet.ask({**request, "record": str(frames_file)})
-                    fanout_probe = await probe()
-                    makers = [_order_maker(k, n) for n, k in enumerate(keys)]
-                    under_rest, rest = await asyncio.gather(
-                        fleet.ask({**request, "record": None}), load(port, makers, seconds)
-                    )
-                    rest_probe = await probe()
-                    await fleet.ask({"do": "close"})
-            bare_port = _free_port()
-            with child(f"from exchange.bench.ws import serve_bare; serve_bare({bare_port})", bare_port) as bare:
-                await fleet.ask({"do": "connect", "port": bare_port, "count": clients})
-                broadcasting = asyncio.create_task(bare.ask(f"{seconds + 2} {frames_file}"))
-                await asyncio.sleep(1.0)
-                ceiling = await fleet.ask({"do": "measure", "seconds": seconds, "drive": None, "record": None})
-                broadcasts = (await broadcasting)["broadcasts"]
-                await fleet.ask({"do": "close"})
+        yield path
     finally:
-        frames_file.unlink(missing_ok=True)
-    return Figures(fanout, fanout_probe, under_rest, rest_probe, rest, ceiling, broadcasts)
+        path.unlink(missing_ok=True)
 
 
 def _rates(figures: dict[str, Any], *, lag: bool = True) -> str:
@@ -515,25 +631,55 @@ def _rates(figures: dict[str, Any], *, lag: bool = True) -> str:
 
 
 def _stalls(probe: dict[str, Any]) -> str:
+    line = f"longest event-loop stall {probe['stall_ms']:.1f} ms (longest in CPU time {probe['stall_cpu_ms']:.1f} ms)"
+    if "feed_slice_ms" not in probe:  # the split form's engine: it has no feed
+        return f"engine process: {line}"
     return (
-        f"longest event-loop stall {probe['stall_ms']:.1f} ms (longest in CPU time {probe['stall_cpu_ms']:.1f} ms);"
-        f" longest slice: feed {probe['feed_slice_ms']:.1f} ms, flush {probe['flush_slice_ms']:.1f} ms,"
+        f"{line}; longest slice: feed {probe['feed_slice_ms']:.1f} ms, flush {probe['flush_slice_ms']:.1f} ms,"
         f" GC {probe['gc_ms']:.1f} ms (generation {probe['gc_generation']}; {probe['full_collections']} full)"
     )
 
 
-def main(*, clients: int, seconds: float, rest_clients: int, window: int, server_url: str | None) -> None:
-    """Run the three phases and print the figures."""
-    f = asyncio.run(_run(server_url or DEFAULT_SERVER, clients, seconds, rest_clients, window))
-    print(f"exchange bench ws: {clients} clients subscribed to {' and '.join(STREAMS)}, {seconds:.0f} s per phase")
-    print(f"  fan-out       {_rates(f.fanout)}   ({f.fanout['orders'] / f.fanout['seconds']:.0f} orders/s driven)")
-    print(f"                {_stalls(f.fanout_probe)}")
-    print(f"  with REST     {_rates(f.under_rest)}")
-    print(f"                {_stalls(f.rest_probe)}")
+def _per_gateway(phase: dict[str, Any], ceiling: dict[str, Any]) -> str:
+    return ", ".join(
+        f"gateway {n} {frames / phase['seconds']:.0f} frames/s"
+        f" = {frames / phase['seconds'] / (bare / ceiling['seconds']):.2f} of its bare broadcast"
+        for n, (frames, bare) in enumerate(zip(phase["frames_by_port"], ceiling["frames_by_port"], strict=True), 1)
+    )
+
+
+def main(
+    *, clients: int, seconds: float, rest_clients: int, window: int, gateways: int, server_url: str | None
+) -> None:
+    """Run the phases (in one process, or over `gateways` gateways and one engine) and print the figures."""
+    server = server_url or DEFAULT_SERVER
+    if gateways:
+        f = asyncio.run(_run_split(server, clients, seconds, rest_clients, window, gateways))
+        form = f" over {gateways} gateways and one engine (a private Redis)"
+    else:
+        f = asyncio.run(_run(server, clients, seconds, rest_clients, window))
+        form = ""
+    print(
+        f"exchange bench ws{f' --gateways {gateways}' if gateways else ''}: {clients} clients{form}"
+        f" subscribed to {' and '.join(STREAMS)}, {seconds:.0f} s per phase"
+    )
+    for name, phase, probe, cpu in (
+        ("fan-out", f.fanout, f.fanout_probe, f.fanout_cpu),
+        ("with REST", f.under_rest, f.rest_probe, f.rest_cpu),
+    ):
+        driven = f"   ({phase['orders'] / phase['seconds']:.0f} orders/s driven)" if phase["orders"] else ""
+        print(f"  {name:<13} {_rates(phase)}{driven}")
+        if gateways:
+            print(f"                {_per_gateway(phase, f.ceiling)}")
+        print(f"                {_stalls(probe)}")
+        print(f"                CPU of a core: {cpu_shares(cpu, phase['seconds'])}")
     print(
         f"  REST          POST /api/v1/order on SOL_USDC, {rest_clients} connections: {f.rest.rate:7.0f} orders/s"
         f"   p50 {f.rest.percentile(50):6.2f} ms   p99 {f.rest.percentile(99):6.2f} ms   ({f.rest.errors} errors)"
     )
-    print(f"  ceiling       {_rates(f.ceiling, lag=False)}  (bare websockets broadcast(), {f.broadcasts} calls)")
+    servers = f"{gateways} bare websockets servers, the clients split alike" if gateways else "bare websockets"
+    print(f"  ceiling       {_rates(f.ceiling, lag=False)}  ({servers}, broadcast(), {f.broadcasts} calls)")
     ratio = f.fanout["frames"] / f.fanout["seconds"] / (f.ceiling["frames"] / f.ceiling["seconds"])
     print(f"  ratio         exchange fan-out / bare broadcast: {ratio:.2f}")
+    if gateways:
+        print("  targets: fan-out >= 0.6 of a bare broadcast per gateway; engine's longest stall <= 5 ms of CPU time")
