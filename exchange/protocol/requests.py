@@ -225,9 +225,12 @@ PAGE_QUERY = query(LIMIT, OFFSET)
 
 
 def klines_window(wanted: Query, *, now: int) -> tuple[str, int, int]:
-    """(interval, start, end) of `/klines` in seconds, `end` `now` by default, the newest `MAX_KLINES` kept."""
+    """(interval, start, end) of `/klines` in seconds, the newest `MAX_KLINES` kept.
+
+    Candles starting in `[start, end)` are answered; without `endTime`, `end` is just past
+    `now`, so the candle that opened in this very second is among them."""
     assert wanted.interval is not None
-    end = now if wanted.end_time is None else wanted.end_time
+    end = now + 1 if wanted.end_time is None else wanted.end_time
     if end < wanted.start_time:
         raise ApiError(400, Code.INVALID_RANGE, "endTime must not be before startTime")
     seconds = marketdata.INTERVALS[wanted.interval].seconds or MONTH_SECONDS

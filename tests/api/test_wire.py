@@ -97,6 +97,12 @@ def test_times_are_bounded_before_the_year_9999() -> None:
         assert code_of(lambda params=params: requests.TRANSFERS_QUERY.read(params)) == "INVALID_CLIENT_REQUEST"
 
 
+def test_klines_without_end_include_the_candle_opened_this_second() -> None:
+    """A trade at the first second of a minute opens a candle starting at `now`: it is answered."""
+    assert klines(interval="1m", startTime="0")[2] == 1
+    assert klines(interval="1m", startTime="0", endTime="60")[2] == 60
+
+
 def test_klines_end_before_start_is_a_range_error() -> None:
     assert code_of(lambda: klines(interval="1m", startTime="10", endTime="9")) == "INVALID_RANGE"
 
