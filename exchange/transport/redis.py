@@ -458,7 +458,7 @@ class EventRelay:
                             self.gaps += 1
                             self._bus.interrupt()
                         last, position = (run, n), entry_id
-                        self._bus.publish(codec.decode(fields[b"e"], list[Event]))
+                        self._bus.publish(list(codec.decode(fields[b"e"])))
             except RedisError as error:
                 log.warning("reading the engine's events failed (%s); retrying", error)
                 await asyncio.sleep(RETRY)
