@@ -60,12 +60,21 @@ def join(pieces: Collection[bytes]) -> bytes:
 
 def decode(raw: bytes | str, expected: Any = Any) -> Any:
     """The value `encode` wrote; `expected` (a record type, a union, `list[Event]`, ...) narrows what is accepted."""
-    return _reader(expected)(raw)
+    return reader(expected)(raw)
+
+
+Read = Callable[[bytes | str], Any]
+
+
+def reader(expected: Any) -> Read:
+    """`decode` for one `expected` type, compiled once; a caller that decodes often keeps it (hashing types is slow)."""
+    read = _READERS.get(expected)
+    if read is None:
+        read = _READERS[expected] = _compile(expected)
+    return read
 
 
 # Both directions are compiled once per type into plain functions.
-
-Read = Callable[[bytes | str], Any]
 Tagged = dict[str, msgspec.Raw]
 
 
@@ -91,13 +100,6 @@ def _tagger(cls: type[Any]) -> Callable[[Any], object]:
     if issubclass(cls, tuple | list):
         return lambda value: [_tagged(item) for item in value]
     return lambda value: value
-
-
-def _reader(expected: Any) -> Read:
-    reader = _READERS.get(expected)
-    if reader is None:
-        reader = _READERS[expected] = _compile(expected)
-    return reader
 
 
 def _compile(expected: Any) -> Read:
@@ -170,7 +172,7 @@ def _compile_body(cls: type[Any]) -> Read:
         return msgspec.json.Decoder(cls).decode
     hints = typing.get_type_hints(cls)
     fields = msgspec.json.Decoder(dict[str, msgspec.Raw])
-    readers = {name: _reader(hints[name]) for name in _fields(cls)}
+    readers = {name: reader(hints[name]) for name in _fields(cls)}
 
     def read(raw: bytes | str) -> Any:
         values = fields.decode(raw)

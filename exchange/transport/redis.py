@@ -99,6 +99,9 @@ OK, UNAVAILABLE, MISSING, FAILED = "ok", "unavailable", "missing", "failed"
 
 _REPLIES = msgspec.json.Decoder(list[tuple[int, str, msgspec.Raw]])
 """One message of replies: `[request, status, answer or error message]` each, the answers left for their callers."""
+_READ_REQUEST = codec.reader(Command | Query)
+_READ_EVENTS = codec.reader(list[Event])
+_READ_ANSWER = codec.reader(Any)
 
 
 def connect(url: str) -> Redis:
@@ -216,7 +219,7 @@ class EngineLink:
         if int(entry_id.split(b"-")[0]) < oldest_ms:
             return
         try:
-            item = codec.decode(fields[b"b"], Command | Query)
+            item = _READ_REQUEST(fields[b"b"])
             if isinstance(item, Command):
                 future: asyncio.Future[Any] = actor.submitted(item)
             else:
@@ -312,12 +315,12 @@ class RemoteEngine:
 
     async def submit(self, command: Command) -> list[Event]:
         """The command's events once the engine committed them; EngineUnavailableError otherwise."""
-        events: list[Event] = await self._call(command, list[Event])
+        events: list[Event] = await self._call(command, _READ_EVENTS)
         return events
 
     async def query(self, query: Query) -> Any:
         """The engine's answer at a committed point; EngineUnavailableError otherwise."""
-        return await self._call(query, Any)
+        return await self._call(query, _READ_ANSWER)
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
@@ -332,8 +335,8 @@ class RemoteEngine:
         finally:
             await _cancel([*tasks, *self._sending])
 
-    async def _call(self, item: Command | Query, expected: Any) -> Any:
-        """Send `item`; its answer, read as `expected`, once the engine replied."""
+    async def _call(self, item: Command | Query, read: codec.Read) -> Any:
+        """Send `item`; its answer, decoded by `read`, once the engine replied."""
         if not self._alive:
             raise EngineUnavailableError("no engine is answering")
         self._next += 1
@@ -351,7 +354,7 @@ class RemoteEngine:
             raw = await future
         finally:
             del self._waiting[request]
-        return codec.decode(raw, expected)
+        return read(raw)
 
     async def _send(self) -> None:
         """XADD everything queued in this event-loop turn as one pipeline."""
