@@ -172,14 +172,15 @@ def _compile_body(cls: type[Any]) -> Read:
         return msgspec.json.Decoder(cls).decode
     hints = typing.get_type_hints(cls)
     fields = msgspec.json.Decoder(dict[str, msgspec.Raw])
-    readers = {name: reader(hints[name]) for name in _fields(cls)}
+    readers = {
+        name: reader(hints[name]) if name in unions else msgspec.json.Decoder(hints[name]).decode
+        for name in _fields(cls)
+    }
 
     def read(raw: bytes | str) -> Any:
         values = fields.decode(raw)
-        if not values.keys() <= readers.keys():
-            raise msgspec.ValidationError(f"unknown fields of {cls.__name__}: {sorted(values.keys() - readers.keys())}")
         try:
-            return cls(**{name: readers[name](value) for name, value in values.items()})
+            return cls(**{name: read_field(values[name]) for name, read_field in readers.items() if name in values})
         except TypeError as error:  # a field missing
             raise msgspec.ValidationError(f"{cls.__name__}: {error}") from None
 
