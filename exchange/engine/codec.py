@@ -74,8 +74,10 @@ def reader(expected: Any) -> Read:
     return read
 
 
-# Both directions are compiled once per type into plain functions.
-Tagged = dict[str, msgspec.Raw]
+# Both directions are compiled once per type into plain functions around msgspec's.
+
+_Tagged = dict[str, msgspec.Raw]
+"""A tagged record as read first: its name, and its fields' JSON for the decoder of that record type."""
 
 
 def _tagged(value: object) -> object:
@@ -109,14 +111,14 @@ def _compile(expected: Any) -> Read:
     if records is not None:
         optional = type(None) in typing.get_args(expected)
         one = _tag_reader(records)
-        tagged = msgspec.json.Decoder(Tagged | None if optional else Tagged)
+        tagged = msgspec.json.Decoder(_Tagged | None if optional else _Tagged)
         return lambda raw: None if (value := tagged.decode(raw)) is None else one(value)
     origin, args = typing.get_origin(expected), typing.get_args(expected)
     if origin in (list, tuple) and (len(args) == 1 or args[1:] == (Ellipsis,)):
         item_records = _records_of(args[0])
         if item_records is not None and type(None) not in typing.get_args(args[0]):
             item = _tag_reader(item_records)
-            items = msgspec.json.Decoder(list[Tagged])
+            items = msgspec.json.Decoder(list[_Tagged])
             build = list if origin is list else tuple
             return lambda raw: build([item(value) for value in items.decode(raw)])
     return msgspec.json.Decoder(expected).decode
@@ -133,11 +135,11 @@ def _records_of(kind: Any) -> Collection[type[Any]] | None:
     return None
 
 
-def _tag_reader(kinds: Collection[type[Any]]) -> Callable[[Tagged], Any]:
+def _tag_reader(kinds: Collection[type[Any]]) -> Callable[[_Tagged], Any]:
     """Reads `{name: fields}` into the record it names, if that is one of `kinds`."""
     bodies = {cls.__name__: _body_reader(cls) for cls in kinds}
 
-    def read(tagged: Tagged) -> Any:
+    def read(tagged: _Tagged) -> Any:
         try:
             ((name, body),) = tagged.items()
             read_body = bodies[name]
@@ -207,5 +209,5 @@ def _fields(cls: type[Any]) -> tuple[str, ...]:
 _TAGGERS: dict[type[Any], Callable[[Any], object]] = {}
 _READERS: dict[Any, Read] = {}
 _BODIES: dict[type[Any], Read] = {}
-_ANY = msgspec.json.Decoder(Tagged | list[msgspec.Raw] | str | int | bool | None)
+_ANY = msgspec.json.Decoder(_Tagged | list[msgspec.Raw] | str | int | bool | None)
 _ANY_RECORD = _tag_reader(RECORDS.values())
