@@ -44,9 +44,9 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Coroutine
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from limits.aio.storage import RedisStorage
 from limits.storage import MemoryStorage
@@ -71,8 +71,8 @@ T = TypeVar("T")
 class Revocations(Protocol):
     """A mark that changes whenever any key is revoked (see the module docstring)."""
 
-    async def mark(self) -> object:
-        """The current mark."""
+    def mark(self) -> Coroutine[Any, Any, object]:
+        """The current mark, read from the moment of the call (a shared store queues the read then)."""
         ...
 
     async def revoked(self) -> None:
@@ -104,9 +104,13 @@ class RedisRevocations:
         self._redis = redis
         self._batch = batch
 
-    async def mark(self) -> object:
-        """The mark in Redis, read in the batch's next pipeline; a fresh one if Redis has none (never set, or lost)."""
-        mark: object = await reaching(self._batch.read("GET", self.KEY))
+    def mark(self) -> Coroutine[Any, Any, object]:
+        """The mark in Redis, read in the batch's next pipeline (queued now); a fresh one if Redis has none."""
+        return self._or_fresh(self._batch.read("GET", self.KEY))
+
+    async def _or_fresh(self, reading: Awaitable[object]) -> object:
+        """The mark read, or, if Redis has none (it was never set, or Redis lost it), a fresh one set now."""
+        mark = await reaching(reading)
         if mark is not None:
             return mark
         fresh = secrets.token_bytes(16)
@@ -124,11 +128,16 @@ class RedisReplayCache:
     def __init__(self, batch: TurnBatch) -> None:
         self._batch = batch
 
-    async def first_use(self, signature: bytes, expires_at: float) -> bool:
-        """`SET NX` the signature until `expires_at`, in the batch's next pipeline; False if it was set already."""
+    def first_use(self, signature: bytes, expires_at: float) -> Coroutine[Any, Any, bool]:
+        """`SET NX` the signature until `expires_at`, in the batch's next pipeline (queued now); False if it was set."""
         ttl_ms = max(1, int((expires_at - time.time()) * 1000))
         key = PREFIX.encode() + b"replay:" + signature
-        return bool(await reaching(self._batch.call("SET", key, b"", "NX", "PX", ttl_ms)))
+        return _was_set(self._batch.call("SET", key, b"", "NX", "PX", ttl_ms))
+
+
+async def _was_set(reply: Awaitable[object]) -> bool:
+    """Whether a `SET NX` set its key."""
+    return bool(await reaching(reply))
 
 
 async def reaching(call: Awaitable[T]) -> T:

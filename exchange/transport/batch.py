@@ -27,6 +27,7 @@ transaction: each command stands alone), then hands each caller its own reply.
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 from typing import Any
 
 from redis.asyncio import Redis
@@ -47,20 +48,23 @@ class TurnBatch:
         """Pipelines sent so far (tests and benchmarks read it)."""
 
     def call(self, *command: str | bytes | int) -> asyncio.Future[Any]:
-        """Queue `command`; the future is its reply, or the `RedisError` that failed it."""
+        """Queue `command` now; the future is its reply, or the `RedisError` that failed it."""
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        future.add_done_callback(_retrieved)
         self._queued.append((command, future))
         if self._sending is None:
             self._sending = asyncio.create_task(self._send_all(), name="redis-batch")
         return future
 
-    async def read(self, *command: str | bytes | int) -> Any:
-        """The reply to a read-only `command`, sharing it with the same command queued and not yet sent."""
-        future = self._reads.get(command)
-        if future is None:
-            future = self._reads[command] = self.call(*command)
-            future.add_done_callback(_retrieved)
-        return await asyncio.shield(future)
+    def read(self, *command: str | bytes | int) -> asyncio.Future[Any]:
+        """Queue a read-only `command` now, or join the same command queued and not yet sent; its reply."""
+        shared = self._reads.get(command)
+        if shared is None:
+            shared = self._reads[command] = self.call(*command)
+        mine: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        mine.add_done_callback(_retrieved)
+        shared.add_done_callback(partial(_copy, mine))
+        return mine
 
     async def stop(self) -> None:
         """Cancel the pipeline in flight and what is queued (their callers get CancelledError)."""
@@ -104,6 +108,18 @@ class TurnBatch:
 
 
 def _retrieved(future: asyncio.Future[Any]) -> None:
-    """Mark a shared read's failure as seen: every caller that still waits gets it through its shield."""
+    """Mark a failure as seen: a caller may leave a reply unawaited (its request was refused for another reason)."""
     if not future.cancelled():
         future.exception()
+
+
+def _copy(mine: asyncio.Future[Any], shared: asyncio.Future[Any]) -> None:
+    """Hand a shared read's outcome to one of its callers (each may give up on its own)."""
+    if mine.done():
+        return
+    if shared.cancelled():
+        mine.cancel()
+    elif (error := shared.exception()) is not None:
+        mine.set_exception(error)
+    else:
+        mine.set_result(shared.result())
