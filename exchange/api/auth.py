@@ -20,10 +20,10 @@ Checks happen in a fixed order, before anything executes: headers well-formed, w
 within the maximum, timestamp within the window of the server clock (both stale and
 future), signature valid, key known and not revoked, the route's scope, the key's rate
 limit, then the replay check (below). One refinement: a key found in the cache of
-principals (`exchange.api.service.Api.lookup_key`) is confirmed not revoked in the same
-round trip as its replay check, and the request is answered only after both (see
-`Verifier.authenticate`). The server holds public keys only; a key's
-account and scopes come from the database (`api_keys`) or, for the operator, from
+principals (`exchange.api.service.Api.cached_key`) is confirmed not revoked in the same
+round trip as its replay check, and the request goes on only once both answered
+(`Verifier.authenticate`). The server holds public keys only; a key's account and
+scopes come from the database (`api_keys`) or, for the operator, from
 `Settings.admin_public_key`.
 
 Replays (our addition to Backpack's scheme, which has no nonce). `authenticate`
@@ -38,8 +38,8 @@ with another timestamp: a client must not send two byte-identical signed request
 cache is keyed by the signature's 64 decoded bytes, not its base64 text (the text
 has spare bits, so one signature has several spellings). It holds only signatures
 of registered keys that passed every other check, each for at most `MAX_WINDOW_MS`
-plus the margin, and every one was charged to its key's rate limit first: its size is bounded by the window times
-the keys' request rates. The window is checked once more just before the signature
+plus the margin, and every one was charged to its key's rate limit first: its size is
+bounded by the window times the keys' request rates. The window is checked once more just before the signature
 is recorded, so a replay can never outlive the entry that refuses it. The cache is
 this process's (`MemoryReplayCache`) or, when gateways share Redis, Redis's
 (`exchange.api.shared`), so a signature accepted by one gateway is refused by all.

@@ -17,7 +17,10 @@ so a signed request costs no query. An account may hold several keys; revoking o
 sets `revoked` and then changes the revocation mark (`exchange.api.shared.Revocations`,
 in this process or in the Redis every gateway shares) before the reply. Every lookup
 reads the mark first and drops the whole cache when it changed, so the very next request
-signed by a revoked key, on any gateway, is refused. A lookup that read the key before
+signed by a revoked key, on any gateway, is refused. A key found in the cache
+(`cached_key`) is used at once and confirmed by a read of the mark that the verifier starts
+with the request's replay check, in the same round trip; if the mark changed, the key is
+looked up again before the request goes on. A lookup that read the key before
 the revocation committed must not put it back into the cache afterwards: it caches only
 if the mark did not change while it queried.
 

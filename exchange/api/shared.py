@@ -28,9 +28,10 @@ requests (and its commands' XADDs to the engine inbox, `exchange.transport.redis
 through one `exchange.transport.batch.TurnBatch`: one pipeline in flight at a time,
 carrying whatever the requests queued meanwhile. The mark is read once per pipeline,
 shared by every request waiting on it, and always by a read sent after the request
-arrived, so a request never relies on a mark older than itself. A signed request
-thus costs Redis one SET NX and a share of one GET, in pipelines it shares with the
-others, instead of a round trip of its own for each.
+arrived, so a request never relies on a mark older than itself. For a key in the cache
+the mark read and the replay check leave together (`exchange.api.auth.Verifier`), so a
+signed request costs Redis one SET NX and a share of one GET, in one round trip it
+shares with the other requests, instead of a round trip of its own for each.
 
 Failure: a Redis that refuses, drops or does not answer within `REDIS_TIMEOUT` makes the
 request that needed it a 503 SERVICE_UNAVAILABLE with Retry-After
