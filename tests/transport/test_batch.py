@@ -62,7 +62,7 @@ async def test_commands_of_one_turn_share_one_pipeline_and_each_gets_its_own_rep
         replies = await asyncio.gather(
             batch.call("SET", "a", "1"), batch.call("INCR", "n"), batch.call("INCR", "n"), batch.call("GET", "a")
         )
-        assert replies == [True, 1, 2, b"1"]
+        assert list(replies) == [True, 1, 2, b"1"]
         assert batch.pipelines == 1
         await batch.call("RPUSH", "a_list", "x")
         refused, fine = batch.call("INCR", "a_list"), batch.call("GET", "n")
