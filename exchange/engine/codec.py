@@ -16,7 +16,8 @@ msgspec does the work in C, with each record's declared field types as the schem
 - decoding checks every field against its declared type, so `decode(encode(x)) == x`
   exactly, and anything else (bad JSON, an unknown or unexpected record type, a missing
   field, a wrong type, a value a record's own checks refuse) raises
-  `msgspec.DecodeError`, a ValueError, and builds nothing.
+  `msgspec.DecodeError`, a ValueError, and builds nothing. A field no record declares
+  is ignored, as msgspec does.
 """
 
 from __future__ import annotations
