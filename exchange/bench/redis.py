@@ -202,6 +202,7 @@ def main(*, orders: int, window: int, seed: int, server_url: str | None, redis_u
         + ", ".join(f"{name} {seconds / run.seconds:.0%} of a core" for name, seconds in cpu.items())
         + " (postgres: the backends of the engine's connections)"
     )
+    print("  CPU per order: " + ", ".join(f"{name} {used / run.orders * 1e6:.0f} µs" for name, used in cpu.items()))
     engine_cpu, alone_cpu = cpu["engine"] / run.orders, ceiling_cpu / ceiling.orders
     print(
         f"  engine CPU per order: {engine_cpu * 1e6:.0f} µs over Redis ({alone_cpu * 1e6:.0f} µs in process, "

@@ -2,27 +2,33 @@
 
 Everything that crosses the engine's boundary is a record (or the `OrderSpec` named
 tuple) made of ints, strings, booleans, enums, Decimals, tuples and other records, so
-one generic rule serves them all, and a transport between processes needs nothing else:
+one generic rule serves them all, and a transport between processes needs nothing else.
+msgspec does the work in C, with each record's declared field types as the schema:
 
-- a record is an object with its class name under `"type"` and one key per field, so a
-  field typed as a union (`Rejected.command`) decodes to the right class;
-- an enum is its value, a Decimal its exact string, a tuple a list (decoded as a tuple);
-- an int is a JSON integer while it fits in 64 bits and its decimal string beyond
-  (balances are unbounded Python ints; JSON parsers stop at 64 bits);
-- decoding reads each field's declared type, so `decode(encode(x)) == x` exactly.
+- a record whose type the reader cannot know from a declaration is *tagged*: the
+  one-key object `{"OrderAccepted": {...fields...}}`. That is every value handed to
+  `encode` (a command, a query, an event, an answer) and every field declared as a
+  union of records (`Rejected.command`); a tuple of such values is a list of them;
+- a record at a field declared as one record type is its fields' object (a named tuple
+  its array), untagged: the declaration says what it is;
+- an enum is its value, a Decimal its exact string, a tuple a list (read as a tuple),
+  an int a JSON integer of any size (msgspec reads and writes them exactly);
+- decoding checks every field against its declared type, so `decode(encode(x)) == x`
+  exactly, and anything else (bad JSON, an unknown or unexpected record type, a missing
+  field, a wrong type, a value a record's own checks refuse) raises
+  `msgspec.DecodeError`, a ValueError, and builds nothing. A field no record declares
+  is ignored, as msgspec does.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import enum
 import types
 import typing
-from collections.abc import Callable
-from decimal import Decimal
+from collections.abc import Callable, Collection
 from typing import Any
 
-import orjson
+import msgspec
 
 from exchange.engine import commands, events, numbers, orders, queries
 
@@ -37,153 +43,162 @@ RECORDS: dict[str, type[Any]] = {
 }
 """Every record type of the interface, by class name."""
 
-_INT64 = 1 << 63
+Raw = msgspec.Raw
+"""Bytes `encode` made, to embed unchanged in a larger message (`msgspec.json.encode` writes them as they are)."""
+
+_ENCODER = msgspec.json.Encoder()
 
 
 def encode(value: object) -> bytes:
-    """`value` (a record, or a tuple of records) as JSON bytes."""
-    return orjson.dumps(_data(value))
+    """`value` (a record, a tuple of records, None or a string) as JSON bytes."""
+    return _ENCODER.encode(_tagged(value))
+
+
+def join(pieces: Collection[bytes]) -> bytes:
+    """The JSON list of pieces `encode` made, as `encode` of the tuple of their values would write it."""
+    return b"[" + b",".join(pieces) + b"]"
 
 
 def decode(raw: bytes | str, expected: Any = Any) -> Any:
-    """The value `encode` wrote; `expected` is its type where it is not a record (a tuple of answers, say)."""
-    return _reader(expected)(orjson.loads(raw))
+    """The value `encode` wrote; `expected` (a record type, a union, `list[Event]`, ...) narrows what is accepted."""
+    return reader(expected)(raw)
 
 
-def to_data(value: object) -> object:
-    """`value` as the JSON-ready data `encode` serializes, for embedding in a larger message."""
-    return _data(value)
+Read = Callable[[bytes | str], Any]
 
 
-def from_data(data: object, expected: Any = Any) -> Any:
-    """The value `to_data` gave, read back from parsed JSON."""
-    return _reader(expected)(data)
+def reader(expected: Any) -> Read:
+    """`decode` for one `expected` type, compiled once; a caller that decodes often keeps it (hashing types is slow)."""
+    read = _READERS.get(expected)
+    if read is None:
+        read = _READERS[expected] = _compile(expected)
+    return read
 
 
-# Both directions are compiled once per type into plain functions (a dispatch on the
-# value's class when writing, on the declared type when reading), so a value costs a
-# dictionary lookup per node instead of a walk through `typing` on every field.
+# Both directions are compiled once per type into plain functions around msgspec's.
 
-Convert = Callable[[Any], Any]
-
-
-def _data(value: object) -> object:
-    writer = _WRITERS.get(type(value))
-    if writer is None:
-        writer = _WRITERS[type(value)] = _writer(type(value))
-    return writer(value)
+_Tagged = dict[str, msgspec.Raw]
+"""A tagged record as read first: its name, and its fields' JSON for the decoder of that record type."""
 
 
-def _writer(cls: type[Any]) -> Convert:
-    if cls in (bool, str, type(None)):
-        return _same
-    if cls is int:
-        return lambda value: value if -_INT64 <= value < _INT64 else str(value)
-    if issubclass(cls, enum.Enum):
-        return lambda value: value.value
-    if cls is Decimal:
-        return str
-    if RECORDS.get(cls.__name__) is cls:
-        return _record_writer(cls)
+def _tagged(value: object) -> object:
+    """`value` with every record whose type no declaration states wrapped as `{name: record}`."""
+    tag = _TAGGERS.get(type(value))
+    if tag is None:
+        tag = _TAGGERS[type(value)] = _tagger(type(value))
+    return tag(value)
+
+
+def _tagger(cls: type[Any]) -> Callable[[Any], object]:
+    if _is_record(cls):
+        name, unions = cls.__name__, _union_fields(cls)
+        if not unions:
+            return lambda value: {name: value}
+        fields = _fields(cls)
+
+        def tag(value: Any) -> object:
+            return {name: {f: _tagged(getattr(value, f)) if f in unions else getattr(value, f) for f in fields}}
+
+        return tag
     if issubclass(cls, tuple | list):
-        return lambda value: [_data(item) for item in value]
-    raise TypeError(f"not part of the engine's interface: {cls.__name__}")
+        return lambda value: [_tagged(item) for item in value]
+    return lambda value: value
 
 
-def _record_writer(cls: type[Any]) -> Convert:
-    """`{"type": name, field: value, ...}` as one generated expression, each field converted as its type says."""
-    hints = typing.get_type_hints(cls)
-    parts = [f"'type': {cls.__name__!r}"]
-    for name in _fields(cls):
-        kind = hints[name]
-        if kind in (str, bool):
-            parts.append(f"{name!r}: v.{name}")
-        elif kind is int:
-            parts.append(f"{name!r}: v.{name} if {-_INT64} <= v.{name} < {_INT64} else str(v.{name})")
-        elif isinstance(kind, type) and issubclass(kind, enum.Enum):
-            parts.append(f"{name!r}: v.{name}.value")
-        else:
-            parts.append(f"{name!r}: data(v.{name})")
-    code = f"lambda v: {{{', '.join(parts)}}}"
-    writer: Convert = eval(code, {"data": _data})
-    return writer
-
-
-def _same(value: Any) -> Any:
-    return value
-
-
-def _reader(expected: Any) -> Convert:
-    try:
-        reader = _READERS.get(expected)
-    except TypeError:  # an unhashable annotation
-        return _compile(expected)
-    if reader is None:
-        reader = _READERS[expected] = _compile(expected)
-    return reader
-
-
-def _compile(expected: Any) -> Convert:
-    origin, args = typing.get_origin(expected), typing.get_args(expected)
-    if origin in (typing.Union, types.UnionType):
-        kinds = [arg for arg in args if arg is not type(None)]
-        if len(kinds) > 1 or _is_record(kinds[0]):
-            return _any  # records say their own type
-        inner = _reader(kinds[0])
-        return lambda data: None if data is None else inner(data)
-    if origin is tuple:
-        if len(args) == 2 and args[1] is Ellipsis:
-            item = _reader(args[0])
-            return lambda data: tuple(item(x) for x in data)
-        items = [_reader(arg) for arg in args]
-        return lambda data: tuple(read(x) for read, x in zip(items, data, strict=True))
-    if origin is list:
-        item = _reader(args[0])
-        return lambda data: [item(x) for x in data]
-    if isinstance(expected, type) and issubclass(expected, enum.Enum | Decimal):
-        return expected
-    if expected is int:
-        return _int
-    if _is_record(expected):
+def _compile(expected: Any) -> Read:
+    if expected is Any:
         return _any
-    return _any
+    records = _records_of(expected)
+    if records is not None:
+        optional = type(None) in typing.get_args(expected)
+        one = _tag_reader(records)
+        tagged = msgspec.json.Decoder(_Tagged | None if optional else _Tagged)
+        return lambda raw: None if (value := tagged.decode(raw)) is None else one(value)
+    origin, args = typing.get_origin(expected), typing.get_args(expected)
+    if origin in (list, tuple) and (len(args) == 1 or args[1:] == (Ellipsis,)):
+        item_records = _records_of(args[0])
+        if item_records is not None and type(None) not in typing.get_args(args[0]):
+            item = _tag_reader(item_records)
+            items = msgspec.json.Decoder(list[_Tagged])
+            build = list if origin is list else tuple
+            return lambda raw: build([item(value) for value in items.decode(raw)])
+    return msgspec.json.Decoder(expected).decode
 
 
-def _int(data: Any) -> Any:
-    return int(data) if data.__class__ is str else data
+def _records_of(kind: Any) -> Collection[type[Any]] | None:
+    """The record types a tagged value at `kind` may name (a record, or a union of records and None); None otherwise."""
+    if _is_record(kind):
+        return [kind]
+    if typing.get_origin(kind) in (typing.Union, types.UnionType):
+        members = [arg for arg in typing.get_args(kind) if arg is not type(None)]
+        if all(_is_record(member) for member in members):
+            return members
+    return None
 
 
-def _is_record(kind: Any) -> bool:
-    return isinstance(kind, type) and RECORDS.get(kind.__name__) is kind
+def _tag_reader(kinds: Collection[type[Any]]) -> Callable[[_Tagged], Any]:
+    """Reads `{name: fields}` into the record it names, if that is one of `kinds`."""
+    bodies = {cls.__name__: _body_reader(cls) for cls in kinds}
+
+    def read(tagged: _Tagged) -> Any:
+        try:
+            ((name, body),) = tagged.items()
+            read_body = bodies[name]
+        except (ValueError, KeyError):
+            raise msgspec.ValidationError(f"expected one of {sorted(bodies)} as {{type: fields}}") from None
+        return read_body(body)
+
+    return read
 
 
-def _any(data: Any) -> Any:
-    """A value of unstated type: a record (it names its class), a tuple of such values, or a plain value."""
+def _any(raw: bytes | str) -> Any:
+    """A value of unstated type: a tagged record, a tuple of such values, or a plain value."""
+    data = _ANY.decode(raw)
     if isinstance(data, dict):
-        name = data["type"]
-        record = _RECORD_READERS.get(name)
-        if record is None:
-            record = _RECORD_READERS[name] = _record_reader(RECORDS[name])
-        return record(data)
-    if isinstance(data, list):  # a tuple of unstated type: an answer like `(Listings, (Depth, ...))`
+        return _ANY_RECORD(data)
+    if isinstance(data, list):  # an answer like `(Listings, (Depth, ...))`
         return tuple(_any(item) for item in data)
     return data
 
 
-def _record_reader(cls: type[Any]) -> Convert:
-    """`cls(field=..., ...)` as one generated call, each field read as its type says."""
+def _body_reader(cls: type[Any]) -> Read:
+    """A record's fields read as their types say; a field declared as a union of records is itself tagged."""
+    body = _BODIES.get(cls)
+    if body is None:
+        body = _BODIES[cls] = _compile_body(cls)
+    return body
+
+
+def _compile_body(cls: type[Any]) -> Read:
+    unions = _union_fields(cls)
+    if not unions:
+        return msgspec.json.Decoder(cls).decode
     hints = typing.get_type_hints(cls)
-    scope: dict[str, Any] = {"cls": cls}
-    parts = []
-    for n, name in enumerate(_fields(cls)):
-        kind = hints[name]
-        if kind in (str, bool):
-            parts.append(f"{name}=d[{name!r}]")
-        else:
-            scope[f"read{n}"] = _reader(kind)
-            parts.append(f"{name}=read{n}(d[{name!r}])")
-    reader: Convert = eval(f"lambda d: cls({', '.join(parts)})", scope)
-    return reader
+    fields = msgspec.json.Decoder(dict[str, msgspec.Raw])
+    readers = {
+        name: reader(hints[name]) if name in unions else msgspec.json.Decoder(hints[name]).decode
+        for name in _fields(cls)
+    }
+
+    def read(raw: bytes | str) -> Any:
+        values = fields.decode(raw)
+        try:
+            return cls(**{name: read_field(values[name]) for name, read_field in readers.items() if name in values})
+        except TypeError as error:  # a field missing
+            raise msgspec.ValidationError(f"{cls.__name__}: {error}") from None
+
+    return read
+
+
+def _union_fields(cls: type[Any]) -> dict[str, Collection[type[Any]]]:
+    """The fields of `cls` declared as a union of several records, each with its members."""
+    hints = typing.get_type_hints(cls)
+    unions = {name: _records_of(hints[name]) for name in _fields(cls)}
+    return {name: kinds for name, kinds in unions.items() if kinds is not None and len(kinds) > 1}
+
+
+def _is_record(kind: Any) -> bool:
+    return isinstance(kind, type) and RECORDS.get(kind.__name__) is kind
 
 
 def _fields(cls: type[Any]) -> tuple[str, ...]:
@@ -192,6 +207,8 @@ def _fields(cls: type[Any]) -> tuple[str, ...]:
     return tuple(cls._fields)
 
 
-_WRITERS: dict[type[Any], Convert] = {}
-_READERS: dict[Any, Convert] = {}
-_RECORD_READERS: dict[str, Convert] = {}
+_TAGGERS: dict[type[Any], Callable[[Any], object]] = {}
+_READERS: dict[Any, Read] = {}
+_BODIES: dict[type[Any], Read] = {}
+_ANY = msgspec.json.Decoder(_Tagged | list[msgspec.Raw] | str | int | bool | None)
+_ANY_RECORD = _tag_reader(RECORDS.values())

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+import pytest
+
 from exchange.bench.persist import workload
 from exchange.demo import BTC, USDC
 from exchange.engine import codec
 from exchange.engine.commands import (
+    AddAsset,
     CancelAllOrders,
     CancelOrder,
     Chain,
@@ -28,7 +32,14 @@ from exchange.engine.queries import (
     GetListings,
     GetOpenOrders,
     GetOrder,
+    Holding,
     Query,
+)
+
+REJECTED: Event = Rejected(
+    command=Deposit(account_id=1, asset="BTC", amount=2**64, transfer_id="t", ts=1),
+    reason=RejectReason.DUPLICATE_TRANSFER,
+    message="again",
 )
 
 
@@ -95,13 +106,71 @@ def test_every_query_and_its_answer_round_trips() -> None:
 
 def test_integers_past_64_bits_and_nested_unions_keep_their_exact_value() -> None:
     huge = BalanceChanged(account_id=1, asset="USDC", available=10**40 + 1, locked=-(2**70), ts=1)
-    assert b'"10000000000000000000000000000000000000001"' in codec.encode(huge)
+    assert b"10000000000000000000000000000000000000001," in codec.encode(huge)
     round_trip(huge)
-    rejected: Event = Rejected(
-        command=Deposit(account_id=1, asset="BTC", amount=2**64, transfer_id="t", ts=1),
-        reason=RejectReason.DUPLICATE_TRANSFER,
-        message="again",
-    )
-    round_trip(rejected)
+    round_trip(REJECTED)
     round_trip(BTC)
     round_trip(USDC)
+
+
+PLACE = (
+    b'{"PlaceOrder": {"account_id": 1, "symbol": "BTC_USDC", "side": "Bid", "order_type": "Limit", '
+    b'"quantity": 5, "price": 10, "ts": 1}}'
+)
+
+
+def test_a_well_formed_command_reads_as_its_record() -> None:
+    command = codec.decode(PLACE, Command | Query)
+    assert command == codec.decode(codec.encode(command), Command | Query)
+    assert (command.account_id, command.quantity, command.price) == (1, 5, 10)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"{",
+        b"[]",
+        b'"PlaceOrder"',
+        b"{}",
+        PLACE.replace(b"PlaceOrder", b"Nope"),
+        PLACE.replace(b"}}", b'}, "GetDigest": {}}'),
+        PLACE.replace(b'"quantity": 5', b'"quantity": 5.0'),
+        PLACE.replace(b'"quantity": 5', b'"quantity": "5"'),
+        PLACE.replace(b'"side": "Bid"', b'"side": "Up"'),
+        PLACE.replace(b'"account_id": 1, ', b""),
+        codec.encode(BalanceChanged(account_id=1, asset="USDC", available=1, locked=0, ts=1)),
+    ],
+)
+def test_anything_but_a_command_or_a_query_is_refused(raw: bytes) -> None:
+    with pytest.raises(msgspec.DecodeError):
+        codec.decode(raw, Command | Query)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        codec.encode(REJECTED).replace(b'"Deposit"', b'"Deposited"'),
+        codec.encode(REJECTED).replace(b'"message":"again"', b'"extra":1'),
+    ],
+)
+def test_a_record_holding_a_union_refuses_a_malformed_member(raw: bytes) -> None:
+    assert codec.decode(codec.encode(REJECTED), Event) == REJECTED
+    with pytest.raises(msgspec.DecodeError):
+        codec.decode(raw, Event)
+
+
+def test_a_record_its_own_checks_refuse_is_refused() -> None:
+    raw = codec.encode(AddAsset(asset=BTC, ts=1)).replace(b'"decimals":8', b'"decimals":-1')
+    with pytest.raises(msgspec.ValidationError, match="decimals"):
+        codec.decode(raw, Command)
+
+
+def test_an_answer_of_unstated_type_holds_no_float() -> None:
+    assert codec.decode(b'[{"Holding": {"asset": "USDC", "available": 1, "locked": 0}}, null, "x"]') == (
+        Holding(asset="USDC", available=1, locked=0),
+        None,
+        "x",
+    )
+    with pytest.raises(msgspec.ValidationError):
+        codec.decode(b"[1.5]")

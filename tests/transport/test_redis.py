@@ -5,6 +5,8 @@ gateway's remote engine and event relay.
 - Commands and queries travel to the actor and back, equal to what the actor answers in process;
   errors come back as the exceptions the routes map (503 for an unavailable engine, KeyError).
 - An inbox entry older than the timeout when the engine reads it is dropped, never executed.
+- A malformed inbox entry is refused: its gateway gets a failure, the engine goes on.
+- A request nobody answers fails with EngineUnavailableError once its timeout passed.
 - The relay hands committed events to the gateway's bus in order; a batch number that does not
   follow (a new engine run) ends the bus's subscriptions, so the feed resyncs.
 """
@@ -15,6 +17,7 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
+import msgspec
 import pytest
 
 from exchange.engine import codec
@@ -24,7 +27,7 @@ from exchange.engine.engine import Engine
 from exchange.engine.events import AssetAdded, Event, Rejected
 from exchange.engine.queries import GetBalances, GetDepth, Holding
 from exchange.streams.bus import InMemoryBus, SubscriptionOverflow
-from exchange.transport.redis import INBOX, EngineLink, EventRelay, RemoteEngine, connected
+from exchange.transport.redis import ENGINE_KEY, INBOX, EngineLink, EventRelay, RemoteEngine, connected
 from tests.engine.builders import BTC, BTC_USDC, USDC
 from tests.support.redis import redis_database
 
@@ -83,6 +86,41 @@ async def test_an_entry_older_than_the_timeout_is_never_executed() -> None:
             assert [type(e) for e in await remote.submit(LISTING[1])] == [AssetAdded], "the engine reads the inbox"
             assert [type(e) for e in await remote.submit(LISTING[0])] == [AssetAdded], "the stale entry never ran"
             assert [type(e) for e in await remote.submit(LISTING[0])] == [Rejected], "listed once"
+
+
+async def test_a_malformed_entry_is_refused_and_the_engine_goes_on() -> None:
+    with redis_database() as url:
+        async with linked(url) as (_, remote, _bus), connected(url) as redis, redis.pubsub() as replies:
+            await replies.subscribe("exchange:replies:forger")
+            bodies = [b"{", b'{"Nope": {}}', codec.encode(AssetAdded(asset=BTC, ts=1)), b'{"GetBalances": {}}']
+            for request, body in enumerate(bodies):
+                await redis.xadd(INBOX, {"g": "forger", "i": request, "b": body})
+            await redis.xadd(INBOX, {"g": "forger", "i": "not a number", "b": codec.encode(LISTING[0])})
+            answers: list[list[object]] = []
+            async with asyncio.timeout(5):
+                while len(answers) < len(bodies):
+                    message = await replies.get_message(ignore_subscribe_messages=True, timeout=1)
+                    if message is not None:
+                        answers += msgspec.json.decode(message["data"])
+            assert sorted((request, status) for request, status, _ in answers) == [
+                (request, "failed") for request in range(len(bodies))
+            ]
+            assert [type(e) for e in await remote.submit(LISTING[0])] == [AssetAdded], "the unnumbered entry never ran"
+
+
+async def test_a_request_nobody_answers_fails_after_its_timeout() -> None:
+    with redis_database() as url:
+        async with connected(url) as redis:
+            await redis.set(ENGINE_KEY, "an engine that never reads its inbox")
+            remote = RemoteEngine(redis, timeout=0.2)
+            async with remote.running():
+                async with asyncio.timeout(5):
+                    while not remote.ready:
+                        await asyncio.sleep(0.02)
+                    with pytest.raises(EngineUnavailableError, match="in time"):
+                        await remote.submit(LISTING[0])
+                    with pytest.raises(EngineUnavailableError, match="in time"):
+                        await remote.query(GetBalances(account_id=1))
 
 
 async def test_a_gap_in_the_event_stream_ends_the_gateways_subscriptions() -> None:
