@@ -152,8 +152,8 @@ def create_app(settings: Settings) -> Starlette:
                 app.state.actor = remote
                 queries = await Queries.open(db, timeout=settings.database_timeout)
                 await stack.enter_async_context(remote.running())
-                await stack.enter_async_context(EventRelay(redis, bus).running())
                 gateway_streams = edge(app, remote, bus, accounts, queries)
+                await stack.enter_async_context(EventRelay(redis, bus, gateway_streams).running())
                 await stack.enter_async_context(_started_once_the_engine_answers(gateway_streams))
                 await stack.enter_async_context(freezing_survivors())
                 yield

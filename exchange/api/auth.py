@@ -189,7 +189,7 @@ class Verifier:
         replays: ReplayCache | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._lookup = lookup
+        self.lookup = lookup
         self._limiter = limiter
         self._replays = replays or MemoryReplayCache(clock=clock)
         self._clock = clock
@@ -262,7 +262,7 @@ class Verifier:
         connection subscribing again with the frame signature it had accepted).
         """
         key_text = self.check_signature(headers, instruction, params)
-        principal = await self._lookup(key_text)
+        principal = await self.lookup(key_text)
         if principal is None:
             raise unauthorized("unknown or revoked API key")
         if scope not in principal.scopes:

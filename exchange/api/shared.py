@@ -10,7 +10,9 @@ every gateway of the exchange:
   signature's window plus the margin, so a signature accepted by one gateway is refused
   by every other;
 - revocations: a mark, `exchange:revocations`, that every revocation replaces with fresh
-  random bytes once the database has committed it and before the revoke is answered.
+  random bytes once the database has committed it and before the revoke is answered
+  (for signed requests), and, in the same transaction, the revoked key announced on the
+  Stream `exchange:revoked` (for websocket subscriptions, below).
   Each gateway reads the mark at every lookup of a key and drops its whole cache of keys
   when the mark is not the one its cache was filled under; a key is cached only if the
   mark did not change while the database was read. So a request that reaches any gateway
@@ -23,6 +25,20 @@ every gateway of the exchange:
   acknowledgements, and is right even for a gateway that was cut off when the revoke
   happened. Revocations are rare; after one, each gateway reads each active key from the
   database once more.
+
+  A private websocket subscription, though, is checked once, when it is made: what ends
+  it is the announcement. Every gateway's event relay (`exchange.transport.redis.EventRelay`)
+  reads `exchange:revoked` in the same XREAD as the engine's events and ends the
+  subscriptions the key signed before it relays the events of that read. A Stream, not
+  pub/sub, for two reasons. Order: an event committed after the revoke was answered was
+  added to the event stream after the announcement, so the read that returns it returns
+  the announcement too, or an earlier read did: no such event reaches a subscription
+  the key signed, on any gateway. And a gateway cut off from Redis reads on where it
+  stood when it is back. What a Stream cannot cover (Redis restarted empty, entries
+  trimmed past `ANNOUNCED_KEPT` while a gateway was away) the mark covers: after every
+  reconnection the relay has the gateway look up once more each key that signed a live
+  subscription (`Streams.recheck_keys`), through the cache the mark guards, and end
+  those revoked.
 
 Failure: a Redis that refuses, drops or does not answer within `REDIS_TIMEOUT` (after one
 immediate retry on a fresh connection) makes the request that needed it a 503
@@ -65,8 +81,8 @@ class Revocations(Protocol):
         """The current mark."""
         ...
 
-    async def revoked(self) -> None:
-        """Change the mark: a key's revocation has committed."""
+    async def revoked(self, public_key: str) -> None:
+        """Change the mark (and announce `public_key` to every gateway): its revocation has committed."""
         ...
 
 
@@ -80,8 +96,8 @@ class MemoryRevocations:
         """The number of revocations so far."""
         return self._count
 
-    async def revoked(self) -> None:
-        """Count one more."""
+    async def revoked(self, public_key: str) -> None:
+        """Count one more (this process's streams hear of the key from the `Api`)."""
         self._count += 1
 
 
@@ -89,6 +105,9 @@ class RedisRevocations:
     """`Revocations` shared through Redis: random bytes, replaced at each revocation."""
 
     KEY = PREFIX + "revocations"
+    ANNOUNCED = PREFIX + "revoked"
+    """The Stream of revoked public keys (field `k`), read by every gateway's event relay."""
+    ANNOUNCED_KEPT = 10_000
 
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
@@ -102,9 +121,12 @@ class RedisRevocations:
         previous: object = await reaching(self._redis.set(self.KEY, fresh, nx=True, get=True))
         return fresh if previous is None else previous
 
-    async def revoked(self) -> None:
-        """Replace the mark, so every gateway drops its cached keys at its next lookup."""
-        await reaching(self._redis.set(self.KEY, secrets.token_bytes(16)))
+    async def revoked(self, public_key: str) -> None:
+        """Replace the mark and announce the key, in one transaction (see the module docstring)."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.set(self.KEY, secrets.token_bytes(16))
+            pipe.xadd(self.ANNOUNCED, {"k": public_key}, maxlen=self.ANNOUNCED_KEPT, approximate=True)
+            await reaching(pipe.execute())
 
 
 class RedisReplayCache:

@@ -107,7 +107,7 @@ def test_the_shared_components_agree_across_instances() -> None:
             await other.ip_limiter.check("k")  # another window, though the same key
             mark = await one.revocations.mark()
             assert await other.revocations.mark() == mark
-            await other.revocations.revoked()
+            await other.revocations.revoked("key")
             assert await one.revocations.mark() != mark
         finally:
             await one.close()
