@@ -194,6 +194,15 @@ class SharedState:
             redis=redis,
         )
 
+    async def answers(self) -> bool:
+        """Whether the shared state can be reached now (in memory: always; else Redis answers PING)."""
+        if self.redis is None:
+            return True
+        try:
+            return bool(await self.redis.ping())
+        except RedisError:
+            return False
+
     async def close(self) -> None:
         """Close the Redis connections, if any."""
         if self.redis is not None:
