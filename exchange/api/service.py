@@ -15,10 +15,10 @@ Keys live in the database (`api_keys`, through `exchange.persistence.accounts.Ac
 which holds every statement on accounts and keys), and `lookup_key` caches each key's principal,
 so a signed request costs no query. An account may hold several keys; revoking one
 sets `revoked` and then changes the revocation mark (`exchange.api.shared.Revocations`,
-in this process or in the Redis every gateway shares, where it also tells every gateway's
-websocket streams) before the reply. Every lookup
-reads the mark first and drops the whole cache when it changed, so the very next request
-signed by a revoked key, on any gateway, is refused. A lookup that read the key before
+in this process or in the Redis every gateway shares, which also tells every gateway's
+websocket streams) before the reply. Every lookup reads the mark first and drops the
+whole cache when it changed, so the very next request signed by a revoked key, on any
+gateway, is refused. A lookup that read the key before
 the revocation committed must not put it back into the cache afterwards: it caches only
 if the mark did not change while it queried.
 

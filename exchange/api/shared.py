@@ -10,9 +10,7 @@ every gateway of the exchange:
   signature's window plus the margin, so a signature accepted by one gateway is refused
   by every other;
 - revocations: a mark, `exchange:revocations`, that every revocation replaces with fresh
-  random bytes once the database has committed it and before the revoke is answered
-  (for signed requests), and, in the same transaction, the revoked key announced on the
-  Stream `exchange:revoked` (for websocket subscriptions, below).
+  random bytes once the database has committed it and before the revoke is answered.
   Each gateway reads the mark at every lookup of a key and drops its whole cache of keys
   when the mark is not the one its cache was filled under; a key is cached only if the
   mark did not change while the database was read. So a request that reaches any gateway
@@ -27,15 +25,17 @@ every gateway of the exchange:
   database once more.
 
   A private websocket subscription, though, is checked once, when it is made: what ends
-  it is the announcement. Every gateway's event relay (`exchange.transport.redis.EventRelay`)
-  reads `exchange:revoked` in the same XREAD as the engine's events and ends the
-  subscriptions the key signed before it relays the events of that read. A Stream, not
-  pub/sub, for two reasons. Order: an event committed after the revoke was answered was
-  added to the event stream after the announcement, so the read that returns it returns
-  the announcement too, or an earlier read did: no such event reaches a subscription
-  the key signed, on any gateway. And a gateway cut off from Redis reads on where it
-  stood when it is back. What a Stream cannot cover (Redis restarted empty, entries
-  trimmed past `ANNOUNCED_KEPT` while a gateway was away) the mark covers: after every
+  it is an announcement. In the same transaction as the mark, the revoked key is added
+  to the Stream `exchange:revoked`; every gateway's event relay
+  (`exchange.transport.redis.EventRelay`) reads it in the same XREAD as the engine's
+  events and ends the subscriptions the key signed before it relays the events of that
+  read. A Stream, not pub/sub, for two reasons. Order: an event committed after the
+  revoke was answered was added to the event stream after the announcement, so the read
+  that returns it returns the announcement too, or an earlier read did: no such event
+  reaches a subscription the key signed, on any gateway, and the revoke waits for no
+  gateway's acknowledgement. And a gateway cut off from Redis reads on where it stood
+  when it is back. What a Stream cannot cover (Redis restarted empty, entries trimmed
+  past `ANNOUNCED_KEPT` while a gateway was away) the mark covers: after every
   reconnection the relay has the gateway look up once more each key that signed a live
   subscription (`Streams.recheck_keys`), through the cache the mark guards, and end
   those revoked.
