@@ -217,13 +217,14 @@ class Fleet:
     async def drive(self, ports: list[int], secret: str, window: int, stop: asyncio.Event) -> int:
         """Place orders on SYMBOL while the slowest client is fewer than `window` frames behind; return how many.
 
-        `DRIVERS` connections in all, spread over the servers (over gateways, the orders
-        come through each), each waiting for its order's answer: as many in either form,
-        and enough that the window, not an order's round trip, sets the pace. One watcher
-        compares the clients' counts every 5 ms (a comparison takes ~0.2 ms) and opens or
-        closes the gate the connections wait at: a check by each connection before each
-        order, and each millisecond while the window is full, would cost the clients'
-        process more than its clients do.
+        `DRIVERS` connections in all, as many in either form, spread over the servers
+        (over gateways, the orders come through each), each waiting for its order's
+        answer: many, since an order's round trip through a gateway, Redis and the engine
+        is several times one through a single process. One watcher compares the clients'
+        counts every 5 ms (a comparison takes ~0.2 ms) and opens or closes the gate the
+        connections wait at: a check by each connection before each order, and each
+        millisecond while the window is full, would cost the clients' process more than
+        its clients do.
         """
         keys = KeyPair.from_secret(secret)
         placed = 0

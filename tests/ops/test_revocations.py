@@ -23,12 +23,11 @@ from typing import Any
 from exchange.api.auth import KeyPair
 from tests.api.client import Client, ok
 from tests.api.test_keys import BID, add_key, revoke
-from tests.ops.test_roles import cluster
+from tests.ops.test_roles import over_redis
 from tests.streams.wsclient import Socket
-from tests.support.databases import plain, scratch
 from tests.support.processes import Process
 from tests.support.redis import RedisServer
-from tests.support.traders import operated, setup
+from tests.support.traders import setup
 
 PRIVATE = ("account.orderUpdate", "account.balanceUpdate")
 
@@ -40,22 +39,14 @@ def ended(*streams: str) -> dict[str, Any]:
 
 def test_a_key_revoked_through_one_gateway_ends_its_subscriptions_on_the_other(tmp_path: Path) -> None:
     admin = KeyPair.generate()
-    redis = RedisServer(tmp_path)
-    redis.start()
-    try:
-        with (
-            scratch("exchange_revocations") as scratch_url,
-            cluster(tmp_path, {**operated(plain(scratch_url), admin), "REDIS_URL": redis.url}) as start,
-        ):
-            engine, engine_url = start("engine", ["--role", "engine"])
-            engine.wait_http(f"{engine_url}/ready")
-            a, a_url = start("gateway-a", ["--role", "gateway"])
-            b, b_url = start("gateway-b", ["--role", "gateway"])
-            a.wait_http(f"{a_url}/ready")
-            b.wait_http(f"{b_url}/ready")
-            asyncio.run(scenario(redis, admin, (a, a_url), (b, b_url)))
-    finally:
-        redis.kill()
+    with over_redis(tmp_path, "exchange_revocations", admin) as (redis, _, start):
+        engine, engine_url = start("engine", ["--role", "engine"])
+        engine.wait_http(f"{engine_url}/ready")
+        a, a_url = start("gateway-a", ["--role", "gateway"])
+        b, b_url = start("gateway-b", ["--role", "gateway"])
+        a.wait_http(f"{a_url}/ready")
+        b.wait_http(f"{b_url}/ready")
+        asyncio.run(scenario(redis, admin, (a, a_url), (b, b_url)))
 
 
 async def scenario(redis: RedisServer, admin: KeyPair, a: tuple[Process, str], b: tuple[Process, str]) -> None:
