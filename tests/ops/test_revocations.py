@@ -16,6 +16,7 @@ key that gets revoked, another by the owner's own key, which stays valid.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,16 @@ PRIVATE = ("account.orderUpdate", "account.balanceUpdate")
 def ended(*streams: str) -> dict[str, Any]:
     """The frame that tells a client its subscriptions to `streams` ended with the key that signed them."""
     return {"id": None, "error": {"code": 4003, "message": f"API key revoked: unsubscribed {', '.join(streams)}"}}
+
+
+async def streaming(owner: Client, socket: Socket) -> None:
+    """Place orders until one reaches `socket`: a gateway's streams start once it has found the engine."""
+    async with asyncio.timeout(60):
+        while True:
+            await asyncio.to_thread(lambda: ok(owner.place(**BID)))
+            with contextlib.suppress(TimeoutError):
+                await socket.until(1, "account.orderUpdate", 2)
+                return
 
 
 def test_a_key_revoked_through_one_gateway_ends_its_subscriptions_on_the_other(tmp_path: Path) -> None:
@@ -60,6 +71,9 @@ async def scenario(redis: RedisServer, admin: KeyPair, a: tuple[Process, str], b
         await by_second.subscribe(*PRIVATE, keys=second.keys)
         await by_third.subscribe("account.orderUpdate", keys=third.keys)
         assert await by_owner.barrier() == await by_second.barrier() == await by_third.barrier() == []
+        await streaming(owner, by_owner)
+        for socket in (by_owner, by_second, by_third):
+            assert {frame["stream"] for frame in await socket.barrier()} <= set(PRIVATE)
 
         # 1. revoked through A while B follows: B ends the subscriptions before relaying any later event
         await asyncio.to_thread(lambda: ok(revoke(owner, second.keys.public_key)))
