@@ -147,7 +147,7 @@ def create_app(settings: Settings) -> Starlette:
             if role is ProcessRole.GATEWAY:
                 assert settings.redis_url is not None
                 redis = await stack.enter_async_context(connected(settings.redis_url))
-                remote = RemoteEngine(redis, timeout=settings.engine_timeout)
+                remote = RemoteEngine(redis, timeout=settings.engine_timeout, batch=shared.batch)
                 bus = InMemoryBus()
                 app.state.actor = remote
                 queries = await Queries.open(db, timeout=settings.database_timeout)

@@ -81,6 +81,7 @@ WORKLOAD_SEED = typer.Option(7, help="Workload seed.")
 SCRATCH_SERVER = typer.Option(
     None, "--database-url", envvar="DATABASE_URL", help="Server to use (scratch databases are made and dropped)."
 )
+MEASUREMENT_SECONDS = typer.Option(10.0, help="Duration of each measurement.")
 
 
 @bench.command("persist")
@@ -115,13 +116,11 @@ def bench_redis(
 @bench.command("api")
 def bench_api(
     clients: int = typer.Option(16, help="Concurrent signed clients, one connection and account each."),
-    seconds: float = typer.Option(10.0, help="Duration of each measurement."),
+    seconds: float = MEASUREMENT_SECONDS,
     gateways: int = typer.Option(
         0, help="Also run one engine with 1..N gateways over a private Redis, beside the single process.", min=0
     ),
-    database_url: str | None = typer.Option(
-        None, "--database-url", envvar="DATABASE_URL", help="Server to use (a scratch database is made and dropped)."
-    ),
+    database_url: str | None = SCRATCH_SERVER,
 ) -> None:
     """Signed orders/s and latency over HTTP with persistence on, against a bare Starlette+uvicorn ceiling."""
     from exchange.bench import api
@@ -134,10 +133,8 @@ def bench_api(
 
 @bench.command("latency")
 def bench_latency(
-    seconds: float = typer.Option(10.0, help="Duration of each measurement."),
-    database_url: str | None = typer.Option(
-        None, "--database-url", envvar="DATABASE_URL", help="Server to use (a scratch database is made and dropped)."
-    ),
+    seconds: float = MEASUREMENT_SECONDS,
+    database_url: str | None = SCRATCH_SERVER,
 ) -> None:
     """One signed durable order at a time (1 and 4 clients) beside a bare commit and a bare HTTP round trip."""
     from exchange.bench.latency import main as run
@@ -148,16 +145,14 @@ def bench_latency(
 @bench.command("ws")
 def bench_ws(
     clients: int = typer.Option(1_000, help="Websocket clients subscribed to depth and trades of one market."),
-    seconds: float = typer.Option(10.0, help="Duration of each measurement."),
+    seconds: float = MEASUREMENT_SECONDS,
     rest_clients: int = typer.Option(64, help="Signed REST connections placing orders while the clients listen."),
     rest_rate: float = typer.Option(400.0, help="Orders/s the REST connections offer in all (alike in either form)."),
     window: int = typer.Option(200, help="Frames the slowest client may lag the fastest before orders pause."),
     gateways: int = typer.Option(
         0, help="Spread the clients over N gateway processes with one engine process over a private Redis.", min=0
     ),
-    database_url: str | None = typer.Option(
-        None, "--database-url", envvar="DATABASE_URL", help="Server to use (a scratch database is made and dropped)."
-    ),
+    database_url: str | None = SCRATCH_SERVER,
 ) -> None:
     """Frames/s to 1,000 websocket clients while orders flow, REST under that load, against a bare broadcast()."""
     from exchange.bench.ws import main as run

@@ -22,13 +22,13 @@ from exchange.marketdata import (
     MINUTE_US,
     US,
     Candle,
-    Ticker,
     change_fraction,
     minute_start,
     ticker,
     ticker_window,
 )
 from tests.engine import builders
+from tests.support.marketdata import make_ticker
 
 HOUR_US = 60 * MINUTE_US
 
@@ -190,15 +190,8 @@ def test_ticker_across_the_window_edge() -> None:
                for start in {minute_start(t.ts) for t in trades}}  # fmt: skip
     last_with_old = old + DAY_US - 1  # the old minute is the window's first one until here
     with_old = ticker(SOL_USDC, minutes, last_with_old)
-    assert with_old == Ticker(
-        symbol="SOL_USDC",
-        first_price=Decimal("150.00"),
-        last_price=Decimal("155.00"),
-        high=Decimal("160.00"),
-        low=Decimal("150.00"),
-        volume=Decimal("5.00"),
-        quote_volume=Decimal("775.000000"),
-        trades=3,
+    assert with_old == make_ticker(
+        "SOL_USDC", ohlc=("150.00", "160.00", "150.00", "155.00"), volume="5.00", quote_volume="775.000000", trades=3
     )
     assert with_old.price_change == Decimal("5.00") and with_old.price_change_fraction == Decimal("0.033333")
     without_old = ticker(SOL_USDC, minutes, last_with_old + 1)

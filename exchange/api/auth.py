@@ -19,8 +19,11 @@ fields are left out (they mean "absent" everywhere in the API).
 Checks happen in a fixed order, before anything executes: headers well-formed, window
 within the maximum, timestamp within the window of the server clock (both stale and
 future), signature valid, key known and not revoked, the route's scope, the key's rate
-limit, then the replay check (below). The server holds public keys only; a key's
-account and scopes come from the database (`api_keys`) or, for the operator, from
+limit, then the replay check (below). One refinement: a key found in the cache of
+principals (`exchange.api.service.Api.cached_key`) is confirmed not revoked in the same
+round trip as its replay check, and the request goes on only once both answered
+(`Verifier.authenticate`). The server holds public keys only; a key's account and
+scopes come from the database (`api_keys`) or, for the operator, from
 `Settings.admin_public_key`.
 
 Replays (our addition to Backpack's scheme, which has no nonce). `authenticate`
@@ -34,9 +37,9 @@ with another timestamp: a client must not send two byte-identical signed request
 (same instruction, params, timestamp and window) within the same millisecond. The
 cache is keyed by the signature's 64 decoded bytes, not its base64 text (the text
 has spare bits, so one signature has several spellings). It holds only signatures
-that were accepted, each for at most `MAX_WINDOW_MS` plus the margin, and every one
-was charged to its key's rate limit first: its size is bounded by the window times
-the keys' request rates. The window is checked once more just before the signature
+of registered keys that passed every other check, each for at most `MAX_WINDOW_MS`
+plus the margin, and every one was charged to its key's rate limit first: its size is
+bounded by the window times the keys' request rates. The window is checked once more just before the signature
 is recorded, so a replay can never outlive the entry that refuses it. The cache is
 this process's (`MemoryReplayCache`) or, when gateways share Redis, Redis's
 (`exchange.api.shared`), so a signature accepted by one gateway is refused by all.
@@ -49,10 +52,10 @@ import binascii
 import heapq
 import re
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import quote
 
 from nacl.exceptions import BadSignatureError
@@ -88,6 +91,10 @@ class ApiKey:
 
 
 KeyLookup = Callable[[str], Awaitable[Principal | None]]
+
+CachedKey = Callable[[str], tuple[Principal, Callable[[], Coroutine[Any, Any, bool]]] | None]
+"""A key's cached principal and how to confirm it: a call that starts reading whether the cache still holds
+(no key was revoked since it was filled), the answer due when awaited; None if the key is not cached."""
 
 SignedParams = Mapping[str, str | bool | None]
 
@@ -145,8 +152,12 @@ def _window(headers: Mapping[str, str]) -> str:
 class ReplayCache(Protocol):
     """Signatures already accepted, each remembered until it expires (a shared store may implement it)."""
 
-    async def first_use(self, signature: bytes, expires_at: float) -> bool:
-        """Record `signature` until `expires_at` (epoch seconds); False if it is recorded already."""
+    def first_use(self, signature: bytes, expires_at: float) -> Coroutine[Any, Any, bool]:
+        """Record `signature` until `expires_at` (epoch seconds); False if it is recorded already.
+
+        A shared store queues the check when called, so that it travels with whatever
+        else is queued then; the answer is due when awaited.
+        """
         ...
 
 
@@ -185,11 +196,13 @@ class Verifier:
         self,
         lookup: KeyLookup,
         *,
+        cached: CachedKey | None = None,
         limiter: RateLimiter | None = None,
         replays: ReplayCache | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.lookup = lookup
+        self._cached = cached
         self._limiter = limiter
         self._replays = replays or MemoryReplayCache(clock=clock)
         self._clock = clock
@@ -260,31 +273,57 @@ class Verifier:
         The principal must hold `scope`. `once=False` skips the replay check, for the
         one caller that already holds the signature's first use (a websocket
         connection subscribing again with the frame signature it had accepted).
+
+        A cached key is used before it is confirmed: the confirmation (no key was revoked
+        since the cache was filled) starts together with the replay check, so a shared
+        store answers both in one round trip, and the request is accepted only once
+        both are in. If the cache no longer holds, the key is looked up again, and a
+        revoked key is refused (its signature stays recorded).
         """
         key_text = self.check_signature(headers, instruction, params)
-        principal = await self.lookup(key_text)
-        if principal is None:
-            raise unauthorized("unknown or revoked API key")
-        if scope not in principal.scopes:
-            raise ApiError(403, Code.FORBIDDEN, f"this API key lacks the {scope.value} scope")
+        cached = self._cached(key_text) if self._cached is not None else None
+        if cached is None:
+            principal, confirm = _permitted(await self.lookup(key_text), scope), None
+        else:
+            principal, confirm = _permitted(cached[0], scope), cached[1]
         if self._limiter is not None:
             await self._limiter.check(principal.public_key)
-        if once:
-            await self._accept_once(headers)
+        accepting = self._accept_once(headers) if once else None
+        confirming = confirm() if confirm is not None else None
+        try:
+            if accepting is not None:
+                await accepting
+        finally:  # awaited whatever happened: both answers travel in the same round trip
+            if confirming is not None and not await confirming:
+                principal = _permitted(await self.lookup(key_text), scope)
         return principal
 
-    async def _accept_once(self, headers: Mapping[str, str]) -> None:
-        """Record the (verified) signature until its window closes; 401 REPLAYED_REQUEST if it was seen."""
+    def _accept_once(self, headers: Mapping[str, str]) -> Coroutine[Any, Any, None]:
+        """Record the (verified) signature until its window closes (queued now); 401 REPLAYED_REQUEST if it was seen."""
         expires_ms = int(headers["x-timestamp"]) + int(_window(headers))
         if int(self._clock() * 1000) > expires_ms:
             raise unauthorized("request timestamp is outside the receive window")
         signature = base64.b64decode(headers["x-signature"], validate=True)
-        if not await self._replays.first_use(signature, expires_ms / 1000 + REPLAY_MARGIN):
-            raise ApiError(
-                401,
-                Code.REPLAYED_REQUEST,
-                "this signed request was already accepted once; sign it again (a new X-Timestamp) to repeat it",
-            )
+        return _refuse_replay(self._replays.first_use(signature, expires_ms / 1000 + REPLAY_MARGIN))
+
+
+def _permitted(principal: Principal | None, scope: Scope) -> Principal:
+    """`principal` if it holds `scope`; 401 for an unknown or revoked key, 403 for a missing scope."""
+    if principal is None:
+        raise unauthorized("unknown or revoked API key")
+    if scope not in principal.scopes:
+        raise ApiError(403, Code.FORBIDDEN, f"this API key lacks the {scope.value} scope")
+    return principal
+
+
+async def _refuse_replay(first_use: Awaitable[bool]) -> None:
+    """401 REPLAYED_REQUEST unless the signature's use is the first."""
+    if not await first_use:
+        raise ApiError(
+            401,
+            Code.REPLAYED_REQUEST,
+            "this signed request was already accepted once; sign it again (a new X-Timestamp) to repeat it",
+        )
 
 
 # -- the client side (tests, benchmark, CLI) -----------------------------------------

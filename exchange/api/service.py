@@ -12,15 +12,18 @@ commands that add them and, when a symbol is unknown (a listing made by another
 component), re-reads the engine at most once a second.
 
 Keys live in the database (`api_keys`, through `exchange.persistence.accounts.Accounts`,
-which holds every statement on accounts and keys), and `lookup_key` caches each key's principal,
-so a signed request costs no query. An account may hold several keys; revoking one
-sets `revoked` and then changes the revocation mark (`exchange.api.shared.Revocations`,
-in this process or in the Redis every gateway shares, which also tells every gateway's
-websocket streams) before the reply. Every lookup reads the mark first and drops the
-whole cache when it changed, so the very next request signed by a revoked key, on any
-gateway, is refused. A lookup that read the key before
-the revocation committed must not put it back into the cache afterwards: it caches only
-if the mark did not change while it queried.
+which holds every statement on accounts and keys), and `lookup_key` caches each key's
+principal, so a signed request costs no query. An account may hold several keys;
+revoking one sets `revoked` and then changes the revocation mark
+(`exchange.api.shared.Revocations`, in this process or in the Redis every gateway
+shares, which also tells every gateway's websocket streams) before the reply. Every
+lookup reads the mark first and drops the whole cache when it changed, so the very next
+request signed by a revoked key, on any gateway, is refused. A key found in the cache
+(`cached_key`) is used at once and confirmed by a read of the mark that the verifier
+starts with the request's replay check, in the same round trip; if the mark changed, the
+key is looked up again before the request goes on. A lookup that read the key before the
+revocation committed must not put it back into the cache afterwards: it caches only if
+the mark did not change while it queried.
 
 Every database round trip a route makes is bounded by the configured database timeout
 (`Accounts` and `Queries` run each through `exchange.persistence.database.bounded`):
@@ -30,8 +33,9 @@ while the database is down or frozen, a route that needs it answers 503 within t
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import orjson
@@ -111,7 +115,9 @@ class Api:
         self.admin_public_key = admin_public_key
         self.max_body_bytes = max_body_bytes
         self.revocations = shared.revocations
-        self.verifier = Verifier(self.lookup_key, limiter=shared.key_limiter, replays=shared.replays)
+        self.verifier = Verifier(
+            self.lookup_key, cached=self.cached_key, limiter=shared.key_limiter, replays=shared.replays
+        )
         self._keys: dict[str, Principal] = {}
         self._mark: object = None
         """The revocation mark `_keys` was filled under."""
@@ -187,6 +193,17 @@ class Api:
             self._keys[public_key] = principal
         return principal
 
+    def cached_key(self, public_key: str) -> tuple[Principal, Callable[[], Coroutine[Any, Any, bool]]] | None:
+        """The key's cached principal and its confirmation (`exchange.api.auth.CachedKey`); None if not cached."""
+        principal = self._keys.get(public_key)
+        if principal is None:
+            return None
+        return principal, partial(self._still_marked, self._mark)
+
+    def _still_marked(self, mark: object) -> Coroutine[Any, Any, bool]:
+        """Whether the revocation mark, read from now on, is still `mark` (the one the cache was filled under)."""
+        return _equals(self.revocations.mark(), mark)
+
     async def create_account(self, public_key: str, scopes: frozenset[Scope], label: str | None) -> int:
         """Insert an account with its first key; 400 if the key is already registered."""
         account_id = await self.accounts.create_account(public_key, scopes, label)
@@ -254,6 +271,10 @@ class Api:
 def query_params(request: Request) -> Params:
     """The query string as flat params (`exchange.protocol.decoding.query_fields`)."""
     return query_fields(request.query_params.multi_items())
+
+
+async def _equals(reading: Awaitable[object], expected: object) -> bool:
+    return await reading == expected
 
 
 def _refused(refusal: KeyRefusal) -> ApiError:

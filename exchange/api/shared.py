@@ -18,11 +18,10 @@ every gateway of the exchange:
   counter, so a Redis that restarted empty cannot bring an old value back: a gateway
   that finds no mark sets a fresh one (`SET NX`), unlike every cache's, so a revocation
   lost with Redis's memory still empties every cache. Why a mark read per request rather
-  than a message to every gateway: it costs one GET (the rate limit and the replay check
-  make two more round trips anyway), needs no list of live gateways nor waiting on their
-  acknowledgements, and is right even for a gateway that was cut off when the revoke
-  happened. Revocations are rare; after one, each gateway reads each active key from the
-  database once more.
+  than a message to every gateway: it needs no list of live gateways nor waiting on their
+  acknowledgements, is right even for a gateway that was cut off when the revoke
+  happened, and costs little (below). Revocations are rare; after one, each gateway reads
+  each active key from the database once more.
 
   A private websocket subscription, though, is checked once, when it is made: what ends
   it is an announcement. In the same transaction as the mark, the revoked key is added
@@ -40,20 +39,31 @@ every gateway of the exchange:
   subscription (`Streams.recheck_keys`), through the cache the mark guards, and end
   those revoked.
 
-Failure: a Redis that refuses, drops or does not answer within `REDIS_TIMEOUT` (after one
-immediate retry on a fresh connection) makes the request that needed it a 503
-SERVICE_UNAVAILABLE with Retry-After (`SharedStateUnavailableError`): no request is let
-through unlimited, unchecked for a replay or against a revocation. The client reconnects
-by itself once Redis is back.
+The hot path is batched. The mark reads and the replay checks of all of a gateway's
+requests (and its commands' XADDs to the engine inbox, `exchange.transport.redis`) go
+through one `exchange.transport.batch.TurnBatch`: one pipeline in flight at a time,
+carrying whatever the requests queued meanwhile. The mark is read once per pipeline,
+shared by every request waiting on it, and always by a read sent after the request
+arrived, so a request never relies on a mark older than itself. For a key in the cache
+the mark read and the replay check leave together (`exchange.api.auth.Verifier`), so a
+signed request costs Redis one SET NX and a share of one GET, in one round trip it
+shares with the other requests, instead of a round trip of its own for each.
+
+Failure: a Redis that refuses, drops or does not answer within `REDIS_TIMEOUT` makes the
+request that needed it a 503 SERVICE_UNAVAILABLE with Retry-After
+(`SharedStateUnavailableError`): no request is let through unlimited, unchecked for a
+replay or against a revocation. The batch never retries (its pipelines carry commands,
+which run at most once); the limits and the mark's writes retry once, immediately, on a
+fresh connection. The clients reconnect by themselves once Redis is back.
 """
 
 from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Coroutine
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from limits.aio.storage import RedisStorage
 from limits.storage import MemoryStorage
@@ -66,6 +76,7 @@ from exchange.api.auth import MemoryReplayCache, ReplayCache
 from exchange.api.errors import SharedStateUnavailableError
 from exchange.api.ratelimit import RateLimiter
 from exchange.config import ConfigError, Settings
+from exchange.transport.batch import TurnBatch
 
 REDIS_TIMEOUT = 1.0  # float-ok: seconds to connect to Redis or to have one answer
 PREFIX = "exchange:"
@@ -77,8 +88,8 @@ T = TypeVar("T")
 class Revocations(Protocol):
     """A mark that changes whenever any key is revoked (see the module docstring)."""
 
-    async def mark(self) -> object:
-        """The current mark."""
+    def mark(self) -> Coroutine[Any, Any, object]:
+        """The current mark, read from the moment of the call (a shared store queues the read then)."""
         ...
 
     async def revoked(self, public_key: str) -> None:
@@ -109,12 +120,17 @@ class RedisRevocations:
     """The Stream of revoked public keys (field `k`), read by every gateway's event relay."""
     ANNOUNCED_KEPT = 10_000
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, batch: TurnBatch) -> None:
         self._redis = redis
+        self._batch = batch
 
-    async def mark(self) -> object:
-        """The mark in Redis; a fresh one if Redis has none (it was never set, or Redis lost it)."""
-        mark: object = await reaching(self._redis.get(self.KEY))
+    def mark(self) -> Coroutine[Any, Any, object]:
+        """The mark in Redis, read in the batch's next pipeline (queued now); a fresh one if Redis has none."""
+        return self._or_fresh(self._batch.read("GET", self.KEY))
+
+    async def _or_fresh(self, reading: Awaitable[object]) -> object:
+        """The mark read, or, if Redis has none (it was never set, or Redis lost it), a fresh one set now."""
+        mark = await reaching(reading)
         if mark is not None:
             return mark
         fresh = secrets.token_bytes(16)
@@ -132,14 +148,19 @@ class RedisRevocations:
 class RedisReplayCache:
     """The `ReplayCache` in Redis: one key per signature, expiring with it."""
 
-    def __init__(self, redis: Redis) -> None:
-        self._redis = redis
+    def __init__(self, batch: TurnBatch) -> None:
+        self._batch = batch
 
-    async def first_use(self, signature: bytes, expires_at: float) -> bool:
-        """`SET NX` the signature until `expires_at`; False if it was set already."""
+    def first_use(self, signature: bytes, expires_at: float) -> Coroutine[Any, Any, bool]:
+        """`SET NX` the signature until `expires_at`, in the batch's next pipeline (queued now); False if it was set."""
         ttl_ms = max(1, int((expires_at - time.time()) * 1000))
         key = PREFIX.encode() + b"replay:" + signature
-        return bool(await reaching(self._redis.set(key, b"", nx=True, px=ttl_ms)))
+        return _was_set(self._batch.call("SET", key, b"", "NX", "PX", ttl_ms))
+
+
+async def _was_set(reply: Awaitable[object]) -> bool:
+    """Whether a `SET NX` set its key."""
+    return bool(await reaching(reply))
 
 
 async def reaching(call: Awaitable[T]) -> T:
@@ -159,6 +180,8 @@ class SharedState:
     replays: ReplayCache
     revocations: Revocations
     redis: Redis | None = None
+    batch: TurnBatch | None = None
+    """The hot path's pipeline (mark reads, replay checks, and a gateway's inbox XADDs), on a client of its own."""
 
     @staticmethod
     def of(settings: Settings) -> SharedState:
@@ -186,12 +209,14 @@ class SharedState:
             key_prefix=PREFIX + "limits",
             connection_pool=redis.connection_pool,  # type: ignore[arg-type]  # documented; typed too narrowly
         )
+        batch = TurnBatch(Redis.from_url(url, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT))
         return SharedState(
             ip_limiter=RateLimiter(settings.ip_rate_limit, settings.ip_rate_burst, storage, name="ip"),
             key_limiter=RateLimiter(settings.key_rate_limit, settings.key_rate_burst, storage, name="key"),
-            replays=RedisReplayCache(redis),
-            revocations=RedisRevocations(redis),
+            replays=RedisReplayCache(batch),
+            revocations=RedisRevocations(redis, batch),
             redis=redis,
+            batch=batch,
         )
 
     async def answers(self) -> bool:
@@ -207,3 +232,6 @@ class SharedState:
         """Close the Redis connections, if any."""
         if self.redis is not None:
             await self.redis.aclose()
+        if self.batch is not None:
+            await self.batch.stop()
+            await self.batch.redis.aclose()

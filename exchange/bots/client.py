@@ -273,7 +273,7 @@ class RestClient:
         outcomes: list[Outcome] = []
         for start in range(0, len(orders), ORDERS_EXECUTE.batch):
             chunk = orders[start : start + ORDERS_EXECUTE.batch]
-            batch = [_order_params(order, await self._market(order.symbol)) for order in chunk]
+            batch = [client.order_params(await self._market(order.symbol), order) for order in chunk]
             for item in await self._signed(ORDERS_EXECUTE, batch):
                 error = client.error_of(item)
                 outcomes.append(Placed(int(item["id"])) if error is None else Refused(*error))
@@ -296,19 +296,6 @@ class RestClient:
         await self._market_assets()
         transfer = requests.TransferRequest(symbol=asset, quantity=self._assets()[asset].amount(atoms))
         await self._signed(endpoints.DEPOSIT, requests.DEPOSIT.params(transfer))
-
-
-def _order_params(order: OrderRequest, market: Market) -> dict[str, Any]:
-    return client.order_params(
-        market,
-        side=order.side,
-        order_type=order.order_type,
-        price=order.price,
-        quantity=order.quantity,
-        quote_quantity=order.quote_quantity,
-        time_in_force=order.time_in_force,
-        post_only=order.post_only,
-    )
 
 
 def _json(response: httpx.Response) -> Any:

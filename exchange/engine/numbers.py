@@ -58,12 +58,21 @@ def units_of(value: Decimal, unit: Decimal, *, reason: RejectReason, name: str) 
     return count
 
 
-def decimal_of(count: int, unit: Decimal) -> Decimal:
-    """Return `count * unit` exactly, whatever the size of `count`."""
+UnitParts = tuple[int, str]
+"""A unit taken apart for `decimal_of`: its integer coefficient and its exponent as text (0.05: `(5, "E-2")`)."""
+
+
+def unit_parts(unit: Decimal) -> UnitParts:
+    """The parts of a positive `unit`, kept as written (0.010 is `(10, "E-3")`, not 0.01's `(1, "E-2")`)."""
     sign, digits, exponent = unit.as_tuple()
     assert isinstance(exponent, int) and not sign
-    coefficient = int("".join(map(str, digits)))
-    return Decimal(f"{count * coefficient}E{exponent}")
+    return int("".join(map(str, digits))), f"E{exponent}"
+
+
+def decimal_of(count: int, unit: Decimal | UnitParts) -> Decimal:
+    """Return `count * unit` exactly, whatever the size of `count` (the unit's exponent is the result's)."""
+    coefficient, exponent = unit_parts(unit) if isinstance(unit, Decimal) else unit
+    return Decimal(f"{count * coefficient}{exponent}")
 
 
 def fee_atoms(received: int, bps: int) -> int:
@@ -105,7 +114,7 @@ class Asset:
 
     def amount(self, atoms: int) -> Decimal:
         """Convert atoms to a decimal amount, exactly."""
-        return decimal_of(atoms, self.atom)
+        return decimal_of(atoms, (1, f"E-{self.decimals}"))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -127,6 +136,10 @@ class Market:
     base_atoms_per_step: int = field(init=False)
     quote_atoms_per_tick_step: int = field(init=False)
     min_steps: int = field(init=False)
+    tick_parts: UnitParts = field(init=False, repr=False, compare=False)
+    """`tick_size` taken apart once, for `price` (a reply converts several prices and quantities)."""
+    step_parts: UnitParts = field(init=False, repr=False, compare=False)
+    """`step_size` taken apart once, for `quantity`."""
 
     def __post_init__(self) -> None:
         bad = RejectReason.INVALID_LISTING
@@ -156,6 +169,8 @@ class Market:
         object.__setattr__(
             self, "min_steps", units_of(self.min_quantity, self.step_size, reason=bad, name="min_quantity")
         )
+        object.__setattr__(self, "tick_parts", unit_parts(self.tick_size))
+        object.__setattr__(self, "step_parts", unit_parts(self.step_size))
 
     def ticks(self, price: Decimal) -> int:
         """Convert a decimal price to ticks, or raise `InvalidInput` (INVALID_PRICE) if it is off the tick."""
@@ -167,11 +182,11 @@ class Market:
 
     def price(self, ticks: int) -> Decimal:
         """Convert ticks to a decimal price."""
-        return decimal_of(ticks, self.tick_size)
+        return decimal_of(ticks, self.tick_parts)
 
     def quantity(self, steps: int) -> Decimal:
         """Convert steps to a decimal quantity."""
-        return decimal_of(steps, self.step_size)
+        return decimal_of(steps, self.step_parts)
 
     def band(self, reference: int) -> tuple[int, int] | None:
         """The lowest and highest limit prices (ticks, both allowed) around `reference` ticks; None: no band."""

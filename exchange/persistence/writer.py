@@ -105,7 +105,7 @@ from exchange.engine.events import (
     WithdrawalSettled,
     Withdrawn,
 )
-from exchange.engine.numbers import Asset, Market
+from exchange.engine.numbers import Asset, Market, unit_parts
 from exchange.engine.orders import OrderSpec, OrderStatus, Side
 from exchange.marketdata import Candle, minute_start
 from exchange.persistence import claim, tables
@@ -122,10 +122,7 @@ def scale(unit: Decimal, *, memo: bool = False) -> Scale:
     exactly (keeping the unit's scale). With `memo`, recent results are kept: prices and
     quantities repeat a lot (price levels, lot sizes), balances hardly ever.
     """
-    sign, digits, exponent = unit.as_tuple()
-    assert isinstance(exponent, int) and not sign
-    coefficient = int("".join(map(str, digits)))
-    suffix = f"E{exponent}"
+    coefficient, suffix = unit_parts(unit)
 
     def convert(count: int) -> str:
         return f"{count * coefficient}{suffix}"

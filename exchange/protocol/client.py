@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
+from typing import Protocol
 
 from exchange.engine.numbers import Asset, Market
 from exchange.engine.orders import OrderType, Side, TimeInForce
@@ -17,29 +18,38 @@ from exchange.protocol.decoding import Json, Scalar
 from exchange.protocol.requests import ORDER, OrderRequest
 
 
-def order_params(
-    market: Market,
-    *,
-    side: Side,
-    order_type: OrderType,
-    price: int | None = None,
-    quantity: int | None = None,
-    quote_quantity: int | None = None,
-    time_in_force: TimeInForce = TimeInForce.GTC,
-    post_only: bool = False,
-) -> dict[str, Scalar]:
-    """An `OrderExecutePayload` from engine units: the inverse of `parse_order`."""
-    order = OrderRequest(
+class EngineOrder(Protocol):
+    """An order in engine units (ticks, steps, atoms), as the engine's `PlaceOrder` and a bot's order carry it."""
+
+    @property
+    def side(self) -> Side: ...
+    @property
+    def order_type(self) -> OrderType: ...
+    @property
+    def price(self) -> int | None: ...
+    @property
+    def quantity(self) -> int | None: ...
+    @property
+    def quote_quantity(self) -> int | None: ...
+    @property
+    def time_in_force(self) -> TimeInForce: ...
+    @property
+    def post_only(self) -> bool: ...
+
+
+def order_params(market: Market, order: EngineOrder) -> dict[str, Scalar]:
+    """An `OrderExecutePayload` of `order` in `market`: the inverse of `parse_order`."""
+    request = OrderRequest(
         symbol=market.symbol,
-        side=side,
-        order_type=order_type,
-        price=None if price is None else market.price(price),
-        quantity=None if quantity is None else market.quantity(quantity),
-        quote_quantity=None if quote_quantity is None else market.quote.amount(quote_quantity),
-        time_in_force=time_in_force,
-        post_only=post_only,
+        side=order.side,
+        order_type=order.order_type,
+        price=None if order.price is None else market.price(order.price),
+        quantity=None if order.quantity is None else market.quantity(order.quantity),
+        quote_quantity=None if order.quote_quantity is None else market.quote.amount(order.quote_quantity),
+        time_in_force=order.time_in_force,
+        post_only=order.post_only,
     )
-    return ORDER.params(order)
+    return ORDER.params(request)
 
 
 def assets_of(assets: Sequence[Json]) -> dict[str, Asset]:

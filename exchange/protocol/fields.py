@@ -355,13 +355,13 @@ class Reply(Generic[T]):
         self.fields = fields
         self.ref: Schema = {"$ref": f"#/components/schemas/{name}"}
         self._template = {f.name: f.const for f in fields}
-        self._names = tuple(f.name for f in fields if f.get is not None)
-        self._gets = tuple(f.get for f in fields if f.get is not None)
+        self._computed = tuple((f.name, f.get) for f in fields if f.get is not None)
 
     def encode(self, value: T) -> Json:
         """The reply's JSON object for `value`, fields in the declared order."""
         fields = self._template.copy()
-        fields.update(zip(self._names, [get(value) for get in self._gets], strict=True))
+        for name, get in self._computed:
+            fields[name] = get(value)
         return fields
 
     def schema(self) -> Schema:

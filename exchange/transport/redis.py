@@ -81,6 +81,7 @@ from exchange.engine.commands import Command
 from exchange.engine.events import Event
 from exchange.engine.queries import Query
 from exchange.streams.bus import InMemoryBus
+from exchange.transport.batch import TurnBatch
 
 log = logging.getLogger(__name__)
 
@@ -295,9 +296,11 @@ class EngineLink:
 class RemoteEngine:
     """The engine as a gateway reaches it: `submit` and `query` over Redis (an `EnginePort`)."""
 
-    def __init__(self, redis: Redis, *, timeout: float) -> None:
+    def __init__(self, redis: Redis, *, timeout: float, batch: TurnBatch | None = None) -> None:
         self._redis = redis
         self._timeout = timeout
+        self._batch = batch or TurnBatch(redis)
+        """Where commands are sent: the gateway's shared batch, so they ride with its replay checks."""
         self.gateway = secrets.token_hex(8)
         self._next = 0
         self._waiting: dict[int, asyncio.Future[Any]] = {}
@@ -353,16 +356,16 @@ class RemoteEngine:
             del self._waiting[request]
 
     async def _send(self) -> None:
-        """XADD everything queued in this event-loop turn as one pipeline."""
+        """XADD everything queued in this event-loop turn, in the batch's next pipeline."""
         outbox, self._outbox = self._outbox, []
-        try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for request, body in outbox:
-                    fields = {"g": self.gateway, "i": request, "b": body}
-                    pipe.xadd(INBOX, fields, maxlen=INBOX_KEPT, approximate=True)  # type: ignore[arg-type]
-                await pipe.execute()
-        except RedisError as error:
-            for request, _ in outbox:
+        added = [
+            self._batch.call("XADD", INBOX, "MAXLEN", "~", INBOX_KEPT, "*", "g", self.gateway, "i", request, "b", body)
+            for request, body in outbox
+        ]
+        for (request, _), xadd in zip(outbox, added, strict=True):
+            try:
+                await xadd
+            except RedisError as error:
                 future = self._waiting.get(request)
                 if future is not None and not future.done():
                     future.set_exception(EngineUnavailableError(f"Redis is unreachable: {error}"))

@@ -25,6 +25,7 @@ from exchange.api.auth import KeyPair
 from exchange.api.shared import PREFIX, RedisRevocations, SharedState
 from exchange.config import ProcessRole, Settings
 from exchange.protocol.codes import ApiError, Code
+from exchange.transport.batch import TurnBatch
 from tests.api.client import Client, ok, refused
 from tests.api.conftest import _settings, running
 from tests.api.test_keys import KEYS, add_key, revoke
@@ -122,12 +123,12 @@ def test_a_redis_that_lost_everything_has_a_mark_no_cache_was_filled_under() -> 
     async def run(redis_url: str) -> None:
         redis = Redis.from_url(redis_url)
         try:
-            revocations = RedisRevocations(redis)
+            revocations = RedisRevocations(redis, TurnBatch(redis))
             before = await revocations.mark()
             assert await revocations.mark() == before
             await redis.flushdb()
             after = await revocations.mark()
-            assert after != before and await RedisRevocations(redis).mark() == after
+            assert after != before and await RedisRevocations(redis, TurnBatch(redis)).mark() == after
             assert await redis.exists(f"{PREFIX}revocations") == 1
         finally:
             await redis.aclose()

@@ -12,9 +12,9 @@ from exchange.demo import SOL_USDC
 from exchange.engine.commands import PlaceOrder
 from exchange.engine.numbers import InvalidInput
 from exchange.engine.orders import OrderType, SelfTradePrevention, Side, TimeInForce
-from exchange.persistence import queries
 from exchange.protocol import decoding, fields, replies, requests
 from exchange.protocol.codes import ApiError
+from tests.support.marketdata import make_ticker
 
 
 def parse_order(params: decoding.Params, *, account_id: int, ts: int) -> PlaceOrder:
@@ -206,16 +206,7 @@ def test_times() -> None:
 
 
 def test_ticker_change_is_a_fraction() -> None:
-    stats = queries.Ticker(
-        symbol="SOL_USDC",
-        first_price=Decimal("100"),
-        last_price=Decimal("110"),
-        high=Decimal("120"),
-        low=Decimal("90"),
-        volume=Decimal("2"),
-        quote_volume=Decimal("210"),
-        trades=2,
-    )
+    stats = make_ticker("SOL_USDC", ohlc=("100", "120", "90", "110"), volume="2", quote_volume="210", trades=2)
     fields = replies.ticker_fields("SOL_USDC", stats)
     assert (fields["priceChange"], fields["priceChangePercent"], fields["trades"]) == ("10", "0.100000", "2")
     assert replies.ticker_fields("SOL_USDC", None)["lastPrice"] == "0"

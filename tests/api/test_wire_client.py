@@ -29,16 +29,7 @@ ORDERS = [
 @pytest.mark.parametrize("order", ORDERS, ids=lambda o: f"{o.order_type}-{o.side}-{o.time_in_force}")
 def test_order_params_parse_back_to_the_same_command(order: PlaceOrder) -> None:
     markets = {m.symbol: m for m in MARKETS}
-    params = client.order_params(
-        markets[order.symbol],
-        side=order.side,
-        order_type=order.order_type,
-        price=order.price,
-        quantity=order.quantity,
-        quote_quantity=order.quote_quantity,
-        time_in_force=order.time_in_force,
-        post_only=order.post_only,
-    )
+    params = client.order_params(markets[order.symbol], order)
     parsed = requests.ORDER.read(params)
     assert requests.parse_order(parsed, markets[parsed.symbol], account_id=7, ts=1) == order
 

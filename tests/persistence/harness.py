@@ -65,13 +65,7 @@ def command_of(request: dict[str, Any], ts: int) -> Command:
             ts=ts,
         )
     if op == "deposit":
-        return Deposit(
-            account_id=request["account_id"],
-            asset=request["asset"],
-            amount=request["amount"],
-            transfer_id=request["transfer_id"],
-            ts=ts,
-        )
+        return Deposit(**_given(request, "account_id asset amount transfer_id"), ts=ts)
     if op == "place":
         return PlaceOrder(
             account_id=request["account_id"],
@@ -88,14 +82,13 @@ def command_of(request: dict[str, Any], ts: int) -> Command:
             ts=ts,
         )
     if op == "cancel":
-        return CancelOrder(
-            account_id=request["account_id"],
-            symbol=request["symbol"],
-            order_id=request.get("order_id"),
-            client_id=request.get("client_id"),
-            ts=ts,
-        )
+        return CancelOrder(**_given(request, "account_id symbol order_id client_id"), ts=ts)
     raise ValueError(f"unknown op {op!r}")
+
+
+def _given(request: dict[str, Any], names: str) -> dict[str, Any]:
+    """The request's fields of these names (space-separated) that it gives, as the command's keywords."""
+    return {name: request[name] for name in names.split() if name in request}
 
 
 def plain(value: Any) -> Any:

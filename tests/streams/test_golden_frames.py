@@ -13,10 +13,10 @@ from exchange.engine.commands import AddAsset, AddMarket, CancelOrder, Deposit
 from exchange.engine.engine import Engine
 from exchange.engine.events import Event, OrderAccepted, OrderCancelled, OrderFilled, TradeExecuted
 from exchange.engine.orders import Side
-from exchange.persistence import queries
 from exchange.protocol import streams
 from exchange.protocol.codes import StreamCode
 from tests.engine.builders import priced
+from tests.support.marketdata import make_kline, make_ticker
 
 NOW = 1_700_000_000_123_456
 
@@ -63,26 +63,16 @@ def frames() -> list[str]:
             out.append(streams.stream_frame("trade.SOL_USDC", streams.trade_update_fields(market, event, now=NOW)))
         if isinstance(event, OrderAccepted | OrderFilled | OrderCancelled):
             out.append(streams.stream_frame("account.orderUpdate", streams.order_update_fields(event, market, now=NOW)))
-    ticker = queries.Ticker(
-        symbol="SOL_USDC",
-        first_price=Decimal("150.25"),
-        last_price=Decimal("151.00"),
-        high=Decimal("151"),
-        low=Decimal("150.25"),
-        volume=Decimal("1.50"),
-        quote_volume=Decimal("226.125"),
-        trades=2,
+    ticker = make_ticker(
+        "SOL_USDC", ohlc=("150.25", "151", "150.25", "151.00"), volume="1.50", quote_volume="226.125", trades=2
     )
     out.append(streams.stream_frame("ticker.SOL_USDC", streams.ticker_update_fields(ticker, now=NOW)))
-    kline = queries.Kline(
-        start=1_700_000_040_000_000,
-        end=1_700_000_100_000_000,
-        open=Decimal("150.25"),
-        high=Decimal("151"),
-        low=Decimal("150.25"),
-        close=Decimal("151.00"),
-        volume=Decimal("1.5"),
-        quote_volume=Decimal("226.125"),
+    kline = make_kline(
+        1_700_000_040_000_000,
+        1_700_000_100_000_000,
+        ohlc=("150.25", "151", "150.25", "151.00"),
+        volume="1.5",
+        quote_volume="226.125",
         trades=2,
     )
     out.append(

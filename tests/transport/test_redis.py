@@ -28,6 +28,7 @@ from exchange.engine.engine import Engine
 from exchange.engine.events import AssetAdded, Event, Rejected
 from exchange.engine.queries import GetBalances, GetDepth, Holding
 from exchange.streams.bus import InMemoryBus, SubscriptionOverflow
+from exchange.transport.batch import TurnBatch
 from exchange.transport.redis import EVENTS, INBOX, EngineLink, EventRelay, RemoteEngine, connected
 from tests.engine.builders import BTC, BTC_USDC, USDC
 from tests.support.redis import redis_database
@@ -174,6 +175,6 @@ async def test_a_revocation_reaches_the_streams_before_the_events_read_with_it_a
                     if int(client["db"]) == database and int(client["id"]) != await other.client_id():
                         await other.client_kill_filter(_id=client["id"])
                 await eventually(lambda: len(told) == 4)
-                await RedisRevocations(other).revoked("K2")
+                await RedisRevocations(other, TurnBatch(other)).revoked("K2")
                 await eventually(lambda: len(told) == 5)
                 assert told[3:] == ["recheck", "K2"]

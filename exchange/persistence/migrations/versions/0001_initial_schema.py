@@ -4,15 +4,9 @@ TimescaleDB is used only when the extension is both available and preloaded (CRE
 EXTENSION fails otherwise); then `candles_1m` becomes a hypertable on `bucket`. Trades
 stay a plain table: a hypertable needs the time column in every unique index, and the
 trade id alone is the natural key every fill refers to.
-
-Revision ID: 0001
-Revises:
-Create Date: 2026-11-22 10:19:09.974211
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
@@ -20,8 +14,6 @@ from sqlalchemy.dialects import postgresql
 
 revision: str = "0001"
 down_revision: str | None = None
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

@@ -2,23 +2,15 @@
 
 Backpack numbers deposits and withdrawals; the ledger's own key (`transfer_id`) is a
 text the caller chose. Rows that exist already are numbered in their physical order.
-
-Revision ID: 0002
-Revises: 0001
-Create Date: 2026-11-22 13:50:00.000000
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0002"
 down_revision: str | None = "0001"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

@@ -5,23 +5,15 @@ One row. An engine claims the database by taking the session advisory lock
 it makes calls `engine_fence(epoch, claimed)` inside its own transaction, which takes
 the row's lock and raises (SQLSTATE `EXF01`) unless the row still holds the epoch the
 engine claimed. See `exchange.persistence.claim`.
-
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-12-04 17:00:00.000000
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0003"
 down_revision: str | None = "0002"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 FENCE = """
 CREATE FUNCTION engine_fence(current bigint, claimed bigint) RETURNS boolean

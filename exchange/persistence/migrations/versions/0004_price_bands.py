@@ -2,23 +2,15 @@
 
 Both NULL (the default, and every market listed before) means no band. The band's
 reference, the last trade price, is not stored here: it is the newest trade's price.
-
-Revision ID: 0004
-Revises: 0003
-Create Date: 2026-12-04 19:30:00.000000
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0004"
 down_revision: str | None = "0003"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

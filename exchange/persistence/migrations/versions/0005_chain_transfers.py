@@ -4,15 +4,9 @@ A transfer gains its `status` (existing rows were settled when committed: confir
 its `blockchain`, `address` and `transaction_hash`; each account gets a stable deposit
 reference per blockchain (`deposit_addresses`); each asset lists its networks
 (`blockchains`; existing assets keep the one they were published with, Solana).
-
-Revision ID: 0005
-Revises: 0004
-Create Date: 2026-12-04 19:40:00.000000
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
@@ -20,8 +14,6 @@ from sqlalchemy.dialects import postgresql
 
 revision: str = "0005"
 down_revision: str | None = "0004"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
