@@ -23,7 +23,7 @@ in reverse (an `AsyncExitStack`, so adding a component is one `enter` line):
 On shutdown the bots stop, then the feed, then the actor (it finishes and commits what
 is queued), then the writer releases the claim and gives its connection back, then the
 database closes. Components are reachable on `app.state`: `db`, `bus`, `actor`, `api`,
-`streams`, `seat`.
+`streams`, `shared`, `seat`.
 
 Roles (`Settings.role`, `exchange serve --role`; see DESIGN.md, Scale):
 
@@ -132,7 +132,7 @@ def create_app(settings: Settings) -> Starlette:
         )
         streams = Streams(bus=bus, query=engine.query, queries=queries, verifier=api.verifier, settings=settings)
         api.key_revoked_listeners.append(streams.key_revoked)
-        app.state.api, app.state.streams, app.state.bus = api, streams, bus
+        app.state.api, app.state.streams, app.state.bus, app.state.shared = api, streams, bus, shared
         return streams
 
     @asynccontextmanager
@@ -152,8 +152,8 @@ def create_app(settings: Settings) -> Starlette:
                 app.state.actor = remote
                 queries = await Queries.open(db, timeout=settings.database_timeout)
                 await stack.enter_async_context(remote.running())
-                await stack.enter_async_context(EventRelay(redis, bus).running())
                 gateway_streams = edge(app, remote, bus, accounts, queries)
+                await stack.enter_async_context(EventRelay(redis, bus, gateway_streams).running())
                 await stack.enter_async_context(_started_once_the_engine_answers(gateway_streams))
                 await stack.enter_async_context(freezing_survivors())
                 yield
@@ -225,7 +225,7 @@ def create_app(settings: Settings) -> Starlette:
             allow_headers=["Content-Type", "X-API-Key", "X-Signature", "X-Timestamp", "X-Window", "X-Broker-Id"],
             max_age=600,
         ),
-        Middleware(IpRateLimitMiddleware, limiter=shared.ip_limiter),
+        Middleware(IpRateLimitMiddleware, limiter=shared.ip_limiter, exempt=observability.PROBES),
     ]
     served = observability.ROUTES if role is ProcessRole.ENGINE else routes()
     return Starlette(routes=served, middleware=middleware, exception_handlers=exception_handlers(), lifespan=lifespan)

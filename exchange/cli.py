@@ -146,7 +146,8 @@ def bench_latency(
 def bench_ws(
     clients: int = typer.Option(1_000, help="Websocket clients subscribed to depth and trades of one market."),
     seconds: float = MEASUREMENT_SECONDS,
-    rest_clients: int = typer.Option(16, help="Signed REST connections placing orders while the clients listen."),
+    rest_clients: int = typer.Option(64, help="Signed REST connections placing orders while the clients listen."),
+    rest_rate: float = typer.Option(400.0, help="Orders/s the REST connections offer in all (alike in either form)."),
     window: int = typer.Option(200, help="Frames the slowest client may lag the fastest before orders pause."),
     gateways: int = typer.Option(
         0, help="Spread the clients over N gateway processes with one engine process over a private Redis.", min=0
@@ -160,6 +161,7 @@ def bench_ws(
         clients=clients,
         seconds=seconds,
         rest_clients=rest_clients,
+        rest_rate=rest_rate,
         window=window,
         gateways=gateways,
         server_url=database_url,

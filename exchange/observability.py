@@ -26,12 +26,16 @@ request (method, route, path, status, latency in ms, client address) and nothing
 from the request: no query string, no headers, no body, so signatures, keys and
 account details never reach the logs.
 
-`GET /health` answers 200 while the process serves HTTP. `GET /ready` answers 200 only
-when this instance is the database's engine (`exchange.seat`), the database answers
-`SELECT 1` and the engine actor accepts commands (started, not halted after a failed
-commit, not stopping); otherwise 503 with the reasons, so a platform routes traffic only
-to a process that can trade. Both answers name the instance's `role` and `epoch`, which
-`/metrics` also reports (`exchange_engine_role{role}`, `exchange_engine_epoch`).
+`GET /health` answers 200 while the process serves HTTP, whatever else is down. `GET
+/ready` answers 200 only when this instance is the database's engine (`exchange.seat`;
+a gateway: an engine answers over Redis), the database answers `SELECT 1`, the engine
+actor accepts commands (started, not halted after a failed commit, not stopping) and,
+where the API keeps its shared state in Redis, Redis answers PING; otherwise 503 with the
+reasons, so a platform routes traffic only to a process that can trade. Both answers
+name the instance's `role` and `epoch`, which `/metrics` also reports
+(`exchange_engine_role{role}`, `exchange_engine_epoch`). Neither probe is charged to the
+per-IP rate limit (`PROBES`), so a load balancer's probes never get 429, nor 503 because
+the limiter's Redis is away.
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from exchange.api.shared import SharedState
 from exchange.engine.actor import EngineActor
 from exchange.engine.commands import PlaceOrder
 from exchange.engine.events import Event, OrderAccepted, Rejected, TradeExecuted
@@ -317,6 +322,9 @@ async def ready(request: Request) -> Response:
         problems.append(f"this instance is not the engine ({seat.role.value})")
     elif actor is None or not actor.ready:
         problems.append("engine halted" if actor is not None and actor.halted else "engine not running")
+    shared: SharedState | None = getattr(request.app.state, "shared", None)
+    if shared is not None and not await shared.answers():
+        problems.append("the shared state (Redis) does not answer")
     db = getattr(request.app.state, "db", None)
     if db is None:
         problems.append("no database")
@@ -330,6 +338,8 @@ async def ready(request: Request) -> Response:
     return JSONResponse({"status": "ready", **role})
 
 
+PROBES = frozenset({"/health", "/ready"})
+"""The paths a platform's probes call: never charged to the per-IP rate limit."""
 ROUTES: list[BaseRoute] = [
     Route("/metrics", metrics, methods=["GET"], include_in_schema=False),
     Route("/health", health, methods=["GET"], include_in_schema=False),

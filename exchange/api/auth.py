@@ -201,7 +201,7 @@ class Verifier:
         replays: ReplayCache | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._lookup = lookup
+        self.lookup = lookup
         self._cached = cached
         self._limiter = limiter
         self._replays = replays or MemoryReplayCache(clock=clock)
@@ -283,7 +283,7 @@ class Verifier:
         key_text = self.check_signature(headers, instruction, params)
         cached = self._cached(key_text) if self._cached is not None else None
         if cached is None:
-            principal, confirm = _permitted(await self._lookup(key_text), scope), None
+            principal, confirm = _permitted(await self.lookup(key_text), scope), None
         else:
             principal, confirm = _permitted(cached[0], scope), cached[1]
         if self._limiter is not None:
@@ -295,7 +295,7 @@ class Verifier:
                 await accepting
         finally:  # awaited whatever happened: both answers travel in the same round trip
             if confirming is not None and not await confirming:
-                principal = _permitted(await self._lookup(key_text), scope)
+                principal = _permitted(await self.lookup(key_text), scope)
         return principal
 
     def _accept_once(self, headers: Mapping[str, str]) -> Coroutine[Any, Any, None]:

@@ -75,14 +75,18 @@ class RateLimiter:
 
 
 class IpRateLimitMiddleware:
-    """ASGI middleware charging every HTTP request to its client IP's window (429 when full, 503 if unknowable)."""
+    """ASGI middleware charging each HTTP request to its client IP's window (429 when full, 503 if unknowable).
 
-    def __init__(self, app: ASGIApp, limiter: RateLimiter) -> None:
+    Requests for the `exempt` paths (the health probes) are never charged.
+    """
+
+    def __init__(self, app: ASGIApp, limiter: RateLimiter, exempt: frozenset[str] = frozenset()) -> None:
         self.app = app
         self.limiter = limiter
+        self.exempt = exempt
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
+        if scope["type"] == "http" and scope["path"] not in self.exempt:
             client = scope.get("client")
             try:
                 await self.limiter.check(client[0] if client else "unknown")

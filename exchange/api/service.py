@@ -12,17 +12,18 @@ commands that add them and, when a symbol is unknown (a listing made by another
 component), re-reads the engine at most once a second.
 
 Keys live in the database (`api_keys`, through `exchange.persistence.accounts.Accounts`,
-which holds every statement on accounts and keys), and `lookup_key` caches each key's principal,
-so a signed request costs no query. An account may hold several keys; revoking one
-sets `revoked` and then changes the revocation mark (`exchange.api.shared.Revocations`,
-in this process or in the Redis every gateway shares) before the reply. Every lookup
-reads the mark first and drops the whole cache when it changed, so the very next request
-signed by a revoked key, on any gateway, is refused. A key found in the cache
-(`cached_key`) is used at once and confirmed by a read of the mark that the verifier starts
-with the request's replay check, in the same round trip; if the mark changed, the key is
-looked up again before the request goes on. A lookup that read the key before
-the revocation committed must not put it back into the cache afterwards: it caches only
-if the mark did not change while it queried.
+which holds every statement on accounts and keys), and `lookup_key` caches each key's
+principal, so a signed request costs no query. An account may hold several keys;
+revoking one sets `revoked` and then changes the revocation mark
+(`exchange.api.shared.Revocations`, in this process or in the Redis every gateway
+shares, which also tells every gateway's websocket streams) before the reply. Every
+lookup reads the mark first and drops the whole cache when it changed, so the very next
+request signed by a revoked key, on any gateway, is refused. A key found in the cache
+(`cached_key`) is used at once and confirmed by a read of the mark that the verifier
+starts with the request's replay check, in the same round trip; if the mark changed, the
+key is looked up again before the request goes on. A lookup that read the key before the
+revocation committed must not put it back into the cache afterwards: it caches only if
+the mark did not change while it queried.
 
 Every database round trip a route makes is bounded by the configured database timeout
 (`Accounts` and `Queries` run each through `exchange.persistence.database.bounded`):
@@ -228,7 +229,7 @@ class Api:
         try:
             await self.accounts.revoke_key(public_key)
         finally:
-            await self.revocations.revoked()
+            await self.revocations.revoked(public_key)
         for listener in self.key_revoked_listeners:
             listener(public_key)
 

@@ -23,6 +23,22 @@ every gateway of the exchange:
   happened, and costs little (below). Revocations are rare; after one, each gateway reads
   each active key from the database once more.
 
+  A private websocket subscription, though, is checked once, when it is made: what ends
+  it is an announcement. In the same transaction as the mark, the revoked key is added
+  to the Stream `exchange:revoked`; every gateway's event relay
+  (`exchange.transport.redis.EventRelay`) reads it in the same XREAD as the engine's
+  events and ends the subscriptions the key signed before it relays the events of that
+  read. A Stream, not pub/sub, for two reasons. Order: an event committed after the
+  revoke was answered was added to the event stream after the announcement, so the read
+  that returns it returns the announcement too, or an earlier read did: no such event
+  reaches a subscription the key signed, on any gateway, and the revoke waits for no
+  gateway's acknowledgement. And a gateway cut off from Redis reads on where it stood
+  when it is back. What a Stream cannot cover (Redis restarted empty, entries trimmed
+  past `ANNOUNCED_KEPT` while a gateway was away) the mark covers: after every
+  reconnection the relay has the gateway look up once more each key that signed a live
+  subscription (`Streams.recheck_keys`), through the cache the mark guards, and end
+  those revoked.
+
 The hot path is batched. The mark reads and the replay checks of all of a gateway's
 requests (and its commands' XADDs to the engine inbox, `exchange.transport.redis`) go
 through one `exchange.transport.batch.TurnBatch`: one pipeline in flight at a time,
@@ -76,8 +92,8 @@ class Revocations(Protocol):
         """The current mark, read from the moment of the call (a shared store queues the read then)."""
         ...
 
-    async def revoked(self) -> None:
-        """Change the mark: a key's revocation has committed."""
+    async def revoked(self, public_key: str) -> None:
+        """Change the mark (and announce `public_key` to every gateway): its revocation has committed."""
         ...
 
 
@@ -91,8 +107,8 @@ class MemoryRevocations:
         """The number of revocations so far."""
         return self._count
 
-    async def revoked(self) -> None:
-        """Count one more."""
+    async def revoked(self, public_key: str) -> None:
+        """Count one more (this process's streams hear of the key from the `Api`)."""
         self._count += 1
 
 
@@ -100,6 +116,9 @@ class RedisRevocations:
     """`Revocations` shared through Redis: random bytes, replaced at each revocation."""
 
     KEY = PREFIX + "revocations"
+    ANNOUNCED = PREFIX + "revoked"
+    """The Stream of revoked public keys (field `k`), read by every gateway's event relay."""
+    ANNOUNCED_KEPT = 10_000
 
     def __init__(self, redis: Redis, batch: TurnBatch) -> None:
         self._redis = redis
@@ -118,9 +137,12 @@ class RedisRevocations:
         previous: object = await reaching(self._redis.set(self.KEY, fresh, nx=True, get=True))
         return fresh if previous is None else previous
 
-    async def revoked(self) -> None:
-        """Replace the mark, so every gateway drops its cached keys at its next lookup."""
-        await reaching(self._redis.set(self.KEY, secrets.token_bytes(16)))
+    async def revoked(self, public_key: str) -> None:
+        """Replace the mark and announce the key, in one transaction (see the module docstring)."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.set(self.KEY, secrets.token_bytes(16))
+            pipe.xadd(self.ANNOUNCED, {"k": public_key}, maxlen=self.ANNOUNCED_KEPT, approximate=True)
+            await reaching(pipe.execute())
 
 
 class RedisReplayCache:
@@ -196,6 +218,15 @@ class SharedState:
             redis=redis,
             batch=batch,
         )
+
+    async def answers(self) -> bool:
+        """Whether the shared state can be reached now (in memory: always; else Redis answers PING)."""
+        if self.redis is None:
+            return True
+        try:
+            return bool(await self.redis.ping())
+        except RedisError:
+            return False
 
     async def close(self) -> None:
         """Close the Redis connections, if any."""

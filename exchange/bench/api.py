@@ -140,18 +140,31 @@ class Run:
 MakeRequest = Callable[[int], tuple[bytes, dict[str, str]]]
 
 
-async def load(port: int | Sequence[int], requests: list[MakeRequest], seconds: float) -> Run:
-    """Drive one connection per request maker (spread over the ports) for `seconds`; count replies and latencies."""
+async def load(
+    port: int | Sequence[int], requests: list[MakeRequest], seconds: float, rate: float | None = None
+) -> Run:
+    """Drive one connection per request maker (spread over the ports) for `seconds`; count replies and latencies.
+
+    Each connection sends its next request as soon as the previous one is answered or,
+    given `rate` (requests/s in all), at a steady `rate / connections` from staggered
+    starts, never sooner than its previous answer: a connection that falls behind skips
+    the slots it missed instead of bursting, so the rate achieved shows any shortfall.
+    """
     ports = [port] if isinstance(port, int) else list(port)
     connections = [await Connection.open(ports[n % len(ports)]) for n in range(len(requests))]
     latencies: list[float] = []
     errors = 0
     deadline = time.perf_counter() + seconds
+    interval = len(requests) / rate if rate else 0.0
 
-    async def client(connection: Connection, make: MakeRequest) -> None:
+    async def client(connection: Connection, make: MakeRequest, first: float) -> None:
         nonlocal errors
-        n = 0
+        n, slot = 0, first
         while time.perf_counter() < deadline:
+            if interval:
+                if (wait := slot - time.perf_counter()) > 0:
+                    await asyncio.sleep(wait)
+                slot = max(slot, time.perf_counter()) + interval
             body, headers = make(n)
             n += 1
             start = time.perf_counter()
@@ -160,7 +173,10 @@ async def load(port: int | Sequence[int], requests: list[MakeRequest], seconds: 
             errors += status != 200
 
     started = time.perf_counter()
-    await asyncio.gather(*(client(c, make) for c, make in zip(connections, requests, strict=True)))
+    firsts = [started + interval * n / len(requests) for n in range(len(requests))]
+    await asyncio.gather(
+        *(client(c, make, first) for c, make, first in zip(connections, requests, firsts, strict=True))
+    )
     elapsed = time.perf_counter() - started
     for connection in connections:
         connection.close()

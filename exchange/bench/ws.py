@@ -21,7 +21,9 @@ Phases, one run:
    below their bound and nobody is dropped. Delivered frames/s is the sum over clients;
    events/s is the frames one client receives per second.
 2. REST under fan-out: the same, while `rest_clients` connections place signed orders
-   on SOL_USDC as fast as they can (`exchange.bench.api.load`). SOL_USDC has no
+   on SOL_USDC at `rest_rate` orders/s in all (`exchange.bench.api.load`): the same
+   offered load in either form, where connections that each wait for their answer would
+   offer less to the form whose round trip is longer. SOL_USDC has no
    subscribers, so its events cost the feed a filter and no frames: 2,000 orders/s to
    1,000 subscribers of one market would be millions of frames per second, which no
    exchange streams unaggregated.
@@ -85,6 +87,8 @@ from exchange.protocol import endpoints
 from exchange.protocol.endpoints import ORDER_EXECUTE
 
 SYMBOL = "ETH_USDC"
+DRIVERS = 64
+"""Connections placing the streamed market's orders (see `Fleet.drive`)."""
 STREAMS = (f"depth.{SYMBOL}", f"trade.{SYMBOL}")
 UPGRADE = (
     b"GET / HTTP/1.1\r\nHost: bench\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -213,19 +217,34 @@ class Fleet:
     async def drive(self, ports: list[int], secret: str, window: int, stop: asyncio.Event) -> int:
         """Place orders on SYMBOL while the slowest client is fewer than `window` frames behind; return how many.
 
-        Four connections per server, so over gateways the orders come through each of them.
+        `DRIVERS` connections in all, as many in either form, spread over the servers
+        (over gateways, the orders come through each), each waiting for its order's
+        answer: many, since an order's round trip through a gateway, Redis and the engine
+        is several times one through a single process. One watcher compares the clients'
+        counts every 5 ms (a comparison takes ~0.2 ms) and opens or closes the gate the
+        connections wait at: a check by each connection before each order, and each
+        millisecond while the window is full, would cost the clients' process more than
+        its clients do.
         """
         keys = KeyPair.from_secret(secret)
         placed = 0
+        gate = asyncio.Event()
+
+        async def watch() -> None:
+            while not stop.is_set():
+                if self.behind() < window:
+                    gate.set()
+                else:
+                    gate.clear()
+                await asyncio.sleep(0.005)
+            gate.set()
 
         async def one(seed: int) -> None:
             nonlocal placed
             rng = random.Random(seed)
             connection = await Connection.open(ports[seed % len(ports)])
             while not stop.is_set():
-                if self.behind() >= window:
-                    await asyncio.sleep(0.001)
-                    continue
+                await gate.wait()
                 side = rng.choice(("Bid", "Ask"))
                 ticks = 200_000 + rng.randint(-5, 5) * (1 if side == "Ask" else -1)
                 params = {
@@ -241,7 +260,7 @@ class Fleet:
                 placed += 1
             connection.close()
 
-        await asyncio.gather(*(one(n) for n in range(4 * len(ports))))
+        await asyncio.gather(watch(), *(one(n) for n in range(DRIVERS)))
         return placed
 
     async def measure(self, seconds: float, drive: dict[str, Any] | None, record: str | None) -> dict[str, Any]:
@@ -370,6 +389,7 @@ def serve_exchange(port: int) -> None:
 def serve_bare(port: int) -> None:
     """The ceiling: a `websockets` server; a line `<seconds> <frames file>` on stdin broadcasts those frames."""
     from websockets.asyncio.server import ServerConnection, broadcast, serve
+    from websockets.exceptions import ConnectionClosed
 
     _raise_fd_limit()
     connections: set[ServerConnection] = set()
@@ -379,6 +399,8 @@ def serve_bare(port: int) -> None:
         try:
             async for _ in connection:
                 pass
+        except ConnectionClosed:  # the clients' process closes its sockets without a close frame
+            pass
         finally:
             connections.discard(connection)
 
@@ -498,7 +520,7 @@ Probed = Callable[[], Awaitable[dict[str, Any]]]
 async def _phases(
     fleet: Child,
     drive: dict[str, Any],
-    rest: tuple[list[int], list[KeyPair]],
+    rest: tuple[list[int], list[KeyPair], float],
     seconds: float,
     frames_file: Path,
     probe: Probed,
@@ -517,10 +539,11 @@ async def _phases(
     fanout = await fleet.ask({**request, "record": str(frames_file)})
     meter.stop()
     fanout_probe, fanout_cpu = await probe(), meter.used
-    ports, keys = rest
+    ports, keys, rate = rest
     meter.start()
     under_rest, orders = await asyncio.gather(
-        fleet.ask({**request, "record": None}), load(ports, [_order_maker(k, n) for n, k in enumerate(keys)], seconds)
+        fleet.ask({**request, "record": None}),
+        load(ports, [_order_maker(k, n) for n, k in enumerate(keys)], seconds, rate),
     )
     meter.stop()
     rest_probe, rest_cpu = await probe(), meter.used
@@ -546,7 +569,9 @@ async def _ceiling(fleet: Child, counts: list[int], seconds: float, frames_file:
     return ceiling, broadcasts
 
 
-async def _run(server_url: str, clients: int, seconds: float, rest_clients: int, window: int) -> Figures:
+async def _run(
+    server_url: str, clients: int, seconds: float, rest_clients: int, rest_rate: float, window: int
+) -> Figures:
     """Every phase against the exchange in one process (with the stall probe in it)."""
     from exchange.persistence.database import backend_pids, scratch_database
 
@@ -567,13 +592,13 @@ async def _run(server_url: str, clients: int, seconds: float, rest_clients: int,
 
                 drive = {"ports": [port], "secret": trader.secret, "window": window}
                 pids = {"exchange": [server.process.pid], "postgres": await backend_pids(database_url)}
-                figures = await _phases(fleet, drive, ([port], keys), seconds, frames_file, probe, pids)
+                figures = await _phases(fleet, drive, ([port], keys, rest_rate), seconds, frames_file, probe, pids)
         figures.ceiling, figures.broadcasts = await _ceiling(fleet, [clients], seconds, frames_file)
     return figures
 
 
 async def _run_split(
-    server_url: str, clients: int, seconds: float, rest_clients: int, window: int, gateways: int
+    server_url: str, clients: int, seconds: float, rest_clients: int, rest_rate: float, window: int, gateways: int
 ) -> Figures:
     """Every phase against one engine process and `gateways` gateway processes, the clients spread over them."""
     from exchange.persistence.database import backend_pids, scratch_database
@@ -592,7 +617,8 @@ async def _run_split(
                 drive = {"ports": split.ports, "secret": trader.secret, "window": window}
                 pids = {**split.pids, "postgres": await backend_pids(database_url)}
                 probe = functools.partial(_engine_stalls, split.engine_port)
-                figures = await _phases(fleet, drive, (split.ports, keys), seconds, frames_file, probe, pids)
+                rest = (split.ports, keys, rest_rate)
+                figures = await _phases(fleet, drive, rest, seconds, frames_file, probe, pids)
         figures.ceiling, figures.broadcasts = await _ceiling(fleet, counts, seconds, frames_file)
     return figures
 
@@ -649,15 +675,22 @@ def _per_gateway(phase: dict[str, Any], ceiling: dict[str, Any]) -> str:
 
 
 def main(
-    *, clients: int, seconds: float, rest_clients: int, window: int, gateways: int, server_url: str | None
+    *,
+    clients: int,
+    seconds: float,
+    rest_clients: int,
+    rest_rate: float,
+    window: int,
+    gateways: int,
+    server_url: str | None,
 ) -> None:
     """Run the phases (in one process, or over `gateways` gateways and one engine) and print the figures."""
     server = server_url or DEFAULT_SERVER
     if gateways:
-        f = asyncio.run(_run_split(server, clients, seconds, rest_clients, window, gateways))
+        f = asyncio.run(_run_split(server, clients, seconds, rest_clients, rest_rate, window, gateways))
         form = f" over {gateways} gateways and one engine (a private Redis)"
     else:
-        f = asyncio.run(_run(server, clients, seconds, rest_clients, window))
+        f = asyncio.run(_run(server, clients, seconds, rest_clients, rest_rate, window))
         form = ""
     print(
         f"exchange bench ws{f' --gateways {gateways}' if gateways else ''}: {clients} clients{form}"
@@ -674,7 +707,8 @@ def main(
         print(f"                {_stalls(probe)}")
         print(f"                CPU of a core: {cpu_shares(cpu, phase['seconds'])}")
     print(
-        f"  REST          POST /api/v1/order on SOL_USDC, {rest_clients} connections: {f.rest.rate:7.0f} orders/s"
+        f"  REST          POST /api/v1/order on SOL_USDC, {rest_clients} connections at {rest_rate:.0f} orders/s:"
+        f" {f.rest.rate:7.0f} orders/s"
         f"   p50 {f.rest.percentile(50):6.2f} ms   p99 {f.rest.percentile(99):6.2f} ms   ({f.rest.errors} errors)"
     )
     servers = f"{gateways} bare websockets servers, the clients split alike" if gateways else "bare websockets"

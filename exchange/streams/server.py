@@ -31,7 +31,8 @@ open, and the client subscribes again later. Private streams need
 `"signature": [public key, signature, timestamp ms, window ms]` over
 `instruction=subscribe&timestamp=..&window=..`, checked by the REST verifier
 (`exchange.api.auth`) and bound to the key's account. Revoking a key ends the private
-subscriptions it signed, with a 4003 error that names them (`key_revoked`).
+subscriptions it signed, with a 4003 error that names them (`key_revoked`), on every
+gateway (`exchange.api.shared` says how; `recheck_keys` after a gateway lost Redis).
 
 Closes, each with a reason: 1003 for a binary frame, 1009 for a frame over
 `ws_max_frame_bytes`, 1008 after `ws_max_malformed` malformed frames, when the client's
@@ -46,6 +47,7 @@ reset and its kernel send buffer, bounded by `ws_send_buffer_bytes`, freed at on
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import Counter
 from typing import Any
 
@@ -67,6 +69,8 @@ from exchange.streams.feed import Feed, Query
 from exchange.streams.hub import SINK_EXTENSION, Client, Hub, Sink
 from exchange.streams.names import StreamError, Topic, parse_stream
 
+log = logging.getLogger(__name__)
+
 TOO_MANY_SUBSCRIPTIONS = 4005
 SERVICE_UNAVAILABLE = 4013
 Close = tuple[int, str]
@@ -86,13 +90,17 @@ class Streams:
         self.connections: Counter[str] = Counter()
         self._signed_with: dict[str, set[Client]] = {}
         """Public key -> the clients holding a private subscription it signed."""
+        self._rechecking: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Seed and start the feed."""
         await self.feed.start()
 
     async def stop(self) -> None:
-        """Stop the feed (uvicorn closes the sockets with 1012 on shutdown)."""
+        """Stop the feed and any recheck of keys (uvicorn closes the sockets with 1012 on shutdown)."""
+        if self._rechecking is not None:
+            self._rechecking.cancel()
+            await asyncio.gather(self._rechecking, return_exceptions=True)
         await self.feed.stop()
 
     async def serve(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -211,6 +219,25 @@ class Streams:
                 self.hub.unsubscribe(client, (name, account))
             if ended:
                 self._error(client, StreamCode.INVALID_SIGNATURE, f"API key revoked: unsubscribed {', '.join(ended)}")
+
+    def recheck_keys(self) -> None:
+        """Look up again, in the background, every key that signed a live private subscription; end those revoked."""
+        if self._rechecking is not None:
+            self._rechecking.cancel()
+        self._rechecking = (
+            asyncio.create_task(self._recheck(), name="streams-recheck-keys") if self._signed_with else None
+        )
+
+    async def _recheck(self) -> None:
+        while True:
+            try:
+                for public_key in list(self._signed_with):
+                    if await self.verifier.lookup(public_key) is None:
+                        self.key_revoked(public_key)
+                return
+            except (DatabaseUnavailableError, SharedStateUnavailableError) as error:
+                log.warning("looking up the subscribed keys again failed (%s); retrying", error)
+                await asyncio.sleep(1)
 
     async def _authenticate(self, signature: object, signed: set[str]) -> tuple[int, str] | None:
         """The account and public key of a valid `[key, signature, timestamp, window]`, or None.

@@ -1,6 +1,6 @@
 """The engine and its gateways over Redis: `exchange serve --role engine` and `--role gateway`.
 
-Three flows, each on the Redis structure that fits it (redis-py's asyncio client, hiredis):
+Four flows, each on the Redis structure that fits it (redis-py's asyncio client, hiredis):
 
 - **Inbox** (gateways -> engine): the Stream `exchange:inbox`, read by the engine through
   the consumer group `engine` with NOACK. A Stream and not pub/sub, because a command
@@ -33,6 +33,11 @@ Three flows, each on the Redis structure that fits it (redis-py's asyncio client
   while Redis was away — ends every subscription of the gateway's local bus with
   `SubscriptionOverflow`, and the feed re-seeds from a snapshot (`GetBooks`), as ccxt
   does with an order book; a depth diff is never missed or repeated unnoticed.
+- **Revoked keys** (a gateway -> every gateway): the Stream `exchange:revoked`, written with
+  each revocation (`exchange.api.shared`, where the reasons are) and read by every
+  gateway's relay in the same XREAD as the events, so the websocket subscriptions a
+  revoked key signed end before any event committed after its revoke was answered is
+  relayed.
 
 Durability across processes: the actor calls `publish` and resolves replies only after
 a batch's commit, and the engine link sends nothing else, so everything a gateway
@@ -62,12 +67,14 @@ from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 import msgspec
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
+from redis.typing import KeyT, StreamIdT
 
+from exchange.api.shared import RedisRevocations
 from exchange.engine import codec
 from exchange.engine.actor import EngineActor, EngineUnavailableError
 from exchange.engine.commands import Command
@@ -81,6 +88,7 @@ log = logging.getLogger(__name__)
 INBOX = "exchange:inbox"
 EVENTS = "exchange:events"
 ENGINE_KEY = "exchange:engine"
+REVOKED = RedisRevocations.ANNOUNCED
 GROUP = "engine"
 BATCH = 1_000
 INBOX_KEPT = 100_000
@@ -433,12 +441,30 @@ class RemoteEngine:
             await asyncio.sleep(WATCH)
 
 
-class EventRelay:
-    """Reads the engine's event stream, in order, into a gateway's local bus; a gap ends its subscriptions."""
+class KeyRevocations(Protocol):
+    """What a gateway's relay tells its streams about revoked keys (`exchange.streams.server.Streams`)."""
 
-    def __init__(self, redis: Redis, bus: InMemoryBus) -> None:
+    def key_revoked(self, public_key: str) -> None:
+        """End the subscriptions `public_key` signed."""
+        ...
+
+    def recheck_keys(self) -> None:
+        """Look up again every key that signed a live subscription (announcements may have been missed)."""
+        ...
+
+
+class EventRelay:
+    """Reads the engine's event stream, in order, into a gateway's local bus; a gap ends its subscriptions.
+
+    It reads the revoked keys' announcements (`exchange.api.shared`) in the same XREAD, and
+    hands those of each read to `revocations` before the events of that read; after it
+    was cut off from Redis (and once at the start), it asks for a recheck of the keys.
+    """
+
+    def __init__(self, redis: Redis, bus: InMemoryBus, revocations: KeyRevocations) -> None:
         self._redis = redis
         self._bus = bus
+        self._revocations = revocations
         self.gaps = 0
 
     @asynccontextmanager
@@ -451,24 +477,35 @@ class EventRelay:
             await _cancel([task])
 
     async def _relay(self) -> None:
-        position: bytes | None = None
+        positions: dict[KeyT, StreamIdT] = {}
         last: tuple[bytes, int] | None = None
+        cut_off = True
         while True:
             try:
-                if position is None:  # start after the newest entry: the feed seeds from a snapshot
+                if not positions:  # start after the newest entries: the feed seeds from a snapshot
                     newest = cast(Entries, await self._redis.xrevrange(EVENTS, count=1))
-                    position = newest[0][0] if newest else b"0-0"
                     last = (newest[0][1][b"run"], int(newest[0][1][b"n"])) if newest else None
-                answer = cast(Read, await self._redis.xread({EVENTS: position}, count=BATCH, block=1_000))
-                for _, entries in answer:
-                    for entry_id, fields in entries:
-                        run, n = fields[b"run"], int(fields[b"n"])
-                        if last is not None and (run, n) != (last[0], last[1] + 1):
-                            log.warning("the event stream has a gap; the feed resyncs from a snapshot")
-                            self.gaps += 1
-                            self._bus.interrupt()
-                        last, position = (run, n), entry_id
-                        self._bus.publish(list(codec.decode(fields[b"e"])))
+                    announced = cast(Entries, await self._redis.xrevrange(REVOKED, count=1))
+                    positions = {
+                        REVOKED: announced[0][0] if announced else b"0-0",
+                        EVENTS: newest[0][0] if newest else b"0-0",
+                    }
+                answer = dict(cast(Read, await self._redis.xread(positions, count=BATCH, block=1_000)))
+                if cut_off:
+                    cut_off = False
+                    self._revocations.recheck_keys()
+                for entry_id, fields in answer.get(REVOKED.encode(), ()):
+                    positions[REVOKED] = entry_id
+                    self._revocations.key_revoked(fields[b"k"].decode())
+                for entry_id, fields in answer.get(EVENTS.encode(), ()):
+                    run, n = fields[b"run"], int(fields[b"n"])
+                    if last is not None and (run, n) != (last[0], last[1] + 1):
+                        log.warning("the event stream has a gap; the feed resyncs from a snapshot")
+                        self.gaps += 1
+                        self._bus.interrupt()
+                    last, positions[EVENTS] = (run, n), entry_id
+                    self._bus.publish(list(codec.decode(fields[b"e"])))
             except RedisError as error:
                 log.warning("reading the engine's events failed (%s); retrying", error)
+                cut_off = True
                 await asyncio.sleep(RETRY)

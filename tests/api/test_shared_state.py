@@ -6,7 +6,8 @@ engine, B is a standby that serves what needs no engine, keys included. Every te
 speaks to both over real sockets with accounts of its own. The outage tests run a
 server over a private `redis-server` that they kill and start again: requests that need
 the shared state are refused with 503 SERVICE_UNAVAILABLE and Retry-After while it is
-down (never let through), and served again once it is back, with nothing restarted.
+down (never let through), and served again once it is back, with nothing restarted,
+while the health probes, never charged to the IP limit, say alive (200) and not ready (503).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from redis.asyncio import Redis
 
 from exchange.api.auth import KeyPair
 from exchange.api.shared import PREFIX, RedisRevocations, SharedState
-from exchange.config import Settings
+from exchange.config import ProcessRole, Settings
 from exchange.protocol.codes import ApiError, Code
 from exchange.transport.batch import TurnBatch
 from tests.api.client import Client, ok, refused
@@ -108,7 +109,7 @@ def test_the_shared_components_agree_across_instances() -> None:
             await other.ip_limiter.check("k")  # another window, though the same key
             mark = await one.revocations.mark()
             assert await other.revocations.mark() == mark
-            await other.revocations.revoked()
+            await other.revocations.revoked("key")
             assert await one.revocations.mark() != mark
         finally:
             await one.close()
@@ -145,6 +146,33 @@ def outage(database_name: str) -> Iterator[tuple[str, PrivateRedis]]:
     settings = _settings(name, KeyPair.generate(), redis_url=redis.url, **limits)
     with redis.running(), database(name), running(settings) as served:
         yield served.url, redis
+
+
+@pytest.fixture
+def split_outage(database_name: str) -> Iterator[tuple[str, PrivateRedis]]:
+    """An engine and a gateway over a private Redis the test may stop, two requests per IP per two seconds.
+
+    Yields the gateway's URL and that Redis.
+    """
+    name = f"{database_name}_split_outage"
+    redis = PrivateRedis()
+    settings = _settings(name, KeyPair.generate(), redis_url=redis.url, ip_rate_limit=1, ip_rate_burst=2)
+    with (
+        redis.running(),
+        database(name),
+        running(settings.model_copy(update={"role": ProcessRole.ENGINE})),
+        running(settings.model_copy(update={"role": ProcessRole.GATEWAY})) as gateway,
+    ):
+        yield gateway.url, redis
+
+
+def probes_until(url: str, ready: int) -> None:
+    """Poll the probes until /ready answers `ready`; /health answers 200 meanwhile, and neither is ever 429."""
+    deadline = time.monotonic() + 20
+    while (status := httpx.get(f"{url}/ready", timeout=5).status_code) != ready:
+        assert status in (200, 503) and time.monotonic() < deadline, f"/ready answers {status}, not {ready}"
+        assert httpx.get(f"{url}/health", timeout=5).status_code == 200
+        time.sleep(0.05)
 
 
 def unavailable(reply: httpx.Response) -> None:
@@ -196,3 +224,23 @@ def test_without_redis_a_revoke_or_a_private_subscription_is_refused_and_changes
     ok(revoke(owner, second.keys.public_key))
     refused(second.get(KEYS, "keyQueryAll"), 401, Code.UNAUTHORIZED)
     assert asyncio.run(subscription_errors(url, owner.keys)) == []
+
+
+def test_a_gateway_without_redis_is_alive_but_not_ready_and_its_probes_are_never_rate_limited(
+    split_outage: tuple[str, PrivateRedis],
+) -> None:
+    url, redis = split_outage
+    probes_until(url, 200)
+    assert [httpx.get(f"{url}/api/v1/ping").status_code for _ in range(3)][-1] == 429
+    for path in ("/health", "/ready") * 5:
+        assert httpx.get(f"{url}{path}").status_code == 200
+    redis.stop()
+    probes_until(url, 503)
+    for _ in range(5):
+        assert httpx.get(f"{url}/health").status_code == 200
+        reply = httpx.get(f"{url}/ready")
+        assert reply.status_code == 503
+        assert "the shared state (Redis) does not answer" in reply.json()["problems"]
+    unavailable(httpx.get(f"{url}/api/v1/ping"))
+    redis.start()
+    probes_until(url, 200)

@@ -63,6 +63,25 @@ def cluster(tmp_path: Path, env: dict[str, str]) -> Iterator[Callable[[str, list
             process.close()
 
 
+Starter = Callable[[str, list[str]], tuple[Process, str]]
+
+
+@contextmanager
+def over_redis(
+    tmp_path: Path, database: str, admin: KeyPair, env: dict[str, str] | None = None
+) -> Iterator[tuple[RedisServer, str, Starter]]:
+    """A private `redis-server`, a scratch database and a `cluster` on both run by `admin`; all gone on exit."""
+    redis = RedisServer(tmp_path)
+    redis.start()
+    try:
+        with scratch(database) as scratch_url:
+            settings = {**operated(plain(scratch_url), admin), "REDIS_URL": redis.url, **(env or {})}
+            with cluster(tmp_path, settings) as start:
+                yield redis, plain(scratch_url), start
+    finally:
+        redis.kill()
+
+
 class Watcher:
     """A websocket client of one gateway: the depth it rebuilt, the trades and one trader's order updates."""
 
@@ -175,34 +194,19 @@ async def stored_client_ids(database_url: str) -> list[int]:
 
 def test_an_engine_a_standby_and_two_gateways_over_redis(tmp_path: Path) -> None:
     admin = KeyPair.generate()
-    redis = RedisServer(tmp_path)
-    redis.start()
-    try:
-        with (
-            scratch("exchange_roles") as scratch_url,
-            cluster(
-                tmp_path,
-                {
-                    **operated(plain(scratch_url), admin),
-                    "REDIS_URL": redis.url,
-                    "EXCHANGE_ENGINE_TIMEOUT": "2",
-                },
-            ) as start,
-        ):
-            database_url = plain(scratch_url)
-            engine, engine_url = start("engine", ["--role", "engine"])
-            engine.wait_http(f"{engine_url}/ready")
-            standby, standby_url = start("standby", ["--role", "engine", "--standby"])
-            g1, g1_url = start("gateway-1", ["--role", "gateway"])
-            g2, g2_url = start("gateway-2", ["--role", "gateway"])
-            for process, url in ((standby, standby_url), (g1, g1_url), (g2, g2_url)):
-                process.wait_http(f"{url}/health")
-            g1.wait_http(f"{g1_url}/ready")
-            g2.wait_http(f"{g2_url}/ready")
-            asyncio.run(scenario(redis, database_url, admin, engine, (g1_url, g2_url), start))
-            assert "the event stream has a gap" in g1.output(), "gateway 1 resynced after the takeover"
-    finally:
-        redis.kill()
+    two_second_timeout = {"EXCHANGE_ENGINE_TIMEOUT": "2"}
+    with over_redis(tmp_path, "exchange_roles", admin, two_second_timeout) as (redis, database_url, start):
+        engine, engine_url = start("engine", ["--role", "engine"])
+        engine.wait_http(f"{engine_url}/ready")
+        standby, standby_url = start("standby", ["--role", "engine", "--standby"])
+        g1, g1_url = start("gateway-1", ["--role", "gateway"])
+        g2, g2_url = start("gateway-2", ["--role", "gateway"])
+        for process, url in ((standby, standby_url), (g1, g1_url), (g2, g2_url)):
+            process.wait_http(f"{url}/health")
+        g1.wait_http(f"{g1_url}/ready")
+        g2.wait_http(f"{g2_url}/ready")
+        asyncio.run(scenario(redis, database_url, admin, engine, (g1_url, g2_url), start))
+        assert "the event stream has a gap" in g1.output(), "gateway 1 resynced after the takeover"
 
 
 async def scenario(

@@ -9,7 +9,7 @@ from tests.support.databases import SERVER_URL
 
 
 def test_the_websocket_benchmark_runs_every_phase_at_a_small_size() -> None:
-    figures = asyncio.run(_run(SERVER_URL, clients=20, seconds=1.0, rest_clients=2, window=50))
+    figures = asyncio.run(_run(SERVER_URL, clients=20, seconds=1.0, rest_clients=2, rest_rate=100, window=50))
     for phase in (figures.fanout, figures.under_rest, figures.ceiling):
         assert phase["frames"] > 0 and phase["closed"] == 0
         assert phase["frames"] <= 20 * (phase["events"] + 50)
@@ -18,7 +18,9 @@ def test_the_websocket_benchmark_runs_every_phase_at_a_small_size() -> None:
 
 
 def test_the_websocket_benchmark_runs_over_two_gateways_and_reads_the_engines_stall() -> None:
-    figures = asyncio.run(_run_split(SERVER_URL, clients=20, seconds=1.0, rest_clients=2, window=50, gateways=2))
+    figures = asyncio.run(
+        _run_split(SERVER_URL, clients=20, seconds=1.0, rest_clients=2, rest_rate=100, window=50, gateways=2)
+    )
     for phase in (figures.fanout, figures.under_rest, figures.ceiling):
         assert phase["closed"] == 0 and len(phase["frames_by_port"]) == 2 and all(phase["frames_by_port"])
     for phase in (figures.fanout, figures.under_rest):  # one stream on both gateways (each bare server has its own)

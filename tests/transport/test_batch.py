@@ -151,7 +151,7 @@ async def test_signed_requests_on_cached_keys_cost_one_pipeline_and_a_redis_away
         assert replayed.value.code == Code.REPLAYED_REQUEST
 
         accounts.rows[keys[1].public_key] = replace(accounts.rows[keys[1].public_key], revoked=True)
-        await shared.revocations.revoked()  # as another gateway does once the revoke is committed
+        await shared.revocations.revoked(keys[1].public_key)  # as another gateway does once the revoke is committed
         with pytest.raises(ApiError) as revoked:
             await authenticate(signed(keys[1]))
         assert revoked.value.code == Code.UNAUTHORIZED

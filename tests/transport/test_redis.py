@@ -9,17 +9,21 @@ gateway's remote engine and event relay.
 - A request nobody answers fails with EngineUnavailableError once its timeout passed.
 - The relay hands committed events to the gateway's bus in order; a batch number that does not
   follow (a new engine run) ends the bus's subscriptions, so the feed resyncs.
+- The relay hands each announced revocation to the gateway's streams before the events of the
+  same read, and asks them to look the keys up again after it lost Redis.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 
 import msgspec
 import pytest
+from redis import Redis as SyncRedis
 
+from exchange.api.shared import RedisRevocations
 from exchange.engine import codec
 from exchange.engine.actor import EngineActor, EngineUnavailableError
 from exchange.engine.commands import AddAsset, AddMarket, Deposit
@@ -27,13 +31,33 @@ from exchange.engine.engine import Engine
 from exchange.engine.events import AssetAdded, Event, Rejected
 from exchange.engine.queries import GetBalances, GetDepth, Holding
 from exchange.streams.bus import InMemoryBus, SubscriptionOverflow
-from exchange.transport.redis import ENGINE_KEY, INBOX, EngineLink, EventRelay, RemoteEngine, connected
+from exchange.transport.batch import TurnBatch
+from exchange.transport.redis import ENGINE_KEY, EVENTS, INBOX, EngineLink, EventRelay, RemoteEngine, connected
 from tests.engine.builders import BTC, BTC_USDC, USDC
 from tests.support.redis import redis_database
 
 pytestmark = pytest.mark.anyio
 
 LISTING = (AddAsset(asset=BTC, ts=1), AddAsset(asset=USDC, ts=1), AddMarket(market=BTC_USDC, ts=1))
+
+
+class Revocations:
+    """A gateway's streams as the relay sees them, noting what they are told in `told`.
+
+    `at_first_recheck` runs when the first recheck is asked for: between two reads of the relay.
+    """
+
+    def __init__(self, told: list[object] | None = None, at_first_recheck: Callable[[], None] = lambda: None) -> None:
+        self.told = told if told is not None else []
+        self.at_first_recheck = at_first_recheck
+
+    def key_revoked(self, public_key: str) -> None:
+        self.told.append(public_key)
+
+    def recheck_keys(self) -> None:
+        if "recheck" not in self.told:
+            self.at_first_recheck()
+        self.told.append("recheck")
 
 
 async def no_commit(results: Sequence[Sequence[Event]]) -> None:
@@ -52,7 +76,7 @@ async def linked(url: str, timeout: float = 5) -> AsyncIterator[tuple[EngineLink
         actor = EngineActor(commit=no_commit, publish=link.publish, reload=reload)
         await actor.start(Engine())
         remote, bus = RemoteEngine(gateway_side, timeout=timeout), InMemoryBus()
-        async with link.serving(actor), remote.running(), EventRelay(gateway_side, bus).running():
+        async with link.serving(actor), remote.running(), EventRelay(gateway_side, bus, Revocations()).running():
             async with asyncio.timeout(10):
                 while not remote.ready:
                     await asyncio.sleep(0.02)
@@ -146,3 +170,49 @@ async def test_a_gateway_without_an_engine_refuses_at_once() -> None:
                 assert not remote.ready
                 with pytest.raises(EngineUnavailableError):
                     await remote.submit(LISTING[0])
+
+
+class NotedBus(InMemoryBus):
+    """A bus that notes each batch published into `told`, beside what the streams are told."""
+
+    def __init__(self, told: list[object]) -> None:
+        super().__init__()
+        self.told = told
+
+    def publish(self, events: Sequence[Event]) -> None:
+        self.told.append(list(events))
+        super().publish(events)
+
+
+async def eventually(check: Callable[[], bool]) -> None:
+    async with asyncio.timeout(5):
+        while not check():
+            await asyncio.sleep(0.02)
+
+
+async def test_a_revocation_reaches_the_streams_before_the_events_read_with_it_and_a_lost_redis_means_a_recheck() -> (
+    None
+):
+    listed = AssetAdded(asset=BTC, ts=1)
+    with redis_database() as url:
+
+        def revoke_then_commit() -> None:
+            """A revocation, then an event, both there before the relay's next read (so it returns both)."""
+            with SyncRedis.from_url(url) as redis, redis.pipeline(transaction=True) as both:
+                both.xadd(RedisRevocations.ANNOUNCED, {"k": "K1"})
+                both.xadd(EVENTS, {"run": "r", "n": 1, "e": b"[" + codec.encode(listed) + b"]"})
+                both.execute()
+
+        async with connected(url) as relays, connected(url) as other:
+            told: list[object] = []
+            async with EventRelay(relays, NotedBus(told), Revocations(told, revoke_then_commit)).running():
+                await eventually(lambda: len(told) == 3)
+                assert told == ["recheck", "K1", [listed]]  # a recheck at the start: keys may have been revoked before
+                database = int(url.rsplit("/", 1)[1])
+                for client in await other.client_list():
+                    if int(client["db"]) == database and int(client["id"]) != await other.client_id():
+                        await other.client_kill_filter(_id=client["id"])
+                await eventually(lambda: len(told) == 4)
+                await RedisRevocations(other, TurnBatch(other)).revoked("K2")
+                await eventually(lambda: len(told) == 5)
+                assert told[3:] == ["recheck", "K2"]
