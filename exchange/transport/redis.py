@@ -504,7 +504,7 @@ class EventRelay:
                         self.gaps += 1
                         self._bus.interrupt()
                     last, positions[EVENTS] = (run, n), entry_id
-                    self._bus.publish(list(codec.decode(fields[b"e"])))
+                    self._bus.publish(_READ_EVENTS(fields[b"e"]))
             except RedisError as error:
                 log.warning("reading the engine's events failed (%s); retrying", error)
                 cut_off = True
