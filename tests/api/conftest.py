@@ -187,10 +187,13 @@ def serve_exchange(name: str, *, gateway: bool = False) -> Iterator[Exchange]:
 
 @pytest.fixture(scope="session")
 def strict_exchange(database_name: str) -> Iterator[str]:
-    """A server with tight per-key and per-IP limits; yields its URL and serves one account."""
+    """A server with tight per-key and per-IP limits; yields its URL and serves one account.
+
+    The windows are a minute long (3 requests per key, 12 per IP), so what a test sends
+    within them is refused however slowly a loaded machine lets it send."""
     admin_keys = KeyPair.generate()
     name = f"{database_name}_strict"
-    settings = _settings(name, admin_keys, key_rate_limit=1, key_rate_burst=3, ip_rate_limit=5, ip_rate_burst=12)
+    settings = _settings(name, admin_keys, key_rate_limit=0.05, key_rate_burst=3, ip_rate_limit=0.2, ip_rate_burst=12)
     yield from _serve(settings, name)
 
 
