@@ -39,10 +39,11 @@ cache is keyed by the signature's 64 decoded bytes, not its base64 text (the tex
 has spare bits, so one signature has several spellings). It holds only signatures
 of registered keys that passed every other check, each for at most `MAX_WINDOW_MS`
 plus the margin, and every one was charged to its key's rate limit first: its size is
-bounded by the window times the keys' request rates. The window is checked once more just before the signature
-is recorded, so a replay can never outlive the entry that refuses it. The cache is
-this process's (`MemoryReplayCache`) or, when gateways share Redis, Redis's
-(`exchange.api.shared`), so a signature accepted by one gateway is refused by all.
+bounded by the window times the keys' request rates. The window is checked once more
+just before the signature is recorded, so a replay can never outlive the entry that
+refuses it. The cache is this process's (`MemoryReplayCache`) or, when gateways share
+Redis, Redis's (`exchange.api.shared`), so a signature accepted by one gateway is
+refused by all.
 """
 
 from __future__ import annotations
