@@ -372,7 +372,11 @@ class RemoteEngine:
         return read(raw)
 
     async def _send(self) -> None:
-        """XADD everything queued in this event-loop turn, in the batch's next pipeline."""
+        """XADD everything queued in this event-loop turn, in the batch's next pipeline.
+
+        One task per turn awaits the turn's XADDs, rather than each call queueing its own
+        with a callback to fail it: that scheduled a callback per command and cost the
+        `bench redis` producer ~6 µs more per order (12,000 against 12,800 orders/s)."""
         outbox, self._outbox = self._outbox, []
         added = [
             self._batch.call("XADD", INBOX, "MAXLEN", "~", INBOX_KEPT, "*", "g", self.gateway, "i", request, "b", body)
