@@ -13,8 +13,7 @@ for the server the CLI finds it; a `.env` file can set both, as for the server.
 from __future__ import annotations
 
 import json
-from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
 
@@ -22,7 +21,9 @@ if TYPE_CHECKING:
     from exchange.api.auth import KeyPair
     from exchange.config import Settings
     from exchange.protocol.endpoints import Endpoint
-    from exchange.protocol.requests import Scope
+    from exchange.protocol.fields import Message
+
+M = TypeVar("M", bound="Message")
 
 app = typer.Typer(no_args_is_help=True, help="A spot crypto exchange, wire-compatible with Backpack Exchange.")
 
@@ -347,26 +348,14 @@ def _call(url: str | None, key: KeyPair, endpoint: Endpoint, params: dict[str, A
     typer.echo(json.dumps(_reply(url, key, endpoint, params), indent=2))
 
 
-def _scopes(text: str, message: Any) -> frozenset[Scope]:
-    """`--scopes` read as `message` reads its `scopes` field (BadParameter with the same reason otherwise)."""
+def _read(message: type[M], **wire: str | None) -> M:
+    """`message` of the arguments' text, read as the server will read it (BadParameter with its reason otherwise)."""
     from exchange.protocol.codes import ApiError
 
-    scopes = next(f for f in message.fields if f.name == "scopes")
     try:
-        value: frozenset[Scope] = scopes.kind.read(text)
-    except (ValueError, ApiError) as error:
-        raise typer.BadParameter(f"scopes {error}", param_hint="--scopes") from None
-    return value
-
-
-def _decimal(value: str, name: str) -> Decimal:
-    try:
-        number = Decimal(value)
-    except InvalidOperation:
-        raise typer.BadParameter(f"{value!r} is not a decimal number", param_hint=name) from None
-    if not number.is_finite() or number <= 0:
-        raise typer.BadParameter(f"{value!r} must be a positive number", param_hint=name)
-    return number
+        return message.read(wire)
+    except ApiError as error:
+        raise typer.BadParameter(error.message) from None
 
 
 @app.command()
@@ -399,15 +388,13 @@ def accounts_create(
     from exchange.api.auth import KeyPair
     from exchange.protocol import endpoints, requests
 
-    wanted = _scopes(scopes, requests.ACCOUNT)
     given = _key(key)
     generated = KeyPair.generate() if given is None and public_key is None else None
     signer = given or generated
     if signer is None:
         _fail("--public-key needs the admin --key (open sign-up must be signed by the new key itself)")
-    target = public_key or signer.public_key
-    params = requests.ACCOUNT.params(requests.AccountRequest(public_key=target, scopes=wanted, label=label))
-    reply = _reply(url, signer, endpoints.ACCOUNT_CREATE, params)
+    account = _read(requests.AccountRequest, publicKey=public_key or signer.public_key, scopes=scopes, label=label)
+    reply = _reply(url, signer, endpoints.ACCOUNT_CREATE, account.params())
     secret = {"secret": generated.secret} if generated is not None else {}
     typer.echo(json.dumps({**reply, **secret}, indent=2))
 
@@ -427,11 +414,9 @@ def keys_add(
     from exchange.api.auth import KeyPair
     from exchange.protocol import endpoints, requests
 
-    wanted = None if scopes is None else _scopes(scopes, requests.KEY)
-    signer = _signer(key)
     pair = KeyPair.generate()
-    params = requests.KEY.params(requests.KeyRequest(public_key=pair.public_key, scopes=wanted))
-    reply = _reply(url, signer, endpoints.KEY_CREATE, params, new_key=pair)
+    params = _read(requests.KeyRequest, publicKey=pair.public_key, scopes=scopes).params()
+    reply = _reply(url, _signer(key), endpoints.KEY_CREATE, params, new_key=pair)
     typer.echo(json.dumps({**reply, "secret": pair.secret}, indent=2))
 
 
@@ -453,7 +438,7 @@ def keys_revoke(
     from exchange.protocol import endpoints, requests
 
     signer = _signer(key)
-    _call(url, signer, endpoints.KEY_REVOKE, requests.KEY_REF.params(requests.KeyRequest(public_key=public_key)))
+    _call(url, signer, endpoints.KEY_REVOKE, requests.KeyRef(public_key=public_key).params())
 
 
 @app.command()
@@ -475,18 +460,16 @@ def deposit(
     """
     from exchange.protocol import endpoints, requests
 
-    if (address is None) != (tx is None):
-        raise typer.BadParameter("a deposit by address names its transaction: give both", param_hint="--address/--tx")
-    transfer = requests.TransferRequest(
+    transfer = _read(
+        requests.DepositRequest,
         symbol=symbol,
-        quantity=_decimal(quantity, "QUANTITY"),
-        transfer_id=transfer_id,
-        account_id=account_id,
+        quantity=quantity,
+        transferId=transfer_id,
+        accountId=None if account_id is None else str(account_id),
         address=address,
-        transaction_hash=tx,
+        transactionHash=tx,
     )
-    signer = _signer(key)
-    _call(url, signer, endpoints.DEPOSIT, requests.DEPOSIT.params(transfer))
+    _call(url, _signer(key), endpoints.DEPOSIT, transfer.params())
 
 
 withdrawals = _group("withdrawals", "Withdrawals waiting for the operator (admin key).")
@@ -497,7 +480,7 @@ def withdrawals_list(url: str | None = URL, key: str | None = KEY) -> None:
     """List the pending withdrawals, oldest first: what to send, where to."""
     from exchange.protocol import endpoints, requests
 
-    _call(url, _signer(key), endpoints.WITHDRAWALS_PENDING, requests.PAGE_QUERY.params(requests.Query(limit=1000)))
+    _call(url, _signer(key), endpoints.WITHDRAWALS_PENDING, requests.PageQuery(limit=1000).params())
 
 
 @withdrawals.command("confirm")
@@ -511,7 +494,7 @@ def withdrawals_confirm(
     from exchange.protocol import endpoints, requests
 
     settlement = requests.Settlement(id=number, transaction_hash=tx)
-    _call(url, _signer(key), endpoints.WITHDRAWAL_CONFIRM, requests.SETTLEMENT.params(settlement))
+    _call(url, _signer(key), endpoints.WITHDRAWAL_CONFIRM, settlement.params())
 
 
 @withdrawals.command("fail")
@@ -523,7 +506,7 @@ def withdrawals_fail(
     """Mark a pending withdrawal failed: its amount returns to the account's available balance."""
     from exchange.protocol import endpoints, requests
 
-    _call(url, _signer(key), endpoints.WITHDRAWAL_FAIL, requests.SETTLEMENT.params(requests.Settlement(id=number)))
+    _call(url, _signer(key), endpoints.WITHDRAWAL_FAIL, requests.Settlement(id=number).params())
 
 
 assets = _group("assets", "Assets listed on a running exchange.")
@@ -538,15 +521,10 @@ def assets_add(
     key: str | None = KEY,
 ) -> None:
     """List an asset (admin key)."""
-    from exchange.engine.numbers import Asset, InvalidInput
     from exchange.protocol import endpoints, requests
 
-    try:
-        asset = Asset(symbol=symbol, decimals=decimals, blockchains=tuple(blockchains.split(",")))
-    except InvalidInput as error:
-        raise typer.BadParameter(error.message, param_hint="SYMBOL") from None
-    signer = _signer(key)
-    _call(url, signer, endpoints.ASSET_CREATE, requests.ASSET_CREATE.params(asset))
+    asset = _read(requests.AssetRequest, symbol=symbol, decimals=str(decimals), blockchains=blockchains)
+    _call(url, _signer(key), endpoints.ASSET_CREATE, asset.params())
 
 
 markets = _group("markets", "Markets listed on a running exchange.")
@@ -574,20 +552,20 @@ def markets_add(
     """List a spot market of two listed assets (admin key); a price band needs both multipliers."""
     from exchange.protocol import endpoints, requests
 
-    listing = requests.MarketRequest(
+    listing = _read(
+        requests.MarketRequest,
         symbol=symbol,
-        base_symbol=base,
-        quote_symbol=quote,
-        tick_size=_decimal(tick_size, "--tick-size"),
-        step_size=_decimal(step_size, "--step-size"),
-        min_quantity=_decimal(min_quantity or step_size, "--min-quantity"),
-        maker_fee_bps=maker_fee_bps,
-        taker_fee_bps=taker_fee_bps,
-        band_min=None if min_multiplier is None else _decimal(min_multiplier, "--min-multiplier"),
-        band_max=None if max_multiplier is None else _decimal(max_multiplier, "--max-multiplier"),
+        baseSymbol=base,
+        quoteSymbol=quote,
+        tickSize=tick_size,
+        stepSize=step_size,
+        minQuantity=min_quantity or step_size,
+        makerFeeBps=str(maker_fee_bps),
+        takerFeeBps=str(taker_fee_bps),
+        minMultiplier=min_multiplier,
+        maxMultiplier=max_multiplier,
     )
-    signer = _signer(key)
-    _call(url, signer, endpoints.MARKET_CREATE, requests.MARKET_CREATE.params(listing))
+    _call(url, _signer(key), endpoints.MARKET_CREATE, listing.params())
 
 
 def main() -> None:

@@ -73,7 +73,7 @@ def _committed(found: queries.Transfer | None) -> queries.Transfer:
 async def request_withdrawal(call: Call) -> Response:
     """POST /wapi/v1/capital/withdrawals (withdraw): debit available now; pending until the operator settles it."""
     api, account_id = call.api, account_of(call)
-    wanted = requests.WITHDRAWAL.read(call.params)
+    wanted = requests.WithdrawalRequest.read(call.params)
     asset = await api.asset(wanted.symbol)
     check_network(asset, wanted.blockchain)
     transfer_id = f"withdraw:{account_id}:{wanted.client_id or uuid.uuid4()}"
@@ -92,7 +92,7 @@ async def request_withdrawal(call: Call) -> Response:
 async def deposit_address(call: Call) -> Response:
     """GET /wapi/v1/capital/deposit/address (depositAddressQuery): the account's reference on a blockchain."""
     api, account_id = call.api, account_of(call)
-    blockchain = requests.BLOCKCHAIN_QUERY.read(call.params).blockchain
+    blockchain = requests.BlockchainQuery.read(call.params).blockchain
     assert blockchain is not None, "a required field"
     if not any(blockchain in asset.blockchains for asset in api.catalog.assets.values()):
         raise bad_request(f"no asset is listed on {blockchain}")
@@ -101,7 +101,7 @@ async def deposit_address(call: Call) -> Response:
 
 async def pending_withdrawals(call: Call) -> Response:
     """GET /admin/v1/withdrawals (withdrawalQueryPending): what the operator has to send, oldest first."""
-    page = requests.PAGE_QUERY.read(call.params)
+    page = requests.PageQuery.read(call.params)
     pending = await call.api.queries.transfer_history(
         None, kind="withdrawal", status=tables.PENDING, limit=page.limit, offset=page.offset, ascending=True
     )
@@ -110,7 +110,7 @@ async def pending_withdrawals(call: Call) -> Response:
 
 async def _settle(call: Call, confirmed: bool) -> Response:
     api = call.api
-    settlement = requests.SETTLEMENT.read(call.params)
+    settlement = requests.Settlement.read(call.params)
     found = await api.queries.transfer(number=settlement.id)
     if found is None or found.kind != "withdrawal":
         raise ApiError(404, Code.RESOURCE_NOT_FOUND, f"no withdrawal {settlement.id}")

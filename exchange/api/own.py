@@ -65,8 +65,9 @@ SIGNUP_SCOPES = frozenset((Scope.READ, Scope.TRADE))
 async def create_account(call: Call) -> Response:
     """POST /exchange/v1/accounts (accountCreate): open an account with an ED25519 public key."""
     api, params, request = call.api, call.params, call.request
-    account = requests.ACCOUNT.read(params)
-    scopes = SIGNUP_SCOPES if account.scopes is None else account.scopes
+    account = requests.AccountRequest.read(params)
+    asked = requests.scope_set(account.scopes)
+    scopes = SIGNUP_SCOPES if asked is None else asked
     if request.headers.get("x-api-key") == account.public_key and api.open_signup:
         api.verifier.check_signature(request.headers, endpoints.ACCOUNT_CREATE.instruction, [params])
         if not scopes <= SIGNUP_SCOPES:
@@ -86,9 +87,10 @@ def _account_signed(call: Call) -> tuple[Api, Principal, decoding.Params]:
 async def create_key(call: Call) -> Response:
     """POST /exchange/v1/keys (keyCreate): add a key to the signer's account, with at most the signer's scopes."""
     api, principal, params = _account_signed(call)
-    key = requests.KEY.read(params)
+    key = requests.KeyRequest.read(params)
     api.verifier.check_possession(call.request.headers, key.public_key, endpoints.KEY_CREATE.instruction, [params])
-    scopes = principal.scopes - {Scope.ADMIN} if key.scopes is None else key.scopes
+    asked = requests.scope_set(key.scopes)
+    scopes = principal.scopes - {Scope.ADMIN} if asked is None else asked
     if Scope.ADMIN in scopes:
         raise ApiError(403, Code.FORBIDDEN, "the admin scope is granted by the operator only")
     if not scopes <= principal.scopes:
@@ -107,7 +109,7 @@ async def list_keys(call: Call) -> Response:
 async def revoke_key(call: Call) -> Response:
     """DELETE /exchange/v1/keys (keyRevoke): revoke a key of the signer's account (idempotent)."""
     api, principal, params = _account_signed(call)
-    public_key = requests.KEY_REF.read(params).public_key
+    public_key = requests.KeyRef.read(params).public_key
     found = await api.account_keys(principal.account_id, public_key)
     if not found:
         raise ApiError(404, Code.RESOURCE_NOT_FOUND, "no such key in this account")
@@ -119,26 +121,27 @@ async def revoke_key(call: Call) -> Response:
     return JsonResponse(replies.API_KEY.encode(dataclasses.replace(key, revoked=True)))
 
 
-async def _transfer(api: Api, principal: Principal, transfer: requests.TransferRequest, kind: str) -> Response:
+async def _transfer(api: Api, principal: Principal, transfer: requests.TransferRequest) -> Response:
+    deposit = transfer if isinstance(transfer, requests.DepositRequest) else None
     asset = await api.asset(transfer.symbol)
     amount = asset.atoms(transfer.quantity)
     given = transfer.transfer_id
     account_id = principal.account_id
     chain = None
-    if transfer.address is not None and transfer.transaction_hash is not None:
-        owner = await api.accounts.deposit_owner(transfer.address)
+    if deposit is not None and deposit.address is not None and deposit.transaction_hash is not None:
+        owner = await api.accounts.deposit_owner(deposit.address)
         if owner is None:
-            raise ApiError(400, Code.INVALID_CLIENT_REQUEST, f"no account has the deposit address {transfer.address}")
+            raise ApiError(400, Code.INVALID_CLIENT_REQUEST, f"no account has the deposit address {deposit.address}")
         account_id, blockchain = owner
         check_network(asset, blockchain)
-        chain = Chain(blockchain=blockchain, address=transfer.address, transaction_hash=transfer.transaction_hash)
-        transfer_id = f"onramp:{blockchain}:{transfer.transaction_hash}"
-    elif kind == "deposit" and Scope.ADMIN in principal.scopes:
-        account_id = account_id if transfer.account_id is None else transfer.account_id
+        chain = Chain(blockchain=blockchain, address=deposit.address, transaction_hash=deposit.transaction_hash)
+        transfer_id = f"onramp:{blockchain}:{deposit.transaction_hash}"
+    elif deposit is not None and Scope.ADMIN in principal.scopes:
+        account_id = account_id if deposit.account_id is None else deposit.account_id
         transfer_id = f"onramp:{given or uuid.uuid4()}"
     else:
-        transfer_id = f"{kind}:{account_id}:{given or uuid.uuid4()}"
-    command_type = Deposit if kind == "deposit" else Withdraw
+        transfer_id = f"{'withdraw' if deposit is None else 'deposit'}:{account_id}:{given or uuid.uuid4()}"
+    command_type = Withdraw if deposit is None else Deposit
     command = command_type(
         account_id=account_id, asset=asset.symbol, amount=amount, transfer_id=transfer_id, chain=chain, ts=now_us()
     )
@@ -151,22 +154,22 @@ async def deposit(call: Call) -> Response:
     api, params, principal = call.api, call.params, call.signer
     if Scope.ADMIN not in principal.scopes and not api.open_signup:
         raise ApiError(403, Code.FORBIDDEN, "deposits are made by the operator (the faucet is open in demo mode only)")
-    transfer = requests.DEPOSIT.read(params)
+    transfer = requests.DepositRequest.read(params)
     if Scope.ADMIN not in principal.scopes and (transfer.account_id is not None or transfer.address is not None):
         raise ApiError(403, Code.FORBIDDEN, "only the operator deposits to another account or by address")
-    return await _transfer(api, principal, transfer, "deposit")
+    return await _transfer(api, principal, transfer)
 
 
 async def withdraw(call: Call) -> Response:
     """POST /exchange/v1/capital/withdraw (withdraw): debit the account's available balance."""
     api, params, principal = call.api, call.params, call.signer
-    return await _transfer(api, principal, requests.WITHDRAW.read(params), "withdraw")
+    return await _transfer(api, principal, requests.TransferRequest.read(params))
 
 
 async def create_asset(call: Call) -> Response:
     """POST /admin/v1/assets (assetCreate): list an asset."""
     api, params = call.api, call.params
-    asset = requests.ASSET_CREATE.read(params)
+    asset = requests.AssetRequest.read(params).asset()
     await api.execute(AddAsset(asset=asset, ts=now_us()))
     return JsonResponse(replies.ASSET.encode(asset))
 
@@ -174,7 +177,7 @@ async def create_asset(call: Call) -> Response:
 async def create_market(call: Call) -> Response:
     """POST /admin/v1/markets (marketCreate): list a spot market of two listed assets."""
     api, params = call.api, call.params
-    listing = requests.MARKET_CREATE.read(params)
+    listing = requests.MarketRequest.read(params)
     base = await api.asset(listing.base_symbol)
     quote = await api.asset(listing.quote_symbol)
     try:
@@ -209,7 +212,7 @@ async def engine(call: Call) -> Response:
 
 async def _set_halted(call: Call, halted: bool) -> Response:
     api, params = call.api, call.params
-    market = await api.market(requests.SYMBOL_BODY.read(params).symbol)
+    market = await api.market(requests.SymbolRef.read(params).symbol)
     await api.execute(SetMarketHalted(symbol=market.symbol, halted=halted, ts=now_us()))
     return JsonResponse(replies.MARKET_STATE.encode((market.symbol, halted)))
 
@@ -227,7 +230,7 @@ async def resume_market(call: Call) -> Response:
 async def profit_and_loss(call: Call) -> Response:
     """GET /exchange/v1/pnl (pnlQuery): realized and unrealized PnL per market the account traded, by `exchange.pnl`."""
     api, params, principal = call.api, call.params, call.signer
-    symbol = requests.PNL_QUERY.read(params).symbol
+    symbol = requests.OrdersQuery.read(params).symbol
     if symbol is not None:
         symbol = (await api.market(symbol)).symbol
     listings: Listings = await api.actor.query(GetListings())

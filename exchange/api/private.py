@@ -47,7 +47,7 @@ def _placed(events: list[Event], market: Market) -> decoding.Json:
 
 
 async def _parse_order(api: Api, params: decoding.Params, account_id: int) -> tuple[PlaceOrder, Market]:
-    order = requests.ORDER.read(params)
+    order = requests.OrderRequest.read(params)
     market = await api.market(order.symbol)
     return requests.parse_order(order, market, account_id=account_id, ts=now_us()), market
 
@@ -82,7 +82,7 @@ async def execute_orders(call: Call) -> Response:
 
 async def query_order(call: Call) -> Response:
     """GET /api/v1/order (orderQuery): one order resting on the book, by orderId or clientId."""
-    api, ref, principal = call.api, requests.ORDER_REF_QUERY.read(call.params), call.signer
+    api, ref, principal = call.api, requests.OrderRefQuery.read(call.params), call.signer
     market = await api.market(ref.symbol)
     wanted = GetOrder(
         account_id=principal.account_id, symbol=market.symbol, order_id=ref.order_id, client_id=ref.client_id
@@ -95,7 +95,7 @@ async def query_order(call: Call) -> Response:
 
 async def cancel_order(call: Call) -> Response:
     """DELETE /api/v1/order (orderCancel): cancel one open order; the reply is the cancelled order."""
-    api, ref, principal = call.api, requests.ORDER_REF.read(call.params), call.signer
+    api, ref, principal = call.api, requests.OrderRef.read(call.params), call.signer
     market = await api.market(ref.symbol)
     command = CancelOrder(
         account_id=principal.account_id,
@@ -111,7 +111,7 @@ async def cancel_order(call: Call) -> Response:
 async def query_orders(call: Call) -> Response:
     """GET /api/v1/orders (orderQueryAll): the account's open orders, optionally in one market."""
     api, principal = call.api, call.signer
-    symbol = requests.ORDERS_QUERY.read(call.params).symbol
+    symbol = requests.OrdersQuery.read(call.params).symbol
     if symbol is not None:
         symbol = (await api.market(symbol)).symbol
     views: tuple[OrderView, ...] = await api.actor.query(GetOpenOrders(account_id=principal.account_id, symbol=symbol))
@@ -122,7 +122,7 @@ async def query_orders(call: Call) -> Response:
 async def cancel_orders(call: Call) -> Response:
     """DELETE /api/v1/orders (orderCancelAll): cancel every open order of the account in one market."""
     api, principal = call.api, call.signer
-    market = await api.market(requests.SYMBOL_BODY.read(call.params).symbol)
+    market = await api.market(requests.SymbolRef.read(call.params).symbol)
     command = CancelAllOrders(account_id=principal.account_id, symbol=market.symbol, ts=now_us())
     closed = _closed_orders(await api.execute(command))
     return JsonResponse([replies.ORDER.encode(replies.Placed(view, market)) for view in closed])
@@ -131,7 +131,7 @@ async def cancel_orders(call: Call) -> Response:
 async def order_history(call: Call) -> Response:
     """GET /wapi/v1/history/orders (orderHistoryQueryAll): the account's orders, newest first (or oldest), paged."""
     api, principal = call.api, call.signer
-    wanted = requests.HISTORY_QUERY.read(call.params)
+    wanted = requests.HistoryQuery.read(call.params)
     rows = await api.queries.order_history(
         principal.account_id,
         symbol=await _symbol(api, wanted),
@@ -148,11 +148,11 @@ async def order_history(call: Call) -> Response:
 async def fill_history(call: Call) -> Response:
     """GET /wapi/v1/history/fills (fillHistoryQueryAll): the account's fills, filtered by symbol and time (ms)."""
     api, principal = call.api, call.signer
-    wanted = requests.FILLS_QUERY.read(call.params)
+    wanted = requests.FillsQuery.read(call.params)
     symbol = await _symbol(api, wanted)
     if wanted.fill_type not in (None, "User"):
         return JsonResponse([])  # only users' fills exist here
-    start, end = wanted.window
+    start, end = requests.window(wanted.since, wanted.until)
     fills = await api.queries.fill_history(
         principal.account_id,
         symbol=symbol,
@@ -168,8 +168,8 @@ async def fill_history(call: Call) -> Response:
 
 async def _transfers(call: Call, kind: queries.TransferKind) -> list[queries.Transfer]:
     api, principal = call.api, call.signer
-    wanted = requests.TRANSFERS_QUERY.read(call.params)
-    start, end = wanted.window
+    wanted = requests.TransfersQuery.read(call.params)
+    start, end = requests.window(wanted.since, wanted.until)
     return await api.queries.transfer_history(
         principal.account_id,
         kind=kind,
@@ -212,11 +212,11 @@ async def account(call: Call) -> Response:
 
 async def update_account(call: Call) -> Response:
     """PATCH /api/v1/account (accountUpdate): nothing of a spot account can change; restating a setting is a no-op."""
-    requests.ACCOUNT_UPDATE.read(call.params)
+    requests.AccountUpdate.read(call.params)
     return await account(call)
 
 
-async def _symbol(api: Api, wanted: requests.Query) -> str | None:
+async def _symbol(api: Api, wanted: requests.HistoryQuery) -> str | None:
     """The market a history query is filtered to, if any (an unknown symbol is a 400)."""
     return None if wanted.symbol is None else (await api.market(wanted.symbol)).symbol
 

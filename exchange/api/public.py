@@ -20,8 +20,6 @@ from exchange.engine.numbers import Market
 from exchange.engine.queries import Depth, GetDepth, GetListings, Listings
 from exchange.protocol import endpoints, replies, requests
 from exchange.protocol.endpoints import Endpoint
-from exchange.protocol.fields import Request
-from exchange.protocol.requests import Query
 
 
 async def status(call: Call) -> Response:
@@ -75,22 +73,22 @@ def _listing(api: Api, market: Market, halted: bool) -> replies.Listing:
 async def market(call: Call) -> Response:
     """GET /api/v1/market?symbol=: one market."""
     api = call.api
-    found = await api.market(requests.MARKET_QUERY.read(call.params).symbol)
+    found = await api.market(requests.MarketQuery.read(call.params).symbol)
     return JsonResponse(replies.MARKET.encode(_listing(api, found, (await _halted(api))[found.symbol])))
 
 
 async def depth(call: Call) -> Response:
     """GET /api/v1/depth?symbol=&limit=: the book's best levels, ascending by price."""
-    api, wanted = call.api, requests.DEPTH_QUERY.read(call.params)
+    api, wanted = call.api, requests.DepthQuery.read(call.params)
     found = await api.market(wanted.symbol)
-    book: Depth = await api.actor.query(GetDepth(symbol=found.symbol, limit=int(wanted.depth_limit)))
+    book: Depth = await api.actor.query(GetDepth(symbol=found.symbol, limit=wanted.limit))
     return JsonResponse(replies.DEPTH.encode(replies.Book(found, book.sequence, book.bids, book.asks, now_us())))
 
 
 async def ticker(call: Call) -> Response:
     """GET /api/v1/ticker?symbol=: 24h rolling statistics of one market."""
     api = call.api
-    found = await api.market(requests.TICKER_QUERY.read(call.params).symbol)
+    found = await api.market(requests.TickerQuery.read(call.params).symbol)
     stats = await api.queries.tickers(now_us(), found.symbol)
     return JsonResponse(replies.ticker_fields(found.symbol, stats[0] if stats else None))
 
@@ -98,14 +96,14 @@ async def ticker(call: Call) -> Response:
 async def tickers(call: Call) -> Response:
     """GET /api/v1/tickers: 24h rolling statistics of every market."""
     api = call.api
-    requests.TICKERS_QUERY.read(call.params)
+    requests.TickersQuery.read(call.params)
     stats = {t.symbol: t for t in await api.queries.tickers(now_us())}
     return JsonResponse([replies.ticker_fields(symbol, stats.get(symbol)) for symbol in sorted(await api.markets())])
 
 
 async def klines(call: Call) -> Response:
     """GET /api/v1/klines?symbol=&interval=&startTime=&endTime=: candles, ascending; times in seconds."""
-    api, wanted = call.api, requests.KLINES_QUERY.read(call.params)
+    api, wanted = call.api, requests.KlinesQuery.read(call.params)
     found = await api.market(wanted.symbol)
     interval, start, end = requests.klines_window(wanted, now=int(time.time()))
     candles = await api.queries.klines(found.symbol, interval, start * 1_000_000, end * 1_000_000)
@@ -114,18 +112,19 @@ async def klines(call: Call) -> Response:
 
 async def trades(call: Call) -> Response:
     """GET /api/v1/trades?symbol=&limit=: the most recent trades, newest first."""
-    return await _trades(call, requests.TRADES_QUERY)
+    wanted = requests.TradesQuery.read(call.params)
+    return await _trades(call.api, wanted.symbol, limit=wanted.limit, offset=0)
 
 
 async def trades_history(call: Call) -> Response:
     """GET /api/v1/trades/history?symbol=&limit=&offset=: older trades, newest first."""
-    return await _trades(call, requests.TRADES_HISTORY_QUERY)
+    wanted = requests.TradesHistoryQuery.read(call.params)
+    return await _trades(call.api, wanted.symbol, limit=wanted.limit, offset=wanted.offset)
 
 
-async def _trades(call: Call, message: Request[Query]) -> Response:
-    api, wanted = call.api, message.read(call.params)
-    found = await api.market(wanted.symbol)
-    found_trades = await api.queries.recent_trades(found.symbol, limit=wanted.limit, offset=wanted.offset)
+async def _trades(api: Api, symbol: str, *, limit: int, offset: int) -> Response:
+    found = await api.market(symbol)
+    found_trades = await api.queries.recent_trades(found.symbol, limit=limit, offset=offset)
     return JsonResponse([replies.TRADE.encode(t) for t in found_trades])
 
 

@@ -48,7 +48,7 @@ from exchange.engine.queries import (
 )
 from exchange.protocol import client, endpoints, requests
 from exchange.protocol.endpoints import ACCOUNT_CREATE, ORDERS_EXECUTE, Endpoint
-from exchange.protocol.requests import DEPTH_LIMITS, Query
+from exchange.protocol.requests import DEPTH_LIMITS
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -202,7 +202,7 @@ class RestClient:
 
     async def sign_up(self) -> None:
         """Open an account for the key (open sign-up); a key that is already registered is fine."""
-        params = requests.ACCOUNT.params(requests.AccountRequest(public_key=self.key.public_key))
+        params = requests.AccountRequest(public_key=self.key.public_key).params()
         response = await self.http.post(
             ACCOUNT_CREATE.path, json=params, headers=self.key.headers(ACCOUNT_CREATE.instruction, [params])
         )
@@ -237,14 +237,14 @@ class RestClient:
         """(bids, asks) best first, at least `limit` levels each; the wire sends both ascending."""
         market = await self._market(symbol)
         allowed = next((n for n in DEPTH_LIMITS if n >= limit), DEPTH_LIMITS[-1])
-        wanted = requests.DEPTH_QUERY.params(Query(symbol=symbol, depth_limit=str(allowed)))
+        wanted = requests.DepthQuery(symbol=symbol, limit=allowed).params()
         body = _json(await self.http.get(endpoints.DEPTH.path, params=wanted))
         return client.depth_of(market, body)
 
     async def open_orders(self, symbol: str) -> list[Resting]:
         """The key's open orders in a market (`orderQueryAll`)."""
         market = await self._market(symbol)
-        rows = await self._signed(endpoints.ORDERS_QUERY, requests.ORDERS_QUERY.params(Query(symbol=symbol)))
+        rows = await self._signed(endpoints.ORDERS_QUERY, requests.OrdersQuery(symbol=symbol).params())
         return [
             Resting(*client.resting_of(row, market))
             for row in rows
@@ -283,7 +283,7 @@ class RestClient:
         """Cancel each order (`orderCancel`; one already gone, 404, is ignored), then place the orders."""
 
         async def one(order_id: int) -> None:
-            params = requests.ORDER_REF.params(requests.OrderRef(symbol=symbol, order_id=order_id))
+            params = requests.OrderRef(symbol=symbol, order_id=order_id).params()
             response = await self._request(endpoints.ORDER_CANCEL, params)
             if response.status_code != 404:
                 _json(response)
@@ -294,8 +294,8 @@ class RestClient:
     async def deposit(self, asset: str, atoms: int) -> None:
         """The faucet: `POST /exchange/v1/capital/deposit` (open in demo mode)."""
         await self._market_assets()
-        transfer = requests.TransferRequest(symbol=asset, quantity=self._assets()[asset].amount(atoms))
-        await self._signed(endpoints.DEPOSIT, requests.DEPOSIT.params(transfer))
+        transfer = requests.DepositRequest(symbol=asset, quantity=self._assets()[asset].amount(atoms))
+        await self._signed(endpoints.DEPOSIT, transfer.params())
 
 
 def _json(response: httpx.Response) -> Any:

@@ -2,10 +2,10 @@
 
 Every byte that crosses the HTTP and websocket API is parsed or built here, so the REST
 routes, the websocket streams, the bots' client and the OpenAPI document cannot drift
-apart. One module per job: `fields` (how a message is declared: request fields with
-their kinds and codes, reply outputs with their getters; parser, client params, encoder
-and JSON Schema all derive from one declaration), `requests` and `replies` (every
-message, declared once), `endpoints` (the table of routes: method, path, instruction,
+apart. One module per job: `fields` (how a message is declared: a request a msgspec
+Struct whose annotations carry types, limits and codes, a reply a tuple of outputs with
+their getters; parser, client params, encoder and JSON Schema all derive from one
+declaration), `requests` and `replies` (every message, declared once), `endpoints` (the table of routes: method, path, instruction,
 scope, tag, messages, refusals), `codes` (error codes and `ApiError`), `decoding` (the
 one gate for request text), `streams` (websocket encoders), `client` (the readers of
 replies) and `openapi` (the document, derived from the table).

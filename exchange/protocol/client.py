@@ -1,6 +1,6 @@
 """The client side: the readers of replies, each the tested inverse of an encoder.
 
-A client builds a request with its message's `params` (`requests.ORDER.params(...)`, the
+A client builds a request with its message's `params` (`OrderRequest(...).params()`, the
 inverse of `read`); `order_params` adds the one conversion a bot needs first, from engine
 units to decimals. tests/api/test_wire_client.py round-trips each pair, so a client and
 the server cannot drift apart.
@@ -15,7 +15,7 @@ from typing import Protocol
 from exchange.engine.numbers import Asset, Market
 from exchange.engine.orders import OrderType, Side, TimeInForce
 from exchange.protocol.decoding import Json, Scalar
-from exchange.protocol.requests import ORDER, OrderRequest
+from exchange.protocol.requests import OrderRequest
 
 
 class EngineOrder(Protocol):
@@ -49,7 +49,7 @@ def order_params(market: Market, order: EngineOrder) -> dict[str, Scalar]:
         time_in_force=order.time_in_force,
         post_only=order.post_only,
     )
-    return ORDER.params(request)
+    return request.params()
 
 
 def assets_of(assets: Sequence[Json]) -> dict[str, Asset]:

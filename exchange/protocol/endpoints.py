@@ -23,7 +23,7 @@ from typing import Any
 from exchange.protocol import replies as r
 from exchange.protocol import requests as q
 from exchange.protocol.codes import Code
-from exchange.protocol.fields import STRING, Request, Schema, array
+from exchange.protocol.fields import STRING, Message, Schema, array
 from exchange.protocol.requests import Scope
 
 
@@ -47,8 +47,8 @@ class Endpoint:
     instruction: str = ""
     """The instruction a request signs (empty: a public endpoint)."""
     scope: Scope | None = None
-    query: Request[Any] | None = None
-    body: Request[Any] | None = None
+    query: type[Message] | None = None
+    body: type[Message] | None = None
     refusals: tuple[Code, ...] = ()
     """The codes a well-formed request may still be refused with (its form is the schema's)."""
     headers: tuple[Schema, ...] = ()
@@ -107,97 +107,97 @@ TIME = public("GET", "/api/v1/time", "Server time (ms)", STRING, text=True)
 SECURITIES = public("GET", "/api/v1/securities", "Tokenized securities (none)", array({}))
 ASSETS = public("GET", "/api/v1/assets", "Assets", array(r.ASSET.ref))
 MARKETS = public("GET", "/api/v1/markets", "Markets", array(r.MARKET.ref))
-ONE_MARKET = public("GET", "/api/v1/market", "One market", r.MARKET.ref, query=q.MARKET_QUERY, refusals=UNLISTED)
+ONE_MARKET = public("GET", "/api/v1/market", "One market", r.MARKET.ref, query=q.MarketQuery, refusals=UNLISTED)
 DEPTH = public("GET", "/api/v1/depth", "Order book depth, both sides ascending by price", r.DEPTH.ref,
-               query=q.DEPTH_QUERY, refusals=UNLISTED)
-TICKER = public("GET", "/api/v1/ticker", "24h ticker", r.TICKER.ref, query=q.TICKER_QUERY, refusals=UNLISTED)
-TICKERS = public("GET", "/api/v1/tickers", "24h tickers", array(r.TICKER.ref), query=q.TICKERS_QUERY)
+               query=q.DepthQuery, refusals=UNLISTED)
+TICKER = public("GET", "/api/v1/ticker", "24h ticker", r.TICKER.ref, query=q.TickerQuery, refusals=UNLISTED)
+TICKERS = public("GET", "/api/v1/tickers", "24h tickers", array(r.TICKER.ref), query=q.TickersQuery)
 KLINES = public("GET", "/api/v1/klines", "Candles, ascending (startTime/endTime in seconds)", array(r.KLINE.ref),
-                query=q.KLINES_QUERY, refusals=(*UNLISTED, Code.INVALID_RANGE))
-TRADES = public("GET", "/api/v1/trades", "Recent trades, newest first", array(r.TRADE.ref), query=q.TRADES_QUERY,
+                query=q.KlinesQuery, refusals=(*UNLISTED, Code.INVALID_RANGE))
+TRADES = public("GET", "/api/v1/trades", "Recent trades, newest first", array(r.TRADE.ref), query=q.TradesQuery,
                 refusals=UNLISTED)
 TRADES_HISTORY = public("GET", "/api/v1/trades/history", "Historical trades, newest first", array(r.TRADE.ref),
-                        query=q.TRADES_HISTORY_QUERY, refusals=UNLISTED)
+                        query=q.TradesHistoryQuery, refusals=UNLISTED)
 
 BALANCES = signed(PRIVATE, READ, "balanceQuery", "GET", "/api/v1/capital", "Balances", r.BALANCES)
 ORDER_QUERY = signed(PRIVATE, READ, "orderQuery", "GET", ORDER, "One open order", r.ORDER.ref,
-                     query=q.ORDER_REF_QUERY, refusals=FOUND)
-ORDER_EXECUTE = signed(PRIVATE, TRADE, "orderExecute", "POST", ORDER, "Place an order", r.ORDER.ref, body=q.ORDER,
-                       refusals=PLACING)
+                     query=q.OrderRefQuery, refusals=FOUND)
+ORDER_EXECUTE = signed(PRIVATE, TRADE, "orderExecute", "POST", ORDER, "Place an order", r.ORDER.ref,
+                       body=q.OrderRequest, refusals=PLACING)
 ORDER_CANCEL = signed(PRIVATE, TRADE, "orderCancel", "DELETE", ORDER, "Cancel an order", r.ORDER.ref,
-                      body=q.ORDER_REF, refusals=FOUND)
+                      body=q.OrderRef, refusals=FOUND)
 ORDERS_QUERY = signed(PRIVATE, READ, "orderQueryAll", "GET", ORDERS, "Open orders", array(r.ORDER.ref),
-                      query=q.ORDERS_QUERY, refusals=UNLISTED)
+                      query=q.OrdersQuery, refusals=UNLISTED)
 ORDERS_EXECUTE = signed(PRIVATE, TRADE, "orderExecute", "POST", ORDERS, f"Place up to {MAX_BATCH} orders",
-                        array(r.BATCH_RESULT), batch=MAX_BATCH, body=q.ORDER)
+                        array(r.BATCH_RESULT), batch=MAX_BATCH, body=q.OrderRequest)
 ORDERS_CANCEL = signed(PRIVATE, TRADE, "orderCancelAll", "DELETE", ORDERS, "Cancel all orders in a market",
-                       array(r.ORDER.ref), body=q.SYMBOL_BODY, refusals=UNLISTED)
+                       array(r.ORDER.ref), body=q.SymbolRef, refusals=UNLISTED)
 ORDER_HISTORY = signed(PRIVATE, READ, "orderHistoryQueryAll", "GET", "/wapi/v1/history/orders", "Order history",
-                       array(r.ORDER_HISTORY.ref), query=q.HISTORY_QUERY, refusals=UNLISTED)
+                       array(r.ORDER_HISTORY.ref), query=q.HistoryQuery, refusals=UNLISTED)
 FILL_HISTORY = signed(PRIVATE, READ, "fillHistoryQueryAll", "GET", "/wapi/v1/history/fills", "Fill history",
-                      array(r.FILL.ref), query=q.FILLS_QUERY, refusals=UNLISTED)
+                      array(r.FILL.ref), query=q.FillsQuery, refusals=UNLISTED)
 ACCOUNT_QUERY = signed(PRIVATE, READ, "accountQuery", "GET", ACCOUNT, "Account settings: spot fees (bps) and limits",
                        r.ACCOUNT_SETTINGS.ref)
 ACCOUNT_UPDATE = signed(PRIVATE, TRADE, "accountUpdate", "PATCH", ACCOUNT,
                         "Update account settings: a spot account has no margin, lending or leverage to change "
                         "(restating a setting is a no-op, changing one is 400 UNSUPPORTED_SETTING)",
-                        r.ACCOUNT_SETTINGS.ref, body=q.ACCOUNT_UPDATE, refusals=(Code.UNSUPPORTED_SETTING,))
+                        r.ACCOUNT_SETTINGS.ref, body=q.AccountUpdate, refusals=(Code.UNSUPPORTED_SETTING,))
 DEPOSIT_HISTORY = signed(PRIVATE, READ, "depositQueryAll", "GET", "/wapi/v1/capital/deposits", "Deposit history",
-                         array(r.DEPOSIT.ref), query=q.TRANSFERS_QUERY)
+                         array(r.DEPOSIT.ref), query=q.TransfersQuery)
 WITHDRAWAL_HISTORY = signed(PRIVATE, READ, "withdrawalQueryAll", "GET", WITHDRAWALS,
-                            "Withdrawal history", array(r.WITHDRAWAL.ref), query=q.TRANSFERS_QUERY)
+                            "Withdrawal history", array(r.WITHDRAWAL.ref), query=q.TransfersQuery)
 WITHDRAWAL_REQUEST = signed(PRIVATE, TRADE, "withdraw", "POST", WITHDRAWALS,
                             "Withdraw from the available balance to an address on one of the asset's blockchains: "
                             "pending until the operator confirms or fails it (idempotent by clientId)",
-                            r.WITHDRAWAL.ref, body=q.WITHDRAWAL, refusals=ON_CHAIN)
+                            r.WITHDRAWAL.ref, body=q.WithdrawalRequest, refusals=ON_CHAIN)
 DEPOSIT_ADDRESS = signed(PRIVATE, READ, "depositAddressQuery", "GET", "/wapi/v1/capital/deposit/address",
                          "The account's stable deposit reference on a blockchain (the on-ramp credits by it)",
-                         r.DEPOSIT_ADDRESS.ref, query=q.BLOCKCHAIN_QUERY,
+                         r.DEPOSIT_ADDRESS.ref, query=q.BlockchainQuery,
                          refusals=(Code.FORBIDDEN, Code.INVALID_CLIENT_REQUEST))
 
 ACCOUNT_CREATE = signed(OWN, ADMIN, "accountCreate", "POST", "/exchange/v1/accounts",
                         "Open an account with an ED25519 public key "
                         "(signed by that key in demo mode, else by an admin)", r.ACCOUNT.ref,
-                        body=q.ACCOUNT, self_signed=True, refusals=(Code.FORBIDDEN, Code.PRECONDITION_FAILED))
+                        body=q.AccountRequest, self_signed=True, refusals=(Code.FORBIDDEN, Code.PRECONDITION_FAILED))
 KEY_QUERY_ALL = signed(OWN, READ, "keyQueryAll", "GET", KEYS,
                        "The account's API keys, revoked ones too, oldest first", array(r.API_KEY.ref),
                        refusals=(Code.FORBIDDEN,))
 KEY_CREATE = signed(OWN, READ, "keyCreate", "POST", KEYS,
                     "Add an API key to the signer's account, with scopes (comma-separated) among the signer's own",
-                    r.API_KEY.ref, body=q.KEY, refusals=(*PROOF, Code.FORBIDDEN, Code.PRECONDITION_FAILED),
+                    r.API_KEY.ref, body=q.KeyRequest, refusals=(*PROOF, Code.FORBIDDEN, Code.PRECONDITION_FAILED),
                     headers=({"name": "X-Key-Signature", "in": "header", "required": True, "schema": STRING,
                               "description": "Proof of possession: the new key's own signature of the same payload "
                                              "as X-Signature."},))
 KEY_REVOKE = signed(OWN, READ, "keyRevoke", "DELETE", KEYS,
                     "Revoke a key of the signer's account (needs all of its scopes; idempotent)", r.API_KEY.ref,
-                    body=q.KEY_REF, refusals=(Code.FORBIDDEN, Code.RESOURCE_NOT_FOUND))
+                    body=q.KeyRef, refusals=(Code.FORBIDDEN, Code.RESOURCE_NOT_FOUND))
 DEPOSIT = signed(OWN, READ, "deposit", "POST", "/exchange/v1/capital/deposit",
                  "Deposit: the faucet in demo mode, the on-ramp for admins (idempotent by transferId)",
-                 r.TRANSFER.ref, body=q.DEPOSIT, refusals=ON_CHAIN)
+                 r.TRANSFER.ref, body=q.DepositRequest, refusals=ON_CHAIN)
 WITHDRAW = signed(OWN, TRADE, "withdraw", "POST", "/exchange/v1/capital/withdraw",
                   "Withdraw from the available balance (idempotent by transferId)", r.TRANSFER.ref,
-                  body=q.WITHDRAW, refusals=TRANSFER)
+                  body=q.TransferRequest, refusals=TRANSFER)
 PNL = signed(OWN, READ, "pnlQuery", "GET", "/exchange/v1/pnl",
              "Realized and unrealized PnL per market the account traded (average cost in quote, fees included)",
-             array(r.PNL.ref), query=q.PNL_QUERY, refusals=UNLISTED)
+             array(r.PNL.ref), query=q.OrdersQuery, refusals=UNLISTED)
 ASSET_CREATE = signed(OWN, ADMIN, "assetCreate", "POST", "/admin/v1/assets",
                       "List an asset, with its blockchains comma-separated (default Solana)", r.ASSET.ref,
-                      body=q.ASSET_CREATE, refusals=(Code.INVALID_ASSET, Code.INVALID_CLIENT_REQUEST))
+                      body=q.AssetRequest, refusals=(Code.INVALID_ASSET, Code.INVALID_CLIENT_REQUEST))
 MARKET_CREATE = signed(OWN, ADMIN, "marketCreate", "POST", "/admin/v1/markets", "List a spot market", r.MARKET.ref,
-                       body=q.MARKET_CREATE, refusals=(Code.INVALID_ASSET, Code.INVALID_MARKET))
+                       body=q.MarketRequest, refusals=(Code.INVALID_ASSET, Code.INVALID_MARKET))
 MARKET_HALT = signed(OWN, ADMIN, "marketHalt", "POST", "/admin/v1/markets/halt", "Halt a market",
-                     r.MARKET_STATE.ref, body=q.SYMBOL_BODY, refusals=UNLISTED)
+                     r.MARKET_STATE.ref, body=q.SymbolRef, refusals=UNLISTED)
 MARKET_RESUME = signed(OWN, ADMIN, "marketResume", "POST", "/admin/v1/markets/resume", "Resume a market",
-                       r.MARKET_STATE.ref, body=q.SYMBOL_BODY, refusals=UNLISTED)
+                       r.MARKET_STATE.ref, body=q.SymbolRef, refusals=UNLISTED)
 WITHDRAWALS_PENDING = signed(OWN, ADMIN, "withdrawalQueryPending", "GET", "/admin/v1/withdrawals",
                              "Withdrawals waiting for the operator, oldest first", array(r.WITHDRAWAL.ref),
-                             query=q.PAGE_QUERY)
+                             query=q.PageQuery)
 WITHDRAWAL_CONFIRM = signed(OWN, ADMIN, "withdrawalConfirm", "POST", "/admin/v1/withdrawals/confirm",
                             "Mark a pending withdrawal sent, with its transaction (idempotent)", r.WITHDRAWAL.ref,
-                            body=q.SETTLEMENT, refusals=SETTLING)
+                            body=q.Settlement, refusals=SETTLING)
 WITHDRAWAL_FAIL = signed(OWN, ADMIN, "withdrawalFail", "POST", "/admin/v1/withdrawals/fail",
                          "Mark a pending withdrawal failed: its amount returns to the available balance (idempotent)",
-                         r.WITHDRAWAL.ref, body=q.SETTLEMENT, refusals=SETTLING)
+                         r.WITHDRAWAL.ref, body=q.Settlement, refusals=SETTLING)
 ENGINE_QUERY = signed(OWN, ADMIN, "engineQuery", "GET", "/admin/v1/engine",
                       "This instance's engine: its role, fencing epoch and state digest (equal to a fresh load's)",
                       r.ENGINE.ref)

@@ -1,40 +1,48 @@
-"""Fields, declared once: the machinery every message of `messages` is stated in.
+"""Fields, declared once: the machinery every message of `requests` and `replies` is stated in.
 
-A request message (`Request`) is a tuple of `Field`s: each names its wire name, its
-`Kind` (how its text is read, how a client writes it back, its JSON Schema), whether it
-is required, and the Backpack `Code` a bad value gets; `Rule`s state what no single field
-can (a limit order needs a price). From that one statement come the parser (`read`:
-params in, a typed value out, every refusal a 400 with the field's code), the client's
-inverse (`params`) and the OpenAPI schema (`schema` for a body, `parameters` for a query
-string), so a request valid by its schema is never refused for its form. A body refuses
-fields it does not declare (a client must not believe an ignored field was heeded); a
-query string ignores them, as Backpack's does.
+A request message is a `Message`, a msgspec Struct: each field is one annotated attribute
+that states its wire name (the attribute in camelCase, or `field(name=...)`), its type
+and limits (`Annotated[..., Meta(...)]`), whether it is required (no default), and the
+Backpack `Code` a bad value gets (a `Code` in its annotation; INVALID_CLIENT_REQUEST
+otherwise); `Rule`s state what no single field can (a limit order needs a price). From
+that one statement come the parser (`Message.read`: params in, the typed message out,
+every refusal a 400 with the field's code), the client's inverse (`params`) and the
+JSON Schema of the OpenAPI document (`schemas`, `parameters`), so a request valid by its
+schema is never refused for its form. A body refuses fields it does not declare (a
+client must not believe an ignored field was heeded); a `Query` string ignores them, as
+Backpack's does. A null is an absent field.
 
 A reply message (`Reply`) is a tuple of `Out`s: a wire name, a schema, and a getter (or
 a constant). `encode` builds the JSON object in the declared order from a template that
 holds the constants, so the hot path is a dict copy and one call per computed field; the
 reply's schema is the OpenAPI component of the same name.
 
-Numbers keep their exact text: a decimal is read from the text the client signed
-(`decoding.load_json` keeps JSON numbers as text) into an exact `Decimal`, and written
-back with `dec`, never in exponent notation.
+Numbers keep their exact text: a decimal (`Positive`) is read from the text the client
+signed (`decoding.load_json` keeps JSON numbers as text) into an exact `Decimal`, and
+written back with `dec`, never in exponent notation; an integer or a boolean is read from
+its JSON value or from its text (all a query string has), strictly (`_scalars`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
+from functools import cache
 from operator import attrgetter
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, Self, TypeVar, get_args
+
+import msgspec
+import msgspec.inspect
 
 from exchange.protocol.codes import ApiError, Code, bad_request
 from exchange.protocol.decoding import MAX_NUMBER_LENGTH, UNPRINTABLE, Json, Scalar
 
 Schema = dict[str, Any]
 T = TypeVar("T")
+REF = "#/components/schemas/{name}"
 
 
 def dec(value: Decimal) -> str:
@@ -42,128 +50,32 @@ def dec(value: Decimal) -> str:
     return format(value, "f")
 
 
-# -- kinds: wire types -----------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Kind:
-    """A request field's wire type: `read` (text in, value out; ValueError says why not), `write`, its schema."""
-
-    schema: Schema
-    read: Callable[[Scalar], Any]
-    write: Callable[[Any], Scalar] = str
-
-
-def _string(value: Scalar) -> str:
-    if type(value) is not str:
-        raise ValueError("must be a string")
-    return value
-
-
-def text(*, max_length: int, min_length: int = 0, pattern: str | None = None) -> Kind:
-    """A string of `min_length` to `max_length` characters, matching `pattern` if given (else any printable)."""
-    matcher = re.compile(pattern) if pattern else None
-
-    def read(value: Scalar) -> str:
-        value = _string(value)
-        if not min_length <= len(value) <= max_length or (matcher and not matcher.fullmatch(value)):
-            raise ValueError(f"must be a string of {min_length} to {max_length} characters like {pattern or 'text'}")
-        return value
-
-    schema = {"type": "string", "minLength": min_length, "maxLength": max_length}
-    return Kind({**schema, "pattern": f"^{pattern or f'[^{UNPRINTABLE}]*'}$"}, read)
-
+# -- request fields --------------------------------------------------------------------
 
 _DECIMAL = re.compile(r"[0-9]*[1-9][0-9]*(?:\.[0-9]+)?|[0-9]+\.[0-9]*[1-9][0-9]*")
 
 
-def _decimal(value: Scalar) -> Decimal:
+POSITIVE_TEXT: Schema = {"pattern": f"^({_DECIMAL.pattern})$", "maxLength": MAX_NUMBER_LENGTH}
+Positive = Annotated[Decimal, msgspec.Meta(extra_json_schema=POSITIVE_TEXT)]
+"""A positive decimal in plain notation, sent as a string or a JSON number, read from its exact text (`positive`)."""
+
+
+def positive(value: Scalar) -> Decimal:
+    """The exact decimal of a positive decimal's text; ValueError says why not."""
     if not isinstance(value, str) or len(value) > MAX_NUMBER_LENGTH or not _DECIMAL.fullmatch(value):
         raise ValueError(f"must be a positive plain decimal like 12.5 of at most {MAX_NUMBER_LENGTH} characters")
     return Decimal(value)
 
 
-DECIMAL_INPUT = Kind(
-    {"type": "string", "pattern": f"^({_DECIMAL.pattern})$", "maxLength": MAX_NUMBER_LENGTH}, _decimal, dec
-)
-"""A positive decimal, sent as a string (or a JSON number) in plain notation."""
+def text(max_length: int, min_length: int = 0, pattern: str | None = None) -> msgspec.Meta:
+    """A string of `min_length` to `max_length` characters matching `pattern` (else any printable text)."""
+    return msgspec.Meta(min_length=min_length, max_length=max_length, pattern=f"^{pattern or f'[^{UNPRINTABLE}]*'}$")
 
 
-_INTEGER = re.compile(r"[0-9]+(?:\.0+)?")
-"""A non-negative integer's text: digits, or a JSON number with a zero fraction (JSON Schema's 8.0 is an integer)."""
-
-
-def uint(maximum: int, *, minimum: int = 0) -> Kind:
-    """An integer in `[minimum, maximum]`, sent as a JSON number or a digit string."""
-
-    def read(value: Scalar) -> int:
-        if not isinstance(value, str) or len(value) > MAX_NUMBER_LENGTH or not _INTEGER.fullmatch(value):
-            raise ValueError("must be a non-negative integer")
-        number = int(value.partition(".")[0])
-        if not minimum <= number <= maximum:
-            raise ValueError(f"must be from {minimum} to {maximum}")
-        return number
-
-    digits = len(str(maximum)) - 1
-    pattern = f"^[1-9][0-9]{{0,{digits - 1}}}$" if minimum else f"^[0-9]{{1,{digits}}}$"
-    return Kind({"type": ["integer", "string"], "minimum": minimum, "maximum": maximum, "pattern": pattern}, read)
-
-
-def choice(values: type[StrEnum] | tuple[str, ...]) -> Kind:
-    """One of an enumeration's wire values (read as its member)."""
-    members = {str(v): v for v in values}
-
-    def read(value: Scalar) -> Any:
-        if not isinstance(value, str) or value not in members:
-            raise ValueError(f"must be one of {', '.join(members)}")
-        return members[value]
-
-    return Kind({"type": "string", "enum": list(members)}, read)
-
-
-def _boolean(value: Scalar) -> bool:
-    if isinstance(value, bool):
-        return value
-    if value in ("true", "false"):
-        return value == "true"
-    raise ValueError("must be true or false")
-
-
-def _write_bool(value: Any) -> Scalar:
-    return bool(value)
-
-
-BOOLEAN_INPUT = Kind({"type": "boolean"}, _boolean, _write_bool)
-
-
-def _false(value: Scalar) -> bool:
-    if _boolean(value):
-        raise ValueError("is not supported on spot markets")
-    return False
-
-
-FALSE_ONLY = Kind({"enum": [False, "false"]}, _false, _write_bool)
-"""A Backpack flag this exchange does not offer: accepted only when false."""
-
-
-# -- request messages ------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Field:
-    """One field of a request: wire name, kind, whether required, the code of a bad value, the parser's name."""
-
-    name: str
-    kind: Kind
-    required: bool = False
-    code: Code = Code.INVALID_CLIENT_REQUEST
-    attr: str = ""
-    """The keyword the typed value takes it as (default: the name in snake case; empty for a checked-only field)."""
-    keep: bool = True
-
-    def __post_init__(self) -> None:
-        if not self.attr:
-            object.__setattr__(self, "attr", snake(self.name))
+def one_of(values: Iterable[str]) -> msgspec.Meta:
+    """A string among `values` (a table's keys, where a `Literal` would restate them)."""
+    names = list(values)
+    return msgspec.Meta(pattern=f"^({'|'.join(map(re.escape, names))})$", extra_json_schema={"enum": names})
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,16 +91,15 @@ class Rule:
     absent: tuple[str, ...] = ()
 
     def check(self, params: Mapping[str, Scalar]) -> None:
-        """400 INVALID_CLIENT_REQUEST with `message` if the params break the rule."""
+        """400 INVALID_CLIENT_REQUEST with `message` if the params (nulls left out) break the rule."""
         if self.when:
             name, value = self.when
-            if params.get(name) is None or (value is not None and params[name] != value):
+            if name not in params or (value is not None and params[name] != value):
                 return
-        given = [name for name in self.one_of if params.get(name) is not None]
         if (
-            any(params.get(name) is None for name in self.required)
-            or (self.one_of and len(given) != 1)
-            or any(params.get(name) is not None for name in self.absent)
+            any(name not in params for name in self.required)
+            or (self.one_of and sum(name in params for name in self.one_of) != 1)
+            or any(name in params for name in self.absent)
         ):
             raise bad_request(self.message)
 
@@ -208,78 +119,139 @@ class Rule:
         return {"if": condition, "then": then}
 
 
-@dataclass(frozen=True, slots=True)
-class Request(Generic[T]):
-    """A request message: its fields, its rules, and the typed value `read` builds (`into`)."""
+# -- request messages ------------------------------------------------------------------
 
-    into: Callable[..., T]
-    fields: tuple[Field, ...]
-    rules: tuple[Rule, ...] = ()
-    closed: bool = True
-    """Refuse fields not declared (a body); a query string ignores them."""
-    names: frozenset[str] = field(init=False)
+_FIELD = re.compile(r"at `\$\.([^`]+)`$|field `([^`]+)`$")
+"""Where msgspec's ValidationError names the field: "... - at `$.price`" or "... required field `side`"."""
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "names", frozenset(f.name for f in self.fields))
 
-    def read(self, params: Mapping[str, Scalar]) -> T:
-        """The typed value of `params`; ApiError 400 with the field's code for the first bad field."""
-        if self.closed and not params.keys() <= self.names:
-            unknown = sorted(k for k in params.keys() - self.names if params[k] is not None)
-            if unknown:
-                raise bad_request(f"unsupported fields: {', '.join(unknown)}")
-        values: dict[str, Any] = {}
-        for one in self.fields:
-            value = params.get(one.name)
-            if value is None:
-                if one.required:
-                    raise ApiError(400, one.code, f"missing field {one.name}")
-                continue
-            try:
-                read = one.kind.read(value)
-            except ValueError as error:
-                raise ApiError(400, one.code, f"{one.name} {error}") from None
-            if one.keep:
-                values[one.attr] = read
-        for rule in self.rules:
-            rule.check(params)
-        return self.into(**values)
+class Message(msgspec.Struct, kw_only=True, rename="camel", omit_defaults=True, forbid_unknown_fields=True):
+    """A request body: its fields, its `rules`; `read` parses params into it, `params` writes it back."""
 
-    def params(self, value: object) -> dict[str, Scalar]:
-        """The wire params of a typed value (the client's side): the inverse of `read`."""
-        wire: dict[str, Scalar] = {}
-        for one in self.fields:
-            got = getattr(value, one.attr, None) if one.keep else None
-            if got is not None:
-                wire[one.name] = one.kind.write(got)
-        return wire
+    rules: ClassVar[tuple[Rule, ...]] = ()
 
-    def schema(self) -> Schema:
-        """The JSON Schema of a body of this message."""
-        result: Schema = {
-            "type": "object",
-            "properties": {f.name: f.kind.schema for f in self.fields},
-            "required": [f.name for f in self.fields if f.required],
-            "additionalProperties": False,
-        }
-        if self.rules:
-            result["allOf"] = [rule.schema() for rule in self.rules]
-        return result
+    @classmethod
+    def read(cls, params: Mapping[str, Scalar]) -> Self:
+        """The message of `params`; ApiError 400 with the field's code for a bad field, then the rules checked."""
+        scalars, codes = _scalars(cls), _codes(cls)
+        given: dict[str, Any] = {}
+        for name, value in params.items():
+            if value is not None:
+                try:
+                    given[name] = scalars[name](value) if name in scalars else value
+                except ValueError as error:
+                    raise ApiError(400, codes.get(name, Code.INVALID_CLIENT_REQUEST), f"{name} {error}") from None
+        try:
+            message = msgspec.convert(given, cls)
+        except msgspec.ValidationError as error:
+            found = _FIELD.search(str(error))
+            code = codes.get(found[1] or found[2], Code.INVALID_CLIENT_REQUEST) if found else None
+            raise ApiError(400, code or Code.INVALID_CLIENT_REQUEST, str(error)) from None
+        for rule in cls.rules:
+            rule.check(given)
+        return message
 
-    def parameters(self) -> list[Schema]:
-        """The OpenAPI query parameters of this message (one exploded object where rules bind its fields)."""
-        if self.rules:
-            return [
-                {
-                    "name": "params",
-                    "in": "query",
-                    "required": True,
-                    "style": "form",
-                    "explode": True,
-                    "schema": self.schema(),
-                }
-            ]
-        return [{"name": f.name, "in": "query", "required": f.required, "schema": f.kind.schema} for f in self.fields]
+    def params(self) -> dict[str, Scalar]:
+        """The wire params of this message (the client's side): the inverse of `read`, defaults left out."""
+        wire: dict[str, Any] = msgspec.to_builtins(self, builtin_types=(Decimal,))
+        return {name: _text(value) for name, value in wire.items()}
+
+
+def _text(value: Any) -> Scalar:
+    """A param's wire form: decimals in plain notation, integers as digits, strings and booleans as they are."""
+    if isinstance(value, Decimal):
+        return dec(value)
+    return str(value) if type(value) is int else value
+
+
+class Query(Message, forbid_unknown_fields=False):
+    """A query string's message: fields it does not declare are ignored, as Backpack's are."""
+
+
+_INTEGER = re.compile(r"[0-9]+(?:\.0+)?")
+"""A non-negative integer's text: digits, or a JSON number with a zero fraction (JSON Schema's 8.0 is an integer)."""
+
+
+def _integer(value: Scalar) -> int:
+    if not isinstance(value, str) or len(value) > MAX_NUMBER_LENGTH or not _INTEGER.fullmatch(value):
+        raise ValueError("must be a non-negative integer")
+    return int(value.partition(".")[0])
+
+
+def _boolean(value: Scalar) -> bool:
+    if isinstance(value, bool):
+        return value
+    if value in ("true", "false"):
+        return value == "true"
+    raise ValueError("must be true or false")
+
+
+@cache
+def _scalars(message: type[Message]) -> dict[str, Callable[[Scalar], Any]]:
+    """How each decimal, integer and boolean field is read from its JSON value or its text, by wire name (msgspec
+    then checks its limits strictly; its own lax reading would take 1e3 for 1000 and 1 for true)."""
+    readers: dict[str, Callable[[Scalar], Any]] = {}
+    for f in msgspec.inspect.type_info(message).fields:  # type: ignore[attr-defined]
+        for option in f.type.types if isinstance(f.type, msgspec.inspect.UnionType) else (f.type,):
+            kind = option.type if isinstance(option, msgspec.inspect.Metadata) else option
+            literal = kind.values[0] if isinstance(kind, msgspec.inspect.LiteralType) else None
+            if isinstance(kind, msgspec.inspect.DecimalType):
+                readers[f.encode_name] = positive
+            elif isinstance(kind, msgspec.inspect.BoolType) or isinstance(literal, bool):
+                readers[f.encode_name] = _boolean
+            elif isinstance(kind, msgspec.inspect.IntType) or isinstance(literal, int):
+                readers[f.encode_name] = _integer
+    return readers
+
+
+@cache
+def _codes(message: type[Message]) -> dict[str, Code]:
+    """The code of each field that names one in its annotation, by wire name."""
+    return {f.encode_name: code for f in msgspec.structs.fields(message) if (code := _code_in(f.type)) is not None}
+
+
+def _code_in(annotation: Any) -> Code | None:
+    for arg in get_args(annotation):
+        found = arg if isinstance(arg, Code) else _code_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def schemas(messages: Iterable[type[Message]]) -> dict[str, Schema]:
+    """The JSON Schema components of `messages`, with their rules, and of the enums they name.
+
+    An optional field is documented without its null: the parser reads a null as absent, so a
+    rule that needs a field (a limit order's price) would refuse a null the schema allowed."""
+    types = tuple(messages)
+    _, components = msgspec.json.schema_components(types, ref_template=REF)
+    for message in types:
+        component = components[message.__name__]
+        component["properties"] = {name: _present(schema) for name, schema in component["properties"].items()}
+        if message.rules:
+            component["allOf"] = [rule.schema() for rule in message.rules]
+    return components
+
+
+def parameters(message: type[Message], components: Mapping[str, Schema]) -> list[Schema]:
+    """The OpenAPI query parameters of a message (one exploded object of its fields alone where rules bind them)."""
+    component = components[message.__name__]
+    if message.rules:
+        schema = {**component, "additionalProperties": False}
+        return [{"name": "params", "in": "query", "required": True, "style": "form", "explode": True, "schema": schema}]
+    return [
+        {"name": name, "in": "query", "required": name in component.get("required", ()), "schema": schema}
+        for name, schema in component["properties"].items()
+    ]
+
+
+def _present(schema: Schema) -> Schema:
+    """An optional field's schema without its null."""
+    options = [option for option in schema.get("anyOf", ()) if option != {"type": "null"}]
+    if not options:
+        return schema
+    present = {k: v for k, v in schema.items() if k not in ("anyOf", "default")}
+    return {**present, **options[0]} if len(options) == 1 else {**present, "anyOf": options}
 
 
 # -- reply messages --------------------------------------------------------------------

@@ -13,10 +13,12 @@ request valid by its schema is refused only with one of the operation's refusals
 from __future__ import annotations
 
 from exchange.protocol.endpoints import ENDPOINTS, Endpoint
-from exchange.protocol.fields import Schema
+from exchange.protocol.fields import REF, Schema, parameters, schemas
 from exchange.protocol.replies import ERROR, REPLIES
 
 ERROR_STATUSES = ("400", "401", "403", "404", "413", "415", "429", "503")
+MESSAGES = schemas({message: None for e in ENDPOINTS for message in (e.query, e.body) if message is not None})
+"""The request messages' components (and their enums'), in the table's order."""
 
 
 def operation(endpoint: Endpoint) -> Schema:
@@ -31,11 +33,11 @@ def operation(endpoint: Endpoint) -> Schema:
         "description": f"Refuses a well-formed request with: {', '.join(refusals) or 'nothing but auth and limits'}.",
         "tags": [endpoint.tag.value],
         "responses": responses,
-        "parameters": [*endpoint.headers, *(endpoint.query.parameters() if endpoint.query else ())],
+        "parameters": [*endpoint.headers, *(parameters(endpoint.query, MESSAGES) if endpoint.query else ())],
         "x-refusals": refusals,
     }
     if endpoint.body is not None:
-        body = endpoint.body.schema()
+        body: Schema = {"$ref": REF.format(name=endpoint.body.__name__)}
         if endpoint.batch:
             body = {"type": "array", "items": body, "minItems": 1, "maxItems": endpoint.batch}
         result["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
@@ -47,6 +49,8 @@ def operation(endpoint: Endpoint) -> Schema:
 
 def document() -> Schema:
     """The OpenAPI document of every endpoint."""
+    replies = {reply.name: reply.schema() for reply in REPLIES}
+    assert not replies.keys() & MESSAGES.keys(), "a request and a reply share a component name"
     paths: dict[str, Schema] = {}
     for endpoint in ENDPOINTS:
         paths.setdefault(endpoint.path, {})[endpoint.method.lower()] = operation(endpoint)
@@ -63,7 +67,7 @@ def document() -> Schema:
         },
         "paths": paths,
         "components": {
-            "schemas": {reply.name: reply.schema() for reply in REPLIES},
+            "schemas": {**replies, **MESSAGES},
             "securitySchemes": {"ed25519": {"type": "apiKey", "in": "header", "name": "X-API-Key"}},
         },
     }

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, NamedTuple, Protocol
 
 from exchange import marketdata, pnl
@@ -392,7 +393,7 @@ ENGINE = Reply[tuple[str, int | None, str | None]](
 )
 ACCOUNT_SETTINGS = Reply[Sequence[Market]](
     "AccountSettings",
-    *(const(name, value) for name, value in SPOT_SETTINGS.items()),
+    *(const(name, dec(value) if isinstance(value, Decimal) else value) for name, value in SPOT_SETTINGS.items()),
     const("borrowLimit", "0"),
     const("futuresMakerFee", "0"),
     const("futuresTakerFee", "0"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
@@ -43,6 +44,12 @@ class Client:
         self.keys = keys
         self.account_id = account_id
         self.http = httpx.Client(base_url=url, timeout=10)
+        self._last_timestamp = 0
+
+    def _timestamp(self) -> int:
+        """Now in ms, after every timestamp this client signed: two requests alike stay two, never a replay."""
+        self._last_timestamp = max(int(time.time() * 1000), self._last_timestamp + 1)
+        return self._last_timestamp
 
     def request(
         self,
@@ -59,7 +66,8 @@ class Client:
         """Send a signed request: params in the query of a GET, else as the JSON body."""
         batch = params if isinstance(params, list) else [params or {}]
         forms = [signed_form(p) for p in batch]
-        signed = self.keys.headers(instruction, forms, timestamp=timestamp, window=window, new_key=new_key)
+        stamp = self._timestamp() if timestamp is None else timestamp
+        signed = self.keys.headers(instruction, forms, timestamp=stamp, window=window, new_key=new_key)
         signed.update(headers or {})
         if method == "GET":
             assert not isinstance(params, list)

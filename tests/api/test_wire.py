@@ -18,7 +18,7 @@ from tests.support.marketdata import make_ticker
 
 
 def parse_order(params: decoding.Params, *, account_id: int, ts: int) -> PlaceOrder:
-    return requests.parse_order(requests.ORDER.read(params), SOL_USDC, account_id=account_id, ts=ts)
+    return requests.parse_order(requests.OrderRequest.read(params), SOL_USDC, account_id=account_id, ts=ts)
 
 
 def order(**fields: object) -> decoding.Params:
@@ -81,7 +81,7 @@ def test_other_media_types_are_refused(content_type: str | None) -> None:
 
 
 def klines(**params: str) -> tuple[str, int, int]:
-    return requests.klines_window(requests.KLINES_QUERY.read({"symbol": "SOL_USDC", **params}), now=0)
+    return requests.klines_window(requests.KlinesQuery.read({"symbol": "SOL_USDC", **params}), now=0)
 
 
 def test_times_are_bounded_before_the_year_9999() -> None:
@@ -90,11 +90,12 @@ def test_times_are_bounded_before_the_year_9999() -> None:
     for name in ("startTime", "endTime"):
         query = {"interval": "1m", "startTime": "0", name: str(int(last_s) + 1)}
         assert code_of(lambda query=query: klines(**query)) == "INVALID_CLIENT_REQUEST"
-    window = requests.TRANSFERS_QUERY.read({"to": str(decoding.MAX_TIME_MS)}).window
+    wanted = requests.TransfersQuery.read({"to": str(decoding.MAX_TIME_MS)})
+    window = requests.window(wanted.since, wanted.until)
     assert window[1] == decoding.MAX_TIME_MS * 1000 + 1000
     for name in ("from", "to"):
         params = {name: str(decoding.MAX_TIME_MS + 1)}
-        assert code_of(lambda params=params: requests.TRANSFERS_QUERY.read(params)) == "INVALID_CLIENT_REQUEST"
+        assert code_of(lambda params=params: requests.TransfersQuery.read(params)) == "INVALID_CLIENT_REQUEST"
 
 
 def test_klines_without_end_include_the_candle_opened_this_second() -> None:
@@ -117,17 +118,15 @@ def test_load_json_rejects_malformed_bodies(body: bytes) -> None:
 )
 def test_decimals_are_positive_and_in_plain_notation_only(text: str) -> None:
     with pytest.raises(ValueError):
-        fields.DECIMAL_INPUT.read(text)
-    assert len(text) > fields.DECIMAL_INPUT.schema["maxLength"] or not re.fullmatch(
-        fields.DECIMAL_INPUT.schema["pattern"], text
-    )
+        fields.positive(text)
+    assert len(text) > fields.POSITIVE_TEXT["maxLength"] or not re.fullmatch(fields.POSITIVE_TEXT["pattern"], text)
 
 
 def test_decimal_values_keep_their_exact_text() -> None:
-    assert fields.DECIMAL_INPUT.read("150.00") == Decimal("150")
-    assert str(fields.DECIMAL_INPUT.read(decoding.JsonNumber("0.10"))) == "0.10"
+    assert fields.positive("150.00") == Decimal("150")
+    assert str(fields.positive(decoding.JsonNumber("0.10"))) == "0.10"
     with pytest.raises(ValueError):
-        fields.DECIMAL_INPUT.read(True)
+        fields.positive(True)
 
 
 def test_limit_order_to_command() -> None:

@@ -30,13 +30,13 @@ ORDERS = [
 def test_order_params_parse_back_to_the_same_command(order: PlaceOrder) -> None:
     markets = {m.symbol: m for m in MARKETS}
     params = client.order_params(markets[order.symbol], order)
-    parsed = requests.ORDER.read(params)
+    parsed = requests.OrderRequest.read(params)
     assert requests.parse_order(parsed, markets[parsed.symbol], account_id=7, ts=1) == order
 
 
 def test_cancel_params_parse_back_to_the_order_id() -> None:
     ref = requests.OrderRef(symbol="SOL_USDC", order_id=2**40)
-    assert requests.ORDER_REF.read(requests.ORDER_REF.params(ref)) == ref
+    assert requests.OrderRef.read(ref.params()) == ref
 
 
 def test_markets_read_back_equal_the_listings() -> None:
@@ -99,75 +99,87 @@ def test_batch_results_read_back_as_orders_or_errors() -> None:
 
 ACCOUNTS = [
     requests.AccountRequest(public_key=KeyPair.generate().public_key),
-    requests.AccountRequest(public_key=KeyPair.generate().public_key, scopes=frozenset(Scope), label="the desk"),
-    requests.AccountRequest(public_key=KeyPair.generate().public_key, scopes=frozenset(), label=""),
+    requests.AccountRequest(public_key=KeyPair.generate().public_key, scopes="read,trade,admin", label="the desk"),
+    requests.AccountRequest(public_key=KeyPair.generate().public_key, scopes="", label=""),
 ]
 
 
 @pytest.mark.parametrize("account", ACCOUNTS)
 def test_account_params_parse_back(account: requests.AccountRequest) -> None:
-    assert requests.ACCOUNT.read(requests.ACCOUNT.params(account)) == account
+    assert requests.AccountRequest.read(account.params()) == account
 
 
 KEYS = [
     requests.KeyRequest(public_key=KeyPair.generate().public_key),
-    requests.KeyRequest(public_key=KeyPair.generate().public_key, scopes=frozenset((Scope.READ,))),
-    requests.KeyRequest(public_key=KeyPair.generate().public_key, scopes=frozenset((Scope.READ, Scope.TRADE))),
+    requests.KeyRequest(public_key=KeyPair.generate().public_key, scopes="read"),
+    requests.KeyRequest(public_key=KeyPair.generate().public_key, scopes="read,trade"),
 ]
 
 
 @pytest.mark.parametrize("key", KEYS)
 def test_key_params_parse_back(key: requests.KeyRequest) -> None:
-    assert requests.KEY.read(requests.KEY.params(key)) == key
-    revoked = requests.KeyRequest(public_key=key.public_key)
-    assert requests.KEY_REF.read(requests.KEY_REF.params(revoked)) == revoked
+    assert requests.KeyRequest.read(key.params()) == key
+    revoked = requests.KeyRef(public_key=key.public_key)
+    assert requests.KeyRef.read(revoked.params()) == revoked
+
+
+def test_scopes_read_as_sets() -> None:
+    assert requests.scope_set("trade,read") == frozenset((Scope.READ, Scope.TRADE))
+    assert requests.scope_set("") == frozenset()
+    assert requests.scope_set(None) is None
 
 
 TRANSFERS = [
-    requests.TransferRequest(symbol="USDC", quantity=Decimal("1000")),
-    requests.TransferRequest(symbol="SOL", quantity=Decimal("0.000000001"), transfer_id="t" * 64, account_id=2**63 - 1),
-    requests.TransferRequest(
+    requests.DepositRequest(symbol="USDC", quantity=Decimal("1000")),
+    requests.DepositRequest(symbol="SOL", quantity=Decimal("0.000000001"), transfer_id="t" * 64, account_id=2**63 - 1),
+    requests.DepositRequest(
         symbol="USDC", quantity=Decimal("2.5"), address="sol" + "a" * 32, transaction_hash="~" * 128
     ),
 ]
 
 
 @pytest.mark.parametrize("transfer", TRANSFERS)
-def test_transfer_params_parse_back(transfer: requests.TransferRequest) -> None:
-    assert requests.DEPOSIT.read(requests.DEPOSIT.params(transfer)) == transfer
+def test_transfer_params_parse_back(transfer: requests.DepositRequest) -> None:
+    assert requests.DepositRequest.read(transfer.params()) == transfer
 
 
 def test_a_withdrawal_never_names_another_account() -> None:
-    params = requests.DEPOSIT.params(TRANSFERS[1])
+    params = TRANSFERS[1].params()
     assert "accountId" in params
     with pytest.raises(ApiError) as refused:
-        requests.WITHDRAW.read(params)
+        requests.TransferRequest.read(params)
     assert (refused.value.status, refused.value.code) == (400, "INVALID_CLIENT_REQUEST")
 
 
 WITHDRAWALS = [
     requests.WithdrawalRequest(symbol="SOL", quantity=Decimal("1.5"), address="So1Dest", blockchain="Solana"),
     requests.WithdrawalRequest(
-        symbol="USDC", quantity=Decimal("0.000001"), address="0x" + "f" * 126, blockchain="Ethereum", client_id="c" * 64
+        symbol="USDC",
+        quantity=Decimal("0.000001"),
+        address="0x" + "f" * 126,
+        blockchain="Ethereum",
+        client_id="c" * 64,
     ),
 ]
 
 
 @pytest.mark.parametrize("withdrawal", WITHDRAWALS)
 def test_withdrawal_params_parse_back(withdrawal: requests.WithdrawalRequest) -> None:
-    assert requests.WITHDRAWAL.read(requests.WITHDRAWAL.params(withdrawal)) == withdrawal
+    assert requests.WithdrawalRequest.read(withdrawal.params()) == withdrawal
 
 
 @pytest.mark.parametrize(
     "settlement", [requests.Settlement(id=1), requests.Settlement(id=2**63 - 1, transaction_hash="!")]
 )
 def test_settlement_params_parse_back(settlement: requests.Settlement) -> None:
-    assert requests.SETTLEMENT.read(requests.SETTLEMENT.params(settlement)) == settlement
+    assert requests.Settlement.read(settlement.params()) == settlement
 
 
 @pytest.mark.parametrize("asset", ASSETS, ids=lambda a: a.symbol)
 def test_asset_params_parse_back(asset: Asset) -> None:
-    assert requests.ASSET_CREATE.read(requests.ASSET_CREATE.params(asset)) == asset
+    chains = ",".join(asset.blockchains)
+    listing = requests.AssetRequest(symbol=asset.symbol, decimals=asset.decimals, blockchains=chains)
+    assert requests.AssetRequest.read(listing.params()).asset() == asset
 
 
 @pytest.mark.parametrize("market", MARKETS, ids=lambda m: m.symbol)
@@ -182,9 +194,9 @@ def test_market_params_parse_back(market: Market) -> None:
         maker_fee_bps=market.maker_fee_bps,
         taker_fee_bps=market.taker_fee_bps,
     )
-    assert requests.MARKET_CREATE.read(requests.MARKET_CREATE.params(listing)) == listing
+    assert requests.MarketRequest.read(listing.params()) == listing
 
 
 def test_a_market_without_a_symbol_is_named_base_quote() -> None:
     params = {"baseSymbol": "SOL", "quoteSymbol": "USDC", "tickSize": "0.01", "stepSize": "0.1", "minQuantity": "0.1"}
-    assert requests.MARKET_CREATE.read(params).name == "SOL_USDC"
+    assert requests.MarketRequest.read(params).name == "SOL_USDC"
