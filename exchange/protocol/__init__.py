@@ -5,10 +5,11 @@ routes, the websocket streams, the bots' client and the OpenAPI document cannot 
 apart. One module per job: `fields` (how a message is declared: a request a msgspec
 Struct whose annotations carry types, limits and codes, a reply a tuple of outputs with
 their getters; parser, client params, encoder and JSON Schema all derive from one
-declaration), `requests` and `replies` (every message, declared once), `endpoints` (the table of routes: method, path, instruction,
-scope, tag, messages, refusals), `codes` (error codes and `ApiError`), `decoding` (the
-one gate for request text), `streams` (websocket encoders), `client` (the readers of
-replies) and `openapi` (the document, derived from the table).
+declaration), `requests` and `replies` (every message, declared once), `endpoints`
+(the table of routes: method, path, instruction, scope, tag, messages, refusals),
+`codes` (error codes and `ApiError`), `decoding` (the one gate for request text),
+`streams` (websocket encoders), `client` (the readers of replies) and `openapi` (the
+document, derived from the table).
 
 Types and units follow Backpack (docs.backpack.exchange and its clients, ccxt among them): every price, quantity
 and amount is a decimal *string* in plain notation; ids of orders are strings, ids of

@@ -38,7 +38,7 @@ import msgspec
 import msgspec.inspect
 
 from exchange.protocol.codes import ApiError, Code, bad_request
-from exchange.protocol.decoding import MAX_NUMBER_LENGTH, UNPRINTABLE, Json, Scalar
+from exchange.protocol.decoding import MAX_NUMBER_LENGTH, UNPRINTABLE, Json, JsonNumber, Scalar
 
 Schema = dict[str, Any]
 T = TypeVar("T")
@@ -138,7 +138,7 @@ class Message(msgspec.Struct, kw_only=True, rename="camel", omit_defaults=True, 
         for name, value in params.items():
             if value is not None:
                 try:
-                    given[name] = scalars[name](value) if name in scalars else value
+                    given[name] = scalars[name](value) if name in scalars else _string(value)
                 except ValueError as error:
                     raise ApiError(400, codes.get(name, Code.INVALID_CLIENT_REQUEST), f"{name} {error}") from None
         try:
@@ -176,6 +176,13 @@ def _integer(value: Scalar) -> int:
     if not isinstance(value, str) or len(value) > MAX_NUMBER_LENGTH or not _INTEGER.fullmatch(value):
         raise ValueError("must be a non-negative integer")
     return int(value.partition(".")[0])
+
+
+def _string(value: Scalar) -> Scalar:
+    """A text field's value: a JSON number is not a string (msgspec would take its text for one)."""
+    if type(value) is JsonNumber:
+        raise ValueError("must be a string")
+    return value
 
 
 def _boolean(value: Scalar) -> bool:

@@ -209,3 +209,11 @@ def test_ticker_change_is_a_fraction() -> None:
     fields = replies.ticker_fields("SOL_USDC", stats)
     assert (fields["priceChange"], fields["priceChangePercent"], fields["trades"]) == ("10", "0.100000", "2")
     assert replies.ticker_fields("SOL_USDC", None)["lastPrice"] == "0"
+
+
+def test_a_json_number_is_not_text() -> None:
+    """A number where a string is declared is refused, not taken for its text (it could not travel as one)."""
+    body = b'{"symbol": "SOL", "quantity": 1, "blockchain": "Solana", "address": 12345}'
+    params = decoding.scalar_params(decoding.load_json(body))
+    assert code_of(lambda: requests.WithdrawalRequest.read(params)) == "INVALID_CLIENT_REQUEST"
+    assert requests.WithdrawalRequest.read({**params, "address": "12345"}).quantity == 1
