@@ -4,8 +4,8 @@
 changed) or applies it completely and reports what changed: the command's own events,
 then the depth change of its market, then the final amounts of every balance it
 touched (`BalanceChanged` carries absolute values, never deltas). Outside
-`exchange/engine`, its state is read only through named queries (`answer`), which it
-answers with plain records.
+`exchange/engine` (the benchmarks aside), its state is read only through named queries
+(`answer`), which it answers with plain records.
 
 The engine is one class put together from one module per theme, each stating its own
 invariants:
