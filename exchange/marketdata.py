@@ -3,7 +3,7 @@
 Pure and synchronous: no I/O, no clock, no asyncio, no SQL. Times are integer
 microseconds since the Unix epoch (the engine's unit) and every calendar question is
 answered in UTC, so no daylight-saving shift ever moves a bound. The writer
-(`exchange.persistence.writer`, folding trades into 1-minute candles), the live feed
+(`exchange.persistence.batch`, folding trades into 1-minute candles), the live feed
 (`exchange.streams.market`, live candles and tickers) and the read queries
 (`exchange.persistence.queries`, klines and tickers aggregated in SQL) all take their
 rules from here, so a REST ticker and a websocket ticker at the same moment agree.

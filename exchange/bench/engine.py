@@ -28,7 +28,8 @@ from sortedcontainers import SortedDict
 
 from exchange.demo import SOL_USDC
 from exchange.engine.commands import AddAsset, AddMarket, CancelOrder, Command, Deposit, PlaceOrder
-from exchange.engine.engine import Balance, Engine
+from exchange.engine.core import Balance
+from exchange.engine.engine import Engine
 from exchange.engine.events import TradeExecuted
 from exchange.engine.numbers import FEE_ACCOUNT, Market, fee_atoms
 from exchange.engine.orders import OrderType, SelfTradePrevention, Side, reservation

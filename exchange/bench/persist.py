@@ -43,7 +43,8 @@ from exchange.engine.events import Event, OrderAccepted, TradeExecuted
 from exchange.engine.orders import OrderType, SelfTradePrevention, Side, TimeInForce
 from exchange.persistence.database import create_engine, scratch_database, upgrade
 from exchange.persistence.floors import copy_ceiling
-from exchange.persistence.writer import Units, Writer, trade_row
+from exchange.persistence.rows import Units, trade_row
+from exchange.persistence.writer import Writer
 
 START_US = 1_767_225_600_000_000  # 2026-01-01T00:00:00Z
 

@@ -18,11 +18,13 @@ import hashlib
 from dataclasses import dataclass
 
 from exchange.engine.book import Book
-from exchange.engine.engine import RECENT_TRANSFERS, Balance, Engine
+from exchange.engine.core import Balance
+from exchange.engine.engine import Engine
 from exchange.engine.events import Withdrawn
 from exchange.engine.numbers import Asset
 from exchange.engine.orders import Order, OrderSpec, Side, reservation
 from exchange.engine.queries import MarketState
+from exchange.engine.transfers import RECENT_TRANSFERS
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -50,7 +52,7 @@ class Snapshot:
     next_order_id: int
     next_trade_id: int
     transfer_ids: tuple[str, ...]
-    """The most recent transfer ids, oldest first (`engine.RECENT_TRANSFERS` at most)."""
+    """The most recent transfer ids, oldest first (`transfers.RECENT_TRANSFERS` at most)."""
     pending_withdrawals: tuple[Withdrawn, ...] = ()
 
 

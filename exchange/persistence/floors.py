@@ -26,7 +26,7 @@ from sqlalchemy import BigInteger, Boolean, DateTime, Numeric, Text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from exchange.persistence import tables
-from exchange.persistence.writer import TRADE_COLUMNS
+from exchange.persistence.rows import TRADE_COLUMNS
 
 
 class CommitFloor:
@@ -58,7 +58,7 @@ class CommitFloor:
 
 
 async def copy_ceiling(db: AsyncEngine, batches: Sequence[Sequence[Sequence[str]]]) -> float:  # float-ok: seconds
-    """Seconds to COPY each batch of the writer's trade rows (`writer.trade_row`), one transaction each."""
+    """Seconds to COPY each batch of the writer's trade rows (`rows.trade_row`), one transaction each."""
     records = [[_typed(row) for row in batch] for batch in batches]
     async with db.connect() as connection:
         raw = await connection.get_raw_connection()

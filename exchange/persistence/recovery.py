@@ -27,12 +27,13 @@ from sqlalchemy import RowMapping, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from exchange.engine.commands import Chain
-from exchange.engine.engine import RECENT_TRANSFERS, Engine
+from exchange.engine.engine import Engine
 from exchange.engine.errors import ExchangeError, RejectReason
 from exchange.engine.events import Withdrawn
 from exchange.engine.numbers import Asset, InvalidInput, Market, units_of
 from exchange.engine.queries import MarketState
 from exchange.engine.state import BalanceState, OpenOrderState, Snapshot, reservation_mismatches, restore
+from exchange.engine.transfers import RECENT_TRANSFERS
 from exchange.persistence import queries, tables
 from exchange.persistence.timestamps import to_micros
 

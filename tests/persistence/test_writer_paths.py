@@ -29,8 +29,9 @@ from exchange.persistence import tables
 from exchange.persistence.claim import ClaimLostError
 from exchange.persistence.database import create_engine
 from exchange.persistence.recovery import load_engine
+from exchange.persistence.rows import timestamp
 from exchange.persistence.timestamps import to_datetime
-from exchange.persistence.writer import Writer, timestamp
+from exchange.persistence.writer import Writer
 
 
 def persist_and_reload(url: str, copy_rows: int) -> tuple[Engine, Engine]:
