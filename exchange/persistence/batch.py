@@ -104,7 +104,7 @@ class Batch:
         self,
         markets: dict[str, Units],
         amount: dict[str, Scale],
-        epoch: int | None,
+        epoch: int,
         new: list[OrderState],
         trades: list[TradeExecuted],
     ) -> tuple[str, list[str]]:

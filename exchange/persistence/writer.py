@@ -162,7 +162,8 @@ class Writer:
         and `CommitRefused` if the database refused the batch's data (a constraint or
         a value it cannot store); the connection and the claim survive that one.
         """
-        if not self.holds_claim:
+        epoch = self.epoch
+        if epoch is None or not self.holds_claim:
             raise claim.ClaimLostError("this engine does not hold the database's claim")
         started = time.perf_counter()
         batch = Batch.of(results)
@@ -171,7 +172,7 @@ class Writer:
         try:
             if self._markets is None:
                 await self._load()
-            await self._write(self._pg, batch, started)
+            await self._write(self._pg, batch, epoch, started)
         except (asyncpg.PostgresError, ARGUMENT_REFUSED) as error:
             self._markets = None
             refused = _refusal(error)
@@ -260,12 +261,14 @@ class Writer:
             self._list(market_added.market)
         return self._markets
 
-    async def _write(self, pg: asyncpg.Connection, batch: Batch, started: float) -> None:  # float-ok: seconds
+    async def _write(self, pg: asyncpg.Connection, batch: Batch, epoch: int, started: float) -> None:  # float-ok: secs
+        """Write `batch`, fenced by the `epoch` its commit began under (should the claim be lost meanwhile, the
+        fence refuses the statement: `ClaimLostError`, never a batch refused for its data)."""
         markets = self._learn(batch)
         new = [s for s in batch.orders.values() if s.new]
         copy = self._copy_safe and len(new) + len(batch.trades) >= self._copy_rows
         if not (copy or batch.assets or batch.markets):
-            statement, parameters = batch.statement(markets, self._assets, self.epoch, new, batch.trades)
+            statement, parameters = batch.statement(markets, self._assets, epoch, new, batch.trades)
             built = time.perf_counter()
             self._observe("write_build", built - started)
             await pg.execute(statement, *parameters)  # its own transaction
@@ -286,7 +289,7 @@ class Writer:
                 new, trades = [], []
             else:
                 trades = batch.trades
-            statement, parameters = batch.statement(markets, self._assets, self.epoch, new, trades)
+            statement, parameters = batch.statement(markets, self._assets, epoch, new, trades)
             await pg.execute(statement, *parameters)
 
 
