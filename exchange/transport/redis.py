@@ -317,11 +317,13 @@ class RemoteEngine:
         self._outbox: list[tuple[int, bytes]] = []
         self._sending: set[asyncio.Task[None]] = set()
         self._alive = False
+        self._listening = asyncio.Event()
+        """Set once Redis confirmed the subscription to this gateway's replies (a reply published before is lost)."""
 
     @property
     def ready(self) -> bool:
-        """True while Redis answers and an engine refreshes its liveness key."""
-        return self._alive
+        """True while Redis answers, this gateway hears its replies and an engine refreshes its liveness key."""
+        return self._alive and self._listening.is_set()
 
     @property
     def halted(self) -> bool:
@@ -346,13 +348,15 @@ class RemoteEngine:
             asyncio.create_task(self._watch()),
         ]
         try:
+            with contextlib.suppress(TimeoutError):  # else commands get 503 until Redis confirms
+                await asyncio.wait_for(self._listening.wait(), RETRY)
             yield
         finally:
             await _cancel([*tasks, *self._sending])
 
     async def _call(self, item: Command | Query, read: codec.Read) -> Any:
         """Send `item`; its answer, decoded by `read`, once the engine replied."""
-        if not self._alive:
+        if not self.ready:
             raise EngineUnavailableError("no engine is answering")
         self._next += 1
         request = self._next
@@ -398,8 +402,11 @@ class RemoteEngine:
                     async for message in pubsub.listen():
                         if message["type"] == "message":
                             self._resolve(message["data"])
+                        elif message["type"] == "subscribe":
+                            self._listening.set()
             except RedisError as error:
                 log.warning("listening for the engine's replies failed (%s); retrying", error)
+                self._listening.clear()
                 self._alive = False
                 await asyncio.sleep(RETRY)
 
