@@ -20,7 +20,7 @@ from msgspec import Meta, field, structs
 
 from exchange import marketdata
 from exchange.engine.commands import PlaceOrder
-from exchange.engine.numbers import BLOCKCHAIN, Asset, Market
+from exchange.engine.numbers import BLOCKCHAIN, DEFAULT_BLOCKCHAINS, Asset, Market
 from exchange.engine.orders import OrderType, SelfTradePrevention, Side, TimeInForce
 from exchange.protocol.codes import ApiError, Code
 from exchange.protocol.decoding import MAX_TIME_MS
@@ -147,16 +147,20 @@ class DepthQuery(MarketQuery):
     limit: DepthLimit = DEPTH_LIMITS[-1]
 
 
-class TickersQuery(Query):
-    """Tickers are rolling 24-hour statistics: `interval` may only say `1d`."""
+Daily = Literal["1d"]
+"""A ticker's `interval`: tickers are rolling 24-hour statistics."""
 
-    interval: Literal["1d"] | None = None
+
+class TickersQuery(Query):
+    """Every market's rolling 24-hour statistics."""
+
+    interval: Daily | None = None
 
 
 class TickerQuery(MarketQuery):
-    """One market's rolling 24-hour statistics (`interval` may only say `1d`)."""
+    """One market's rolling 24-hour statistics."""
 
-    interval: Literal["1d"] | None = None
+    interval: Daily | None = None
 
 
 class KlinesQuery(MarketQuery):
@@ -249,37 +253,31 @@ def klines_window(wanted: KlinesQuery, *, now: int) -> tuple[str, int, int]:
     return wanted.interval, max(wanted.start_time, end - seconds * MAX_KLINES), end
 
 
-SPOT_SETTINGS: dict[str, bool | Decimal] = {
-    "autoBorrowSettlements": False,
-    "autoLend": False,
-    "autoRealizePnl": False,
-    "autoRepayBorrows": False,
-    "leverageLimit": Decimal(1),
-}
-"""Backpack's account settings as a spot-only exchange has them: no borrowing, no lending,
-no futures PnL to realize, no leverage. `accountUpdate` may only restate them."""
-
-
 class AccountUpdate(Message):
-    """`accountUpdate`: a setting given must equal its spot value, or 400 UNSUPPORTED_SETTING (a refusal of the
-    domain: the schema allows any value of the type)."""
+    """`accountUpdate`: Backpack's account settings, whose defaults are their values on a spot-only exchange (no
+    borrowing, no lending, no futures PnL to realize, no leverage). A setting may only be restated: another value
+    is 400 UNSUPPORTED_SETTING (a refusal of the domain: the schema allows any value of the type)."""
 
-    auto_borrow_settlements: bool | None = None
-    auto_lend: bool | None = None
-    auto_realize_pnl: bool | None = None
-    auto_repay_borrows: bool | None = None
-    leverage_limit: Positive | None = None
+    auto_borrow_settlements: bool = False
+    auto_lend: bool = False
+    auto_realize_pnl: bool = False
+    auto_repay_borrows: bool = False
+    leverage_limit: Positive = Decimal(1)
 
     def __post_init__(self) -> None:
         for setting in structs.fields(self):
-            value, spot = getattr(self, setting.name), SPOT_SETTINGS[setting.encode_name]
-            if value is not None and value != spot:
+            if getattr(self, setting.name) != setting.default:
+                spot = SPOT_SETTINGS[setting.encode_name]
                 raise ApiError(
                     400,
                     Code.UNSUPPORTED_SETTING,
                     f"{setting.encode_name} cannot be changed: this is a spot exchange without margin, lending or "
                     f"leverage ({setting.encode_name} is always {str(spot).lower()})",
                 )
+
+
+SPOT_SETTINGS: dict[str, bool | Decimal] = {s.encode_name: s.default for s in structs.fields(AccountUpdate)}
+"""The spot settings by wire name (what `/api/v1/account` answers)."""
 
 
 # -- the project's own -----------------------------------------------------------------
@@ -346,9 +344,8 @@ class AssetRequest(Message):
 
     def asset(self) -> Asset:
         """The asset to list (InvalidInput if the engine's rules refuse it)."""
-        if self.blockchains is None:
-            return Asset(symbol=self.symbol, decimals=self.decimals)
-        return Asset(symbol=self.symbol, decimals=self.decimals, blockchains=tuple(self.blockchains.split(",")))
+        chains = DEFAULT_BLOCKCHAINS if self.blockchains is None else tuple(self.blockchains.split(","))
+        return Asset(symbol=self.symbol, decimals=self.decimals, blockchains=chains)
 
 
 class MarketRequest(Message):
